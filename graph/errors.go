@@ -1,0 +1,80 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+)
+
+// Error codes clients see in extensions.code. They are part of the public
+// contract, listed in the README.
+const (
+	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	CodeUpstreamRejected    = "UPSTREAM_REJECTED"
+	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
+	CodeRequestCancelled    = "REQUEST_CANCELLED"
+	CodeInternal            = "INTERNAL_SERVER_ERROR"
+)
+
+// upstreamErrors maps each upstream failure kind to what the client is told:
+// the one table from domain error to transport.
+var upstreamErrors = map[tanmarket.Kind]struct{ code, message string }{
+	tanmarket.KindUnavailable: {CodeUpstreamUnavailable, "the opportunity configuration is unavailable: the upstream did not answer in time or answered with an error status"},
+	tanmarket.KindRejected:    {CodeUpstreamRejected, "the upstream refused the request for the opportunity configuration"},
+	tanmarket.KindBadResponse: {CodeUpstreamBadResponse, "the upstream answered with a malformed opportunity configuration"},
+}
+
+// presentError turns a resolver error into what the client sees. Errors gqlgen
+// made itself (parse, validation) pass through. Upstream errors keep the
+// upstream's code and message (the client scrubbed them of credentials) but not
+// network details. Anything else is logged, with the operation, and shown as a
+// bare internal error, so no internal text reaches a client.
+func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if gqlErr.Err == nil {
+			return gqlErr // gqlgen's own, or made by us with a code already
+		}
+		cause := gqlErr.Err
+		var upstream *tanmarket.Error
+		switch {
+		case errors.As(cause, &upstream):
+			shown := upstreamErrors[upstream.Kind]
+			gqlErr.Message = shown.message
+			ext := map[string]any{"code": shown.code}
+			if upstream.Status != 0 {
+				ext["upstreamStatus"] = upstream.Status
+			}
+			if upstream.Code != 0 {
+				ext["upstreamCode"] = upstream.Code
+				ext["upstreamMessage"] = upstream.Message
+			}
+			gqlErr.Extensions = ext
+		case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
+			gqlErr.Message = "the request was cancelled or ran out of time before the configuration arrived"
+			gqlErr.Extensions = map[string]any{"code": CodeRequestCancelled}
+		default:
+			logger.ErrorContext(ctx, "resolver failed", "path", gqlErr.Path.String(), "err", cause)
+			gqlErr.Message = "internal server error"
+			gqlErr.Extensions = map[string]any{"code": CodeInternal}
+		}
+		return gqlErr
+	}
+}
+
+// recoverPanic replaces gqlgen's default, which prints the panic value to
+// stderr: a value may hold anything, credentials included. The log line gets
+// the value's type and the stack, never the value.
+func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, v any) error {
+		logger.ErrorContext(ctx, "panic in resolver", "type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+		return &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}
+	}
+}

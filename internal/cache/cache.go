@@ -1,0 +1,128 @@
+// Package cache keeps one process-wide copy of a slowly changing value: fresh for
+// a TTL, refreshed by one shared call however many callers miss at once
+// (singleflight), and served stale when a refresh fails (RFC 5861 stale-if-error).
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for Options left zero.
+const (
+	DefaultTTL      = 30 * time.Second
+	DefaultMaxStale = 24 * time.Hour
+)
+
+// Options tunes a Cache.
+type Options struct {
+	TTL time.Duration // how long a fetched value is fresh
+	// MaxStale bounds stale-if-error: how long past its TTL a value may still be
+	// served while refreshes fail.
+	MaxStale time.Duration
+	Now      func() time.Time // injectable clock for tests
+}
+
+// Result is what Get returns: the value and how old it is.
+type Result[T any] struct {
+	Value     T
+	FetchedAt time.Time
+	Age       time.Duration
+	// Stale is true when the value is past its TTL and the refresh failed;
+	// RefreshErr is that failure.
+	Stale      bool
+	RefreshErr error
+}
+
+type entry[T any] struct {
+	value     T
+	fetchedAt time.Time
+}
+
+// Cache is safe for concurrent use. A value is swapped in whole, with one atomic
+// store, so readers never see a half-applied refresh.
+type Cache[T any] struct {
+	fetch    func(context.Context) (T, error)
+	ttl      time.Duration
+	maxStale time.Duration
+	now      func() time.Time
+
+	cur    atomic.Pointer[entry[T]]
+	flight singleflight.Group
+	calls  atomic.Int64
+}
+
+// New returns a cache around fetch. fetch must bound its own run time: it runs
+// detached from any one caller's cancellation, because other callers share it.
+func New[T any](fetch func(context.Context) (T, error), opts Options) *Cache[T] {
+	c := &Cache[T]{fetch: fetch, ttl: opts.TTL, maxStale: opts.MaxStale, now: opts.Now}
+	if c.ttl <= 0 {
+		c.ttl = DefaultTTL
+	}
+	if c.maxStale <= 0 {
+		c.maxStale = DefaultMaxStale
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// Get returns the cached value while fresh; otherwise it refreshes (sharing the
+// call with concurrent callers) and returns the new value, or the old one marked
+// stale when the refresh fails and the old one is within MaxStale. Errors are not
+// cached: the next Get after a failure tries again.
+func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
+	if e := c.cur.Load(); e != nil {
+		if age := c.now().Sub(e.fetchedAt); age < c.ttl {
+			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}, nil
+		}
+	}
+
+	ch := c.flight.DoChan("refresh", func() (any, error) {
+		// Detached from ctx: the first caller leaving must not fail the others
+		// waiting on the same call. Values (trace ids) are kept.
+		c.calls.Add(1)
+		v, err := c.fetch(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		e := &entry[T]{value: v, fetchedAt: c.now()}
+		c.cur.Store(e)
+		return e, nil
+	})
+
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return Result[T]{}, fmt.Errorf("wait for refresh: %w", context.Cause(ctx))
+	}
+	if res.Err == nil {
+		e := res.Val.(*entry[T])
+		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: c.now().Sub(e.fetchedAt)}, nil
+	}
+	if e := c.cur.Load(); e != nil {
+		if age := c.now().Sub(e.fetchedAt); age <= c.ttl+c.maxStale {
+			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: res.Err}, nil
+		}
+	}
+	return Result[T]{}, res.Err
+}
+
+// Peek returns the current value without refreshing, and whether there is one.
+func (c *Cache[T]) Peek() (Result[T], bool) {
+	e := c.cur.Load()
+	if e == nil {
+		return Result[T]{}, false
+	}
+	age := c.now().Sub(e.fetchedAt)
+	return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: age >= c.ttl}, true
+}
+
+// Fetches counts refresh calls made so far (successful or not).
+func (c *Cache[T]) Fetches() int64 { return c.calls.Load() }

@@ -1,0 +1,168 @@
+// Package config reads the service's settings from the environment through an
+// injectable lookup, so tests pass a map and a bad value names its variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+)
+
+// Config is every setting of the service.
+type Config struct {
+	Port int // PORT; 0 picks a free port (tests)
+
+	// UpstreamURL is the tanmarket base URL; empty means demo mode, served by the
+	// embedded simulator.
+	UpstreamURL     string
+	Credentials     signature.Credentials
+	Recipe          signature.Recipe
+	UpstreamTimeout time.Duration
+	MaxBodyBytes    int64
+
+	CacheTTL        time.Duration
+	CacheMaxStale   time.Duration
+	LoaderWait      time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Demo reports whether the service runs against the embedded simulator.
+func (c Config) Demo() bool { return c.UpstreamURL == "" }
+
+// Demo credentials, used with the simulator when none are configured. They are
+// not secret: the simulator accepts nothing else and serves only demo data.
+const (
+	demoAppID     = "demo-app"
+	demoAppKey    = "demo-key"
+	demoAppSecret = "demo-secret"
+)
+
+// Variable is one environment variable the service reads, for the README table
+// and for tests that check every one is documented.
+type Variable struct {
+	Name, Default, Help string
+}
+
+// Variables lists every setting with its default.
+var Variables = []Variable{
+	{"PORT", "8080", "TCP port to listen on"},
+	{"UPSTREAM_URL", "", "tanmarket base URL, e.g. https://open.example.com; unset runs the embedded simulator with demo data"},
+	{"UPSTREAM_APP_ID", "", "application appId (required with UPSTREAM_URL)"},
+	{"UPSTREAM_APP_KEY", "", "application appKey (required with UPSTREAM_URL; never logged)"},
+	{"UPSTREAM_APP_SECRET", "", "application secret used to sign (required with UPSTREAM_URL; never logged)"},
+	{"UPSTREAM_SIGN_ALGORITHM", "md5", "md5, sha1, sha256 or hmac-sha256 (HMAC keyed by the app secret)"},
+	{"UPSTREAM_SIGN_TEMPLATE", signature.DefaultTemplate, "message to sign, over {appId} {appKey} {appSecret} {timestamp}"},
+	{"UPSTREAM_TIMESTAMP_UNIT", "ms", "timestamp header in ms (milliseconds) or s (seconds)"},
+	{"UPSTREAM_TIMEOUT", "5s", "bound on one upstream call"},
+	{"UPSTREAM_MAX_BODY_BYTES", "16777216", "largest upstream response accepted"},
+	{"CACHE_TTL", "30s", "how long a fetched configuration is fresh"},
+	{"CACHE_MAX_STALE", "24h", "how long past its TTL a configuration is still served while the upstream fails"},
+	{"LOADER_WAIT", "1ms", "dataloader batch window"},
+	{"SHUTDOWN_TIMEOUT", "10s", "how long shutdown waits for in-flight requests"},
+}
+
+// Load reads every variable and returns all problems at once, each naming its
+// variable. Secrets never appear in the messages.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		for _, v := range Variables {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(name, value, want string) {
+		errs = append(errs, fmt.Errorf("%s: %q is not %s", name, value, want))
+	}
+	duration := func(name string) time.Duration {
+		s := get(name)
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			bad(name, s, "a positive duration such as 30s or 5m")
+		}
+		return d
+	}
+
+	var c Config
+	if s := get("PORT"); s != "" {
+		p, err := strconv.Atoi(s)
+		if err != nil || p < 0 || p > 65535 {
+			bad("PORT", s, "a port number (0-65535)")
+		}
+		c.Port = p
+	}
+
+	c.UpstreamURL = getenv("UPSTREAM_URL")
+	c.Credentials = signature.Credentials{
+		AppID:     getenv("UPSTREAM_APP_ID"),
+		AppKey:    signature.Secret(getenv("UPSTREAM_APP_KEY")),
+		AppSecret: signature.Secret(getenv("UPSTREAM_APP_SECRET")),
+	}
+	if c.UpstreamURL != "" {
+		if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// Not echoed: a URL may carry user:password.
+			errs = append(errs, errors.New("UPSTREAM_URL: want an http(s)://host[/prefix] URL"))
+		}
+		for _, name := range []string{"UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET"} {
+			if getenv(name) == "" {
+				errs = append(errs, fmt.Errorf("%s: required when UPSTREAM_URL is set", name))
+			}
+		}
+	} else {
+		if c.Credentials.AppID == "" {
+			c.Credentials.AppID = demoAppID
+		}
+		if c.Credentials.AppKey == "" {
+			c.Credentials.AppKey = demoAppKey
+		}
+		if c.Credentials.AppSecret == "" {
+			c.Credentials.AppSecret = demoAppSecret
+		}
+	}
+
+	alg := signature.Algorithm(get("UPSTREAM_SIGN_ALGORITHM"))
+	unit := signature.Unit(get("UPSTREAM_TIMESTAMP_UNIT"))
+	switch algErr, unitErr := alg.Validate(), unit.Validate(); {
+	case algErr != nil || unitErr != nil:
+		if algErr != nil {
+			errs = append(errs, fmt.Errorf("UPSTREAM_SIGN_ALGORITHM: %w", algErr))
+		}
+		if unitErr != nil {
+			errs = append(errs, fmt.Errorf("UPSTREAM_TIMESTAMP_UNIT: %w", unitErr))
+		}
+	default:
+		// With algorithm and unit valid, what is left to fail is the template.
+		recipe, err := signature.NewRecipe(alg, get("UPSTREAM_SIGN_TEMPLATE"), unit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("UPSTREAM_SIGN_TEMPLATE: %w", err))
+		}
+		c.Recipe = recipe
+	}
+
+	c.UpstreamTimeout = duration("UPSTREAM_TIMEOUT")
+	if s := get("UPSTREAM_MAX_BODY_BYTES"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			bad("UPSTREAM_MAX_BODY_BYTES", s, "a positive number of bytes")
+		}
+		c.MaxBodyBytes = n
+	}
+	c.CacheTTL = duration("CACHE_TTL")
+	c.CacheMaxStale = duration("CACHE_MAX_STALE")
+	c.LoaderWait = duration("LOADER_WAIT")
+	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}

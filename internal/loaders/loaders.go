@@ -1,0 +1,174 @@
+// Package loaders gives each GraphQL request its own dataloaders over one
+// consistent configuration snapshot: every resolver of a request reads the same
+// version, fetched (or taken from the cache) once.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+)
+
+// DefaultWait is the batch window. 1ms, not the library's 16ms default: a batch
+// reads an in-memory snapshot, so waiting longer only adds latency.
+const DefaultWait = time.Millisecond
+
+// Source gives the current configuration; *cache.Cache[*opportunity.Snapshot] is one.
+type Source interface {
+	Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error)
+}
+
+// FieldKey names a field by its type and its id; field ids are per type.
+type FieldKey struct {
+	TypeID, FieldID int
+}
+
+// Loaders is one request's view of the configuration.
+type Loaders struct {
+	src Source
+
+	// mu is held across the first Get, so concurrent resolvers wait for it
+	// rather than each asking the source.
+	mu     sync.Mutex
+	loaded bool
+	res    cache.Result[*opportunity.Snapshot]
+	err    error
+
+	types  *dataloader.Loader[int, *opportunity.Type]
+	fields *dataloader.Loader[FieldKey, *opportunity.Field]
+}
+
+// New returns the loaders of one request.
+func New(src Source, wait time.Duration) *Loaders {
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	l := &Loaders{src: src}
+	l.types = dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](wait))
+	l.fields = dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](wait))
+	return l
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying l.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// For returns the request's loaders, or nil outside a request served by Middleware.
+func For(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	return l
+}
+
+// Middleware installs fresh loaders on every request, so nothing loaded for one
+// request is seen by another.
+func Middleware(src Source, wait time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), New(src, wait))))
+		})
+	}
+}
+
+var errNoLoaders = errors.New("loaders: request has no loaders (is loaders.Middleware installed?)")
+
+// Snapshot returns the request's configuration, asking the source on first use
+// only. A failure is kept for the rest of the request too, so one request makes
+// at most one attempt, whatever its shape.
+func (l *Loaders) Snapshot(ctx context.Context) (*opportunity.Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.loaded {
+		l.res, l.err = l.src.Get(ctx)
+		l.loaded = true
+	}
+	return l.res.Value, l.err
+}
+
+// Freshness returns how fresh the request's configuration was, and false when
+// the request never read it.
+func (l *Loaders) Freshness() (cache.Result[*opportunity.Snapshot], bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.res, l.loaded && l.err == nil
+}
+
+func (l *Loaders) loadTypes(ctx context.Context, ids []int) []*dataloader.Result[*opportunity.Type] {
+	out := make([]*dataloader.Result[*opportunity.Type], len(ids))
+	snap, err := l.Snapshot(ctx)
+	for i, id := range ids {
+		if err != nil {
+			out[i] = &dataloader.Result[*opportunity.Type]{Error: err}
+			continue
+		}
+		out[i] = &dataloader.Result[*opportunity.Type]{Data: snap.Type(id)}
+	}
+	return out
+}
+
+func (l *Loaders) loadFields(ctx context.Context, keys []FieldKey) []*dataloader.Result[*opportunity.Field] {
+	out := make([]*dataloader.Result[*opportunity.Field], len(keys))
+	snap, err := l.Snapshot(ctx)
+	for i, k := range keys {
+		if err != nil {
+			out[i] = &dataloader.Result[*opportunity.Field]{Error: err}
+			continue
+		}
+		out[i] = &dataloader.Result[*opportunity.Field]{Data: snap.Field(k.TypeID, k.FieldID)}
+	}
+	return out
+}
+
+// Types returns every type, in upstream order.
+func Types(ctx context.Context) ([]*opportunity.Type, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Types(), nil
+}
+
+// DefaultType returns the default type, or nil when none is marked.
+func DefaultType(ctx context.Context) (*opportunity.Type, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Default(), nil
+}
+
+// TypeByID returns the type with id, or nil when there is none; lookups made
+// together by one request are answered in one batch.
+func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	return l.types.Load(ctx, id)()
+}
+
+// FieldByID returns field fieldID of type typeID, or nil when there is none.
+func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	return l.fields.Load(ctx, FieldKey{TypeID: typeID, FieldID: fieldID})()
+}

@@ -1,0 +1,322 @@
+// Package tanmarket is the signed client of tanmarket's open API endpoint
+// POST /api/v3/opportunity/config/get (查询商机配置).
+package tanmarket
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+)
+
+// ConfigPath is the endpoint's path below the base URL.
+const ConfigPath = "/api/v3/opportunity/config/get"
+
+// Defaults for Options left zero.
+const (
+	DefaultTimeout      = 5 * time.Second
+	DefaultMaxBodyBytes = 16 << 20 // 16 MiB: the 40-type × 150-field case is about 3 MiB
+)
+
+// Options tunes a Client; zero values take the defaults above.
+type Options struct {
+	Timeout      time.Duration    // bound on one call, on top of the caller's context
+	MaxBodyBytes int64            // larger responses are refused as KindBadResponse
+	Now          func() time.Time // clock for the timestamp header
+}
+
+// Client calls the endpoint with signed headers. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	creds    signature.Credentials
+	signer   signature.Signer
+	http     *http.Client
+	timeout  time.Duration
+	maxBody  int64
+	now      func() time.Time
+}
+
+// NewClient checks baseURL (scheme and host, optional path prefix) and returns a
+// client. httpClient may be nil for http.DefaultClient's transport with no
+// client-wide timeout; the per-call Timeout still applies.
+func NewClient(baseURL string, creds signature.Credentials, signer signature.Signer, httpClient *http.Client, opts Options) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q: want http(s)://host[/prefix]", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base URL %q: must not have a query or fragment", u.Redacted())
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	c := &Client{
+		endpoint: strings.TrimRight(u.String(), "/") + ConfigPath,
+		creds:    creds,
+		signer:   signer,
+		http:     httpClient,
+		timeout:  opts.Timeout,
+		maxBody:  opts.MaxBodyBytes,
+		now:      opts.Now,
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// Wire shapes, as the vendor's page documents them. They stay unexported: the
+// rest of the service sees only the opportunity domain.
+type (
+	envelope struct {
+		Code    *int            `json:"code"`
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	wireType struct {
+		TypeName               string      `json:"typeName"`
+		TypeID                 int         `json:"typeId"`
+		DefaultType            bool        `json:"defaultType"`
+		AllowSkip              bool        `json:"allowSkip"`
+		AllowGoBack            bool        `json:"allowGoBack"`
+		Stages                 []wireStage `json:"stages"`
+		Fields                 []wireField `json:"fields"`
+		AllowInvalidGoBack     bool        `json:"allowInvalidGoBack"`
+		AllowDeleteOpportunity bool        `json:"allowDeleteOpportunity"`
+		DeleteOpportunityDate  int         `json:"deleteOpportunityDate"`
+	}
+	wireStage struct {
+		ID                    int                 `json:"id"`
+		Name                  string              `json:"name"`
+		Rank                  int                 `json:"rank"`
+		Possibility           int                 `json:"possibility"`
+		Requirement           string              `json:"requirement"`
+		Remind                bool                `json:"remind"`
+		RemindAfterDays       []string            `json:"remindAfterDays"`
+		Children              []wireStage         `json:"children"`
+		CustomerFields        []wireCustomerField `json:"customerFields"`
+		RequiredOppTypeFields []wireRequiredField `json:"requiredOppTypeFields"`
+	}
+	wireCustomerField struct {
+		FieldID int    `json:"fieldId"`
+		Name    string `json:"name"`
+		Type    int    `json:"type"`
+	}
+	wireRequiredField struct {
+		Name       string       `json:"name"`
+		Required   bool         `json:"required"`
+		Rank       int          `json:"rank"`
+		Type       int          `json:"type"`
+		MaxUnicode int          `json:"maxUnicode"`
+		ID         int          `json:"id"`
+		Options    []wireOption `json:"options"`
+		Scale      int          `json:"scale"`
+	}
+	wireField struct {
+		ID         int          `json:"id"`
+		Name       string       `json:"name"`
+		Required   bool         `json:"required"`
+		Type       int          `json:"type"`
+		Options    []wireOption `json:"options"`
+		Scale      int          `json:"scale"`
+		MaxUnicode int          `json:"maxUnicode"`
+		MinUnicode *int         `json:"minUnicode"`
+		Pattern    *string      `json:"pattern"`
+		Rank       int          `json:"rank"`
+	}
+	wireOption struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+)
+
+// OpportunityConfig fetches the configuration and returns it indexed. The
+// snapshot's version is a hash of the `data` bytes, so an unchanged
+// configuration keeps its version across fetches.
+func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader([]byte("{}")))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	ts, sign := c.signer.Sign(c.creds, c.now())
+	// Set the map directly: Header.Set would canonicalise appId to Appid, and
+	// the vendor documents the exact spelling.
+	req.Header["appId"] = []string{c.creds.AppID}
+	req.Header["appKey"] = []string{c.creds.AppKey.Reveal()}
+	req.Header["timestamp"] = []string{ts}
+	req.Header["sign"] = []string{sign}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &Error{Kind: KindUnavailable, Message: "request failed", Err: c.scrubErr(err)}
+	}
+	defer resp.Body.Close()
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, &Error{Kind: KindUnavailable, Status: resp.StatusCode, Message: "reading response failed", Err: c.scrubErr(err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		kind := KindRejected
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			kind = KindUnavailable
+		}
+		// The body of an error page is not shown: it may be HTML of any size.
+		return nil, &Error{Kind: kind, Status: resp.StatusCode, Message: "unexpected HTTP status " + resp.Status}
+	}
+	if int64(len(body)) > c.maxBody {
+		return nil, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
+	}
+	return c.decode(resp.StatusCode, body, sign)
+}
+
+func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snapshot, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response is not the documented JSON", Err: err}
+	}
+	if env.Code == nil {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response has no code"}
+	}
+	if *env.Code != 0 {
+		return nil, &Error{Kind: KindRejected, Status: status, Code: *env.Code, Message: c.scrub(env.Message, sign)}
+	}
+	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response has no data"}
+	}
+	var wire []wireType
+	if err := json.Unmarshal(env.Data, &wire); err != nil {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "data is not a list of opportunity types", Err: err}
+	}
+	sum := sha256.Sum256(env.Data)
+	return opportunity.NewSnapshot(toTypes(wire), hex.EncodeToString(sum[:8])), nil
+}
+
+// scrub removes the credentials (and the request's signature, when given) from
+// text the upstream wrote, in case it echoes a header back.
+func (c *Client) scrub(s string, sign ...string) string {
+	for _, secret := range append([]string{c.creds.AppKey.Reveal(), c.creds.AppSecret.Reveal()}, sign...) {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "REDACTED")
+		}
+	}
+	return s
+}
+
+// scrubErr keeps the error chain (errors.Is still sees context.DeadlineExceeded)
+// while making sure its text cannot carry a credential.
+func (c *Client) scrubErr(err error) error {
+	if text := err.Error(); c.scrub(text) != text {
+		return &scrubbedError{text: c.scrub(text), err: err}
+	}
+	return err
+}
+
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return errors.Unwrap(e.err) }
+
+func toTypes(wire []wireType) []*opportunity.Type {
+	out := make([]*opportunity.Type, len(wire))
+	for i, w := range wire {
+		out[i] = &opportunity.Type{
+			TypeName:               w.TypeName,
+			TypeID:                 w.TypeID,
+			DefaultType:            w.DefaultType,
+			AllowSkip:              w.AllowSkip,
+			AllowGoBack:            w.AllowGoBack,
+			Stages:                 toStages(w.Stages),
+			Fields:                 toFields(w.Fields),
+			AllowInvalidGoBack:     w.AllowInvalidGoBack,
+			AllowDeleteOpportunity: w.AllowDeleteOpportunity,
+			DeleteOpportunityDate:  w.DeleteOpportunityDate,
+		}
+	}
+	return out
+}
+
+// Every list is made non-nil here: the schema promises [] where the upstream sent null.
+func toStages(wire []wireStage) []*opportunity.Stage {
+	out := make([]*opportunity.Stage, len(wire))
+	for i, w := range wire {
+		s := &opportunity.Stage{
+			ID:                    w.ID,
+			Name:                  w.Name,
+			Rank:                  w.Rank,
+			Possibility:           w.Possibility,
+			Requirement:           w.Requirement,
+			Remind:                w.Remind,
+			RemindAfterDays:       nonNil(w.RemindAfterDays),
+			Children:              toStages(w.Children),
+			CustomerFields:        make([]*opportunity.CustomerField, len(w.CustomerFields)),
+			RequiredOppTypeFields: make([]*opportunity.RequiredOppTypeField, len(w.RequiredOppTypeFields)),
+		}
+		for j, cf := range w.CustomerFields {
+			s.CustomerFields[j] = &opportunity.CustomerField{FieldID: cf.FieldID, Name: cf.Name, Type: cf.Type}
+		}
+		for j, r := range w.RequiredOppTypeFields {
+			s.RequiredOppTypeFields[j] = &opportunity.RequiredOppTypeField{
+				Name: r.Name, Required: r.Required, Rank: r.Rank, Type: r.Type,
+				MaxUnicode: r.MaxUnicode, ID: r.ID, Options: toOptions(r.Options), Scale: r.Scale,
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func toFields(wire []wireField) []*opportunity.Field {
+	out := make([]*opportunity.Field, len(wire))
+	for i, w := range wire {
+		out[i] = &opportunity.Field{
+			ID: w.ID, Name: w.Name, Required: w.Required, Type: w.Type,
+			Options: toOptions(w.Options), Scale: w.Scale, MaxUnicode: w.MaxUnicode,
+			MinUnicode: w.MinUnicode, Pattern: w.Pattern, Rank: w.Rank,
+		}
+	}
+	return out
+}
+
+func toOptions(wire []wireOption) []*opportunity.FieldOption {
+	out := make([]*opportunity.FieldOption, len(wire))
+	for i, w := range wire {
+		out[i] = &opportunity.FieldOption{ID: w.ID, Name: w.Name}
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

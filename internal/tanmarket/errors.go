@@ -1,0 +1,69 @@
+package tanmarket
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an upstream failure by what a caller can do about it.
+type Kind int
+
+const (
+	// KindUnavailable: the upstream could not be reached or answered 5xx/408/429
+	// or timed out; retrying later may help.
+	KindUnavailable Kind = iota + 1
+	// KindRejected: the upstream answered but refused the call (non-zero code,
+	// or a 4xx such as bad credentials); retrying will not help until config changes.
+	KindRejected
+	// KindBadResponse: the upstream answered 2xx with a body that is not the
+	// documented JSON, or one over the size limit.
+	KindBadResponse
+)
+
+// Sentinels for errors.Is; an *Error matches the sentinel of its Kind.
+var (
+	ErrUnavailable = errors.New("tanmarket: upstream unavailable")
+	ErrRejected    = errors.New("tanmarket: upstream rejected the request")
+	ErrBadResponse = errors.New("tanmarket: upstream sent a malformed response")
+)
+
+// Error is every failure the client returns. Its text never holds a credential
+// or signature: Message is scrubbed of them before the Error is built.
+type Error struct {
+	Kind    Kind
+	Status  int    // HTTP status, 0 when no response arrived
+	Code    int    // the upstream's `code` when it sent one, else 0
+	Message string // the upstream's `message` (scrubbed), or what went wrong
+	Err     error  // the cause, when there is one (network error, JSON error)
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%v: %s", e.sentinel(), e.Message)
+	if e.Code != 0 {
+		msg += fmt.Sprintf(" (code %d)", e.Code)
+	}
+	if e.Status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause so that errors.Is(err, context.DeadlineExceeded) works.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of e's Kind.
+func (e *Error) Is(target error) bool { return target == e.sentinel() }
+
+func (e *Error) sentinel() error {
+	switch e.Kind {
+	case KindRejected:
+		return ErrRejected
+	case KindBadResponse:
+		return ErrBadResponse
+	default:
+		return ErrUnavailable
+	}
+}

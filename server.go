@@ -1,0 +1,159 @@
+// Command oppconfig-graphql serves tanmarket's opportunity configuration as a
+// GraphQL API. Without UPSTREAM_URL it serves demo data from an embedded
+// simulator of the tanmarket endpoint.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/graph"
+	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/server"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "oppconfig-graphql:", err)
+		os.Exit(1)
+	}
+}
+
+// Server timeouts against slow clients. The write timeout leaves room for a
+// cold request that waits on the upstream.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// run serves until ctx is cancelled or SIGINT/SIGTERM arrives, then drains
+// in-flight requests for up to SHUTDOWN_TIMEOUT.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() { usage(stdout) }
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	upstreamURL := cfg.UpstreamURL
+	if cfg.Demo() {
+		url, closeSim, err := startSimulator(cfg)
+		if err != nil {
+			return err
+		}
+		defer closeSim()
+		upstreamURL = url
+		logger.Info("UPSTREAM_URL is not set: serving demo data from the embedded tanmarket simulator", "simulator", url)
+	}
+
+	client, err := tanmarket.NewClient(upstreamURL, cfg.Credentials, cfg.Recipe,
+		&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		tanmarket.Options{Timeout: cfg.UpstreamTimeout, MaxBodyBytes: cfg.MaxBodyBytes})
+	if err != nil {
+		return fmt.Errorf("upstream client: %w", err)
+	}
+	configCache := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
+		start := time.Now()
+		snap, err := client.OpportunityConfig(ctx)
+		if err != nil {
+			// Logged here, once per failed refresh, rather than once per
+			// resolver that sees it.
+			logger.WarnContext(ctx, "opportunity config refresh failed", "err", err, "duration_ms", time.Since(start).Milliseconds())
+			return nil, err
+		}
+		logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", time.Since(start).Milliseconds())
+		return snap, nil
+	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale})
+
+	handler := server.NewHandler(server.Deps{
+		Logger:     logger,
+		GraphQL:    graph.NewHandler(logger),
+		Source:     configCache,
+		LoaderWait: cfg.LoaderWait,
+	})
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "playground", "http://"+ln.Addr().String()+"/")
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startSimulator serves the demo endpoint on a loopback port, checking the same
+// signature recipe the client uses, and returns its base URL.
+func startSimulator(cfg config.Config) (string, func(), error) {
+	sim := simulator.New(simulator.Options{Credentials: cfg.Credentials, Recipe: cfg.Recipe})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("start simulator: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: readHeaderTimeout}
+	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when closed below
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: oppconfig-graphql\n\nServes tanmarket's opportunity configuration as GraphQL. Settings come from the environment:")
+	for _, v := range config.Variables {
+		def := v.Default
+		if def == "" {
+			def = "(unset)"
+		}
+		fmt.Fprintf(w, "  %-24s %s\n  %-24s default: %s\n", v.Name, v.Help, "", def)
+	}
+}
