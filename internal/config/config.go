@@ -104,8 +104,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.UpstreamURL = getenv("UPSTREAM_URL")
 	c.Credentials = signature.Credentials{
 		AppID:     getenv("UPSTREAM_APP_ID"),
-		AppKey:    signature.Secret(getenv("UPSTREAM_APP_KEY")),
-		AppSecret: signature.Secret(getenv("UPSTREAM_APP_SECRET")),
+		AppKey:    signature.NewSecret(getenv("UPSTREAM_APP_KEY")),
+		AppSecret: signature.NewSecret(getenv("UPSTREAM_APP_SECRET")),
 	}
 	if c.UpstreamURL != "" {
 		if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -121,30 +121,31 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Credentials.AppID == "" {
 			c.Credentials.AppID = demoAppID
 		}
-		if c.Credentials.AppKey == "" {
-			c.Credentials.AppKey = demoAppKey
+		if c.Credentials.AppKey.IsZero() {
+			c.Credentials.AppKey = signature.NewSecret(demoAppKey)
 		}
-		if c.Credentials.AppSecret == "" {
-			c.Credentials.AppSecret = demoAppSecret
+		if c.Credentials.AppSecret.IsZero() {
+			c.Credentials.AppSecret = signature.NewSecret(demoAppSecret)
 		}
 	}
 
+	// Each part is checked on its own, so that every bad one is reported.
 	alg := signature.Algorithm(get("UPSTREAM_SIGN_ALGORITHM"))
 	unit := signature.Unit(get("UPSTREAM_TIMESTAMP_UNIT"))
-	switch algErr, unitErr := alg.Validate(), unit.Validate(); {
-	case algErr != nil || unitErr != nil:
-		if algErr != nil {
-			errs = append(errs, fmt.Errorf("UPSTREAM_SIGN_ALGORITHM: %w", algErr))
+	template := get("UPSTREAM_SIGN_TEMPLATE")
+	for _, check := range []struct {
+		name string
+		err  error
+	}{
+		{"UPSTREAM_SIGN_ALGORITHM", alg.Validate()},
+		{"UPSTREAM_TIMESTAMP_UNIT", unit.Validate()},
+		{"UPSTREAM_SIGN_TEMPLATE", signature.ValidateTemplate(template)},
+	} {
+		if check.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", check.name, check.err))
 		}
-		if unitErr != nil {
-			errs = append(errs, fmt.Errorf("UPSTREAM_TIMESTAMP_UNIT: %w", unitErr))
-		}
-	default:
-		// With algorithm and unit valid, what is left to fail is the template.
-		recipe, err := signature.NewRecipe(alg, get("UPSTREAM_SIGN_TEMPLATE"), unit)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("UPSTREAM_SIGN_TEMPLATE: %w", err))
-		}
+	}
+	if recipe, err := signature.NewRecipe(alg, template, unit); err == nil {
 		c.Recipe = recipe
 	}
 

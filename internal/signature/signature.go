@@ -25,6 +25,14 @@ type Credentials struct {
 	AppSecret Secret
 }
 
+// Format implements fmt.Formatter so that verbs fmt does not apply to structs
+// (%p, %d) cannot reach the raw fields; every verb formats a method-less copy,
+// whose Secret fields redact themselves.
+func (c Credentials) Format(f fmt.State, verb rune) {
+	type plain Credentials
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plain(c))
+}
+
 // Signer produces the timestamp and sign headers of a request made at now.
 type Signer interface {
 	Sign(c Credentials, now time.Time) (timestamp, sign string)
@@ -111,6 +119,12 @@ func (u Unit) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("unknown timestamp unit %q (want ms or s)", string(u))
+}
+
+// ValidateTemplate reports whether t is a usable template.
+func ValidateTemplate(t string) error {
+	_, err := parseTemplate(t)
+	return err
 }
 
 func parseTemplate(t string) ([]part, error) {

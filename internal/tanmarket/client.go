@@ -51,15 +51,17 @@ type Client struct {
 // client. httpClient may be nil for http.DefaultClient's transport with no
 // client-wide timeout; the per-call Timeout still applies.
 func NewClient(baseURL string, creds signature.Credentials, signer signature.Signer, httpClient *http.Client, opts Options) (*Client, error) {
+	// The URL is never quoted in these errors: it may carry user:password, and a
+	// URL that fails to parse cannot be redacted.
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse base URL: %w", err)
+		return nil, errors.New("base URL: not a valid URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want http(s)://host[/prefix]", u.Redacted())
+		return nil, errors.New("base URL: want http(s)://host[/prefix]")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("base URL %q: must not have a query or fragment", u.Redacted())
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, errors.New("base URL: must not have a query or fragment")
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{}
@@ -113,10 +115,15 @@ type (
 		Requirement           string              `json:"requirement"`
 		Remind                bool                `json:"remind"`
 		RemindAfterDays       []string            `json:"remindAfterDays"`
-		Children              []wireStage         `json:"children"`
+		Children              wireChildren        `json:"children"`
 		CustomerFields        []wireCustomerField `json:"customerFields"`
 		RequiredOppTypeFields []wireRequiredField `json:"requiredOppTypeFields"`
 	}
+	// wireChildren is a stage list that skips entries which are not objects:
+	// the vendor's own documented sample ends its recursion with
+	// "children": ["string"], and one odd entry must not discard the whole
+	// configuration.
+	wireChildren      []wireStage
 	wireCustomerField struct {
 		FieldID int    `json:"fieldId"`
 		Name    string `json:"name"`
@@ -186,8 +193,9 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
 			kind = KindUnavailable
 		}
-		// The body of an error page is not shown: it may be HTML of any size.
-		return nil, &Error{Kind: kind, Status: resp.StatusCode, Message: "unexpected HTTP status " + resp.Status}
+		// Neither the body of an error page (HTML of any size) nor the upstream's
+		// reason phrase (free text that could echo a header) is shown.
+		return nil, &Error{Kind: kind, Status: resp.StatusCode, Message: fmt.Sprintf("unexpected HTTP status %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if int64(len(body)) > c.maxBody {
 		return nil, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
@@ -244,6 +252,26 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return errors.Unwrap(e.err) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *wireChildren) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*c = make(wireChildren, 0, len(raw))
+	for _, r := range raw {
+		if r = bytes.TrimLeft(r, " \t\r\n"); len(r) == 0 || r[0] != '{' {
+			continue
+		}
+		var st wireStage
+		if err := json.Unmarshal(r, &st); err != nil {
+			return err
+		}
+		*c = append(*c, st)
+	}
+	return nil
+}
 
 func toTypes(wire []wireType) []*opportunity.Type {
 	out := make([]*opportunity.Type, len(wire))

@@ -1,0 +1,565 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// fakeClock is the injected clock: it moves only when a test advances it.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+var epoch = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newClock() *fakeClock { return &fakeClock{now: epoch} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeFetch counts its calls and returns the call's number, so a test sees a
+// refetch in the value. It fails while err is set and waits on block when set.
+type fakeFetch struct {
+	mu    sync.Mutex
+	calls int
+	err   error
+	block chan struct{}
+	ctxs  []context.Context
+}
+
+func (f *fakeFetch) fetch(ctx context.Context) (int, error) {
+	f.mu.Lock()
+	f.calls++
+	n, err, block := f.calls, f.err, f.block
+	f.ctxs = append(f.ctxs, ctx)
+	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *fakeFetch) failWith(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func (f *fakeFetch) Calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func (f *fakeFetch) ctx(i int) context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ctxs[i]
+}
+
+var errBoom = errors.New("upstream down")
+
+// step is one Get after moving the clock; fail sets whether fetches fail from
+// this step on.
+type step struct {
+	advance time.Duration
+	fail    bool
+
+	wantErr       bool
+	wantValue     int
+	wantStale     bool
+	wantAge       time.Duration
+	wantFetchedAt time.Duration // offset from epoch
+	wantFetches   int64
+}
+
+func runSteps(t *testing.T, opts Options, clk *fakeClock, steps []step) {
+	t.Helper()
+	f := &fakeFetch{}
+	opts.Now = clk.Now
+	c := New(f.fetch, opts)
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		if s.fail {
+			f.failWith(errBoom)
+		} else {
+			f.failWith(nil)
+		}
+		res, err := c.Get(context.Background())
+		if s.wantErr {
+			if !errors.Is(err, errBoom) {
+				t.Errorf("step %d: err = %v, want %v", i, err, errBoom)
+			}
+			if res != (Result[int]{}) {
+				t.Errorf("step %d: got result %+v alongside the error, want the zero Result", i, res)
+			}
+		} else {
+			if err != nil {
+				t.Fatalf("step %d: Get: %v", i, err)
+			}
+			if res.Value != s.wantValue {
+				t.Errorf("step %d: Value = %d, want %d", i, res.Value, s.wantValue)
+			}
+			if res.Stale != s.wantStale {
+				t.Errorf("step %d: Stale = %v, want %v", i, res.Stale, s.wantStale)
+			}
+			if res.Age != s.wantAge {
+				t.Errorf("step %d: Age = %v, want %v", i, res.Age, s.wantAge)
+			}
+			if want := epoch.Add(s.wantFetchedAt); !res.FetchedAt.Equal(want) {
+				t.Errorf("step %d: FetchedAt = %v, want %v", i, res.FetchedAt, want)
+			}
+			if s.wantStale && !errors.Is(res.RefreshErr, errBoom) {
+				t.Errorf("step %d: RefreshErr = %v, want %v", i, res.RefreshErr, errBoom)
+			}
+			if !s.wantStale && res.RefreshErr != nil {
+				t.Errorf("step %d: RefreshErr = %v on a fresh result", i, res.RefreshErr)
+			}
+		}
+		if got := c.Fetches(); got != s.wantFetches {
+			t.Errorf("step %d: Fetches() = %d, want %d", i, got, s.wantFetches)
+		}
+		if got := f.Calls(); int64(got) != c.Fetches() {
+			t.Errorf("step %d: fetch ran %d times, Fetches() says %d", i, got, c.Fetches())
+		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	const ttl, maxStale = 10 * time.Second, time.Minute
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"first Get fetches", []step{
+			{wantValue: 1, wantFetches: 1},
+		}},
+		{"within TTL no refetch", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: time.Second, wantValue: 1, wantAge: time.Second, wantFetches: 1},
+			{advance: ttl - time.Second - time.Nanosecond, wantValue: 1, wantAge: ttl - time.Nanosecond, wantFetches: 1},
+		}},
+		{"at TTL refetch", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl, wantValue: 2, wantFetchedAt: ttl, wantFetches: 2},
+		}},
+		{"after TTL refetch, then fresh again", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: 3 * ttl, wantValue: 2, wantFetchedAt: 3 * ttl, wantFetches: 2},
+			{advance: time.Second, wantValue: 2, wantAge: time.Second, wantFetchedAt: 3 * ttl, wantFetches: 2},
+		}},
+		{"failure with no value is not cached", []step{
+			{fail: true, wantErr: true, wantFetches: 1},
+			{fail: true, wantErr: true, wantFetches: 2},
+			{wantValue: 3, wantFetches: 3},
+		}},
+		{"failure within TTL is never tried", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl - 1, fail: true, wantValue: 1, wantAge: ttl - 1, wantFetches: 1},
+		}},
+		{"failure after TTL serves stale", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl + time.Second, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + time.Second, wantFetches: 2},
+			// Every Get past the TTL tries again: a failure is not cached.
+			{advance: time.Second, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + 2*time.Second, wantFetches: 3},
+		}},
+		{"stale served up to TTL+MaxStale", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl + maxStale, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + maxStale, wantFetches: 2},
+		}},
+		{"stale refused past TTL+MaxStale", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl + maxStale + time.Nanosecond, fail: true, wantErr: true, wantFetches: 2},
+		}},
+		{"stale, then refused as it ages", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl, fail: true, wantValue: 1, wantStale: true, wantAge: ttl, wantFetches: 2},
+			{advance: maxStale + time.Nanosecond, fail: true, wantErr: true, wantFetches: 3},
+		}},
+		{"recovery clears stale", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl, fail: true, wantValue: 1, wantStale: true, wantAge: ttl, wantFetches: 2},
+			{advance: time.Second, wantValue: 3, wantFetchedAt: ttl + time.Second, wantFetches: 3},
+			{advance: time.Second, wantValue: 3, wantAge: time.Second, wantFetchedAt: ttl + time.Second, wantFetches: 3},
+		}},
+		{"recovery after an expired stale value", []step{
+			{wantValue: 1, wantFetches: 1},
+			{advance: ttl + maxStale + 1, fail: true, wantErr: true, wantFetches: 2},
+			{wantValue: 3, wantFetchedAt: ttl + maxStale + 1, wantFetches: 3},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runSteps(t, Options{TTL: ttl, MaxStale: maxStale}, newClock(), tt.steps)
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"zero options", Options{}},
+		{"negative options", Options{TTL: -time.Second, MaxStale: -time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runSteps(t, tt.opts, newClock(), []step{
+				{wantValue: 1, wantFetches: 1},
+				{advance: DefaultTTL - 1, wantValue: 1, wantAge: DefaultTTL - 1, wantFetches: 1},
+				{advance: 1, fail: true, wantValue: 1, wantStale: true, wantAge: DefaultTTL, wantFetches: 2},
+				{advance: DefaultMaxStale, fail: true, wantValue: 1, wantStale: true, wantAge: DefaultTTL + DefaultMaxStale, wantFetches: 3},
+				{advance: 1, fail: true, wantErr: true, wantFetches: 4},
+			})
+		})
+	}
+}
+
+// With no clock injected the cache reads the wall clock.
+func TestDefaultClock(t *testing.T) {
+	f := &fakeFetch{}
+	c := New(f.fetch, Options{})
+	before := time.Now()
+	res, err := c.Get(context.Background())
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FetchedAt.Before(before) || res.FetchedAt.After(after) {
+		t.Errorf("FetchedAt = %v, want between %v and %v", res.FetchedAt, before, after)
+	}
+	if res.Age < 0 || res.Age > after.Sub(before) {
+		t.Errorf("Age = %v, want within [0, %v]", res.Age, after.Sub(before))
+	}
+}
+
+func TestPeek(t *testing.T) {
+	const ttl = 10 * time.Second
+	tests := []struct {
+		name      string
+		fetch     bool // Get once at the start
+		advance   time.Duration
+		wantOK    bool
+		wantStale bool
+		wantAge   time.Duration
+	}{
+		{name: "empty cache", wantOK: false},
+		{name: "empty cache, later", advance: time.Hour, wantOK: false},
+		{name: "fresh", fetch: true, advance: ttl - 1, wantOK: true, wantAge: ttl - 1},
+		{name: "at TTL", fetch: true, advance: ttl, wantOK: true, wantStale: true, wantAge: ttl},
+		{name: "long past TTL", fetch: true, advance: 100 * time.Hour, wantOK: true, wantStale: true, wantAge: 100 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			f := &fakeFetch{}
+			c := New(f.fetch, Options{TTL: ttl, MaxStale: time.Minute, Now: clk.Now})
+			if tt.fetch {
+				if _, err := c.Get(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clk.Advance(tt.advance)
+			before := c.Fetches()
+			res, ok := c.Peek()
+			if ok != tt.wantOK {
+				t.Fatalf("Peek ok = %v, want %v", ok, tt.wantOK)
+			}
+			if c.Fetches() != before || int64(f.Calls()) != before {
+				t.Errorf("Peek fetched: Fetches() %d → %d", before, c.Fetches())
+			}
+			if !ok {
+				if res != (Result[int]{}) {
+					t.Errorf("Peek on an empty cache = %+v, want the zero Result", res)
+				}
+				return
+			}
+			if res.Value != 1 || res.Stale != tt.wantStale || res.Age != tt.wantAge || !res.FetchedAt.Equal(epoch) {
+				t.Errorf("Peek = %+v, want Value 1, Stale %v, Age %v, FetchedAt %v", res, tt.wantStale, tt.wantAge, epoch)
+			}
+		})
+	}
+}
+
+// Peek sees a value stored by a failed-then-stale Get unchanged.
+func TestPeekAfterFailedRefresh(t *testing.T) {
+	clk := newClock()
+	f := &fakeFetch{}
+	c := New(f.fetch, Options{TTL: time.Second, Now: clk.Now})
+	if _, err := c.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	f.failWith(errBoom)
+	if res, err := c.Get(context.Background()); err != nil || !res.Stale {
+		t.Fatalf("Get = %+v, %v; want a stale result", res, err)
+	}
+	res, ok := c.Peek()
+	if !ok || res.Value != 1 || !res.Stale || res.Age != 2*time.Second {
+		t.Errorf("Peek = %+v, %v; want the first value, stale, 2s old", res, ok)
+	}
+}
+
+// Concurrent misses share one fetch. synctest.Wait returns only once every
+// goroutine is durably blocked, i.e. one inside fetch and the rest waiting on
+// it, so no caller can arrive after the fetch finished.
+func TestGetSharesOneFetch(t *testing.T) {
+	tests := []struct {
+		name    string
+		callers int
+		fail    bool
+		warm    bool // a value exists, but past its TTL
+	}{
+		{name: "cold cache, 100 callers", callers: 100},
+		{name: "cold cache, 2 callers", callers: 2},
+		{name: "cold cache, 100 callers, fetch fails", callers: 100, fail: true},
+		{name: "expired value, 100 callers", callers: 100, warm: true},
+		{name: "expired value, 100 callers, fetch fails", callers: 100, warm: true, fail: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := newClock()
+				f := &fakeFetch{}
+				c := New(f.fetch, Options{TTL: time.Minute, MaxStale: time.Hour, Now: clk.Now})
+				wantFetches := int64(1)
+				if tt.warm {
+					if _, err := c.Get(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					clk.Advance(2 * time.Minute)
+					wantFetches++
+				}
+				release := make(chan struct{})
+				f.mu.Lock()
+				f.block = release
+				if tt.fail {
+					f.err = errBoom
+				}
+				f.mu.Unlock()
+
+				results := make([]Result[int], tt.callers)
+				errs := make([]error, tt.callers)
+				var wg sync.WaitGroup
+				for i := range tt.callers {
+					wg.Go(func() { results[i], errs[i] = c.Get(context.Background()) })
+				}
+				synctest.Wait()
+				if got := c.Fetches(); got != wantFetches {
+					t.Errorf("with %d callers waiting: Fetches() = %d, want %d", tt.callers, got, wantFetches)
+				}
+				close(release)
+				wg.Wait()
+
+				if got := c.Fetches(); got != wantFetches {
+					t.Errorf("after the fetch: Fetches() = %d, want %d", got, wantFetches)
+				}
+				for i := range tt.callers {
+					switch {
+					case tt.fail && !tt.warm:
+						if !errors.Is(errs[i], errBoom) {
+							t.Errorf("caller %d: err = %v, want %v", i, errs[i], errBoom)
+						}
+					case tt.fail && tt.warm:
+						if errs[i] != nil || !results[i].Stale || results[i].Value != 1 || !errors.Is(results[i].RefreshErr, errBoom) {
+							t.Errorf("caller %d: %+v, %v; want the old value, stale", i, results[i], errs[i])
+						}
+					default:
+						if errs[i] != nil || results[i].Stale || results[i].Value != int(wantFetches) {
+							t.Errorf("caller %d: %+v, %v; want value %d, fresh", i, results[i], errs[i], wantFetches)
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+type traceKey struct{}
+
+// A caller that leaves stops waiting at once, while the fetch it started runs
+// on, detached from its cancellation, and is stored for everyone else.
+func TestGetCallerLeaves(t *testing.T) {
+	errGone := errors.New("client went away")
+	tests := []struct {
+		name      string
+		ctx       func(t *testing.T) (context.Context, func()) // the leaving caller's context, and how it leaves
+		withOther bool                                         // a second caller waits on the same fetch
+		wantErr   error
+		wantWait  time.Duration // how long the leaving caller waited, in bubble time
+	}{
+		{
+			name: "cancelled",
+			ctx: func(t *testing.T) (context.Context, func()) {
+				ctx, cancel := context.WithCancel(context.Background())
+				return ctx, cancel
+			},
+			withOther: true,
+			wantErr:   context.Canceled,
+		},
+		{
+			name: "cancelled with a cause",
+			ctx: func(t *testing.T) (context.Context, func()) {
+				ctx, cancel := context.WithCancelCause(context.Background())
+				return ctx, func() { cancel(errGone) }
+			},
+			withOther: true,
+			wantErr:   errGone,
+		},
+		{
+			name: "deadline",
+			ctx: func(t *testing.T) (context.Context, func()) {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				t.Cleanup(cancel) // leaving by cancel would test cancellation, not the deadline
+				return ctx, func() {}
+			},
+			withOther: true,
+			wantErr:   context.DeadlineExceeded,
+			wantWait:  3 * time.Second,
+		},
+		{
+			name: "only caller leaves",
+			ctx: func(t *testing.T) (context.Context, func()) {
+				ctx, cancel := context.WithCancel(context.Background())
+				return ctx, cancel
+			},
+			wantErr: context.Canceled,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := newClock()
+				release := make(chan struct{})
+				f := &fakeFetch{block: release}
+				c := New(f.fetch, Options{TTL: time.Minute, Now: clk.Now})
+
+				ctx, leave := tt.ctx(t)
+				ctx = context.WithValue(ctx, traceKey{}, "trace-1")
+				var (
+					leaverRes Result[int]
+					leaverErr error
+				)
+				leaverDone := make(chan struct{})
+				go func() {
+					defer close(leaverDone)
+					leaverRes, leaverErr = c.Get(ctx)
+				}()
+				synctest.Wait() // the leaver's fetch is running
+				if got := f.Calls(); got != 1 {
+					t.Fatalf("fetch calls = %d, want 1", got)
+				}
+
+				var (
+					otherRes Result[int]
+					otherErr error
+				)
+				otherDone := make(chan struct{})
+				if tt.withOther {
+					go func() {
+						defer close(otherDone)
+						otherRes, otherErr = c.Get(context.Background())
+					}()
+					synctest.Wait() // the other caller waits on the same fetch
+				} else {
+					close(otherDone)
+				}
+
+				start := time.Now()
+				leave()
+				// If Get waited for the fetch, this would deadlock and synctest fail the test.
+				<-leaverDone
+				if waited := time.Since(start); waited != tt.wantWait {
+					t.Errorf("leaving caller waited %v, want %v", waited, tt.wantWait)
+				}
+				if !errors.Is(leaverErr, tt.wantErr) {
+					t.Errorf("leaving caller: err = %v, want %v", leaverErr, tt.wantErr)
+				}
+				if leaverRes != (Result[int]{}) {
+					t.Errorf("leaving caller: result %+v, want the zero Result", leaverRes)
+				}
+
+				fetchCtx := f.ctx(0)
+				if err := fetchCtx.Err(); err != nil {
+					t.Errorf("fetch context ended with its first caller: %v", err)
+				}
+				if _, ok := fetchCtx.Deadline(); ok {
+					t.Error("fetch context inherited the caller's deadline")
+				}
+				if got := fetchCtx.Value(traceKey{}); got != "trace-1" {
+					t.Errorf("fetch context value = %v, want the caller's trace-1", got)
+				}
+				if _, ok := c.Peek(); ok {
+					t.Error("a value is stored before the fetch returned")
+				}
+
+				close(release)
+				<-otherDone
+				synctest.Wait() // the detached fetch has stored its value
+				if tt.withOther && (otherErr != nil || otherRes.Value != 1 || otherRes.Stale) {
+					t.Errorf("other caller: %+v, %v; want value 1, fresh", otherRes, otherErr)
+				}
+				res, ok := c.Peek()
+				if !ok || res.Value != 1 {
+					t.Errorf("Peek = %+v, %v; want the fetched value 1 stored", res, ok)
+				}
+				if got := c.Fetches(); got != 1 {
+					t.Errorf("Fetches() = %d, want 1", got)
+				}
+				// The stored value serves the next caller without a fetch.
+				if res, err := c.Get(context.Background()); err != nil || res.Value != 1 || c.Fetches() != 1 {
+					t.Errorf("next Get = %+v, %v with %d fetches; want value 1 from the cache", res, err, c.Fetches())
+				}
+			})
+		})
+	}
+}
+
+// A caller whose context is already done still gets a fresh value without
+// waiting; on a cold cache it returns at once, and the fetch it started is kept.
+func TestGetWithDoneContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := newClock()
+		f := &fakeFetch{}
+		c := New(f.fetch, Options{TTL: time.Minute, Now: clk.Now})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+
+		release := make(chan struct{})
+		f.mu.Lock()
+		f.block = release
+		f.mu.Unlock()
+		if _, err := c.Get(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cold Get with a done context: err = %v, want context.Canceled", err)
+		}
+		close(release)
+		synctest.Wait()
+		if res, ok := c.Peek(); !ok || res.Value != 1 {
+			t.Fatalf("Peek = %+v, %v; want the value the detached fetch stored", res, ok)
+		}
+		if res, err := c.Get(ctx); err != nil || res.Value != 1 {
+			t.Errorf("fresh Get with a done context = %+v, %v; want value 1", res, err)
+		}
+		if got := c.Fetches(); got != 1 {
+			t.Errorf("Fetches() = %d, want 1", got)
+		}
+	})
+}

@@ -1,0 +1,390 @@
+package config_test
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+)
+
+// env is a map-backed getenv; a missing name reads as "".
+type env map[string]string
+
+func (e env) get(name string) string { return e[name] }
+
+// with returns a copy of e with the given name=value pairs set.
+func (e env) with(kv ...string) env {
+	out := maps.Clone(e)
+	if out == nil {
+		out = env{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// Distinctive credential values: any occurrence in an error text is a leak.
+const (
+	testAppKey    = "appkey-Zq8vLx"
+	testAppSecret = "appsecret-P4nW7r"
+	testPassword  = "hunter2"
+)
+
+// realEnv is a complete, valid configuration against a real upstream, with every
+// variable set away from its default.
+var realEnv = env{
+	"PORT":                    "9090",
+	"UPSTREAM_URL":            "https://open.example.com/api",
+	"UPSTREAM_APP_ID":         "app-42",
+	"UPSTREAM_APP_KEY":        testAppKey,
+	"UPSTREAM_APP_SECRET":     testAppSecret,
+	"UPSTREAM_SIGN_ALGORITHM": "hmac-sha256",
+	"UPSTREAM_SIGN_TEMPLATE":  "appId={appId}&timestamp={timestamp}&key={appSecret}",
+	"UPSTREAM_TIMESTAMP_UNIT": "s",
+	"UPSTREAM_TIMEOUT":        "2s",
+	"UPSTREAM_MAX_BODY_BYTES": "1048576",
+	"CACHE_TTL":               "1m",
+	"CACHE_MAX_STALE":         "2h",
+	"LOADER_WAIT":             "5ms",
+	"SHUTDOWN_TIMEOUT":        "3s",
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := config.Load(env{}.get)
+	if err != nil {
+		t.Fatalf("Load(empty) = %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"Port", c.Port, 8080},
+		{"UpstreamURL", c.UpstreamURL, ""},
+		{"Demo", c.Demo(), true},
+		{"AppID", c.Credentials.AppID, "demo-app"},
+		{"AppKey", c.Credentials.AppKey.Reveal(), "demo-key"},
+		{"AppSecret", c.Credentials.AppSecret.Reveal(), "demo-secret"},
+		{"Algorithm", c.Recipe.Algorithm(), signature.MD5},
+		{"Unit", c.Recipe.Unit(), signature.Milliseconds},
+		{"Template", c.Recipe.Template(), "{appId}{appKey}{timestamp}{appSecret}"},
+		{"UpstreamTimeout", c.UpstreamTimeout, 5 * time.Second},
+		{"MaxBodyBytes", c.MaxBodyBytes, int64(16 << 20)},
+		{"CacheTTL", c.CacheTTL, 30 * time.Second},
+		{"CacheMaxStale", c.CacheMaxStale, 24 * time.Hour},
+		{"LoaderWait", c.LoaderWait, time.Millisecond},
+		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadDemoKeepsGivenCredentials(t *testing.T) {
+	tests := []struct {
+		name string
+		give env
+		want [3]string // app id, key, secret
+	}{
+		{"none", env{}, [3]string{"demo-app", "demo-key", "demo-secret"}},
+		{"id only", env{"UPSTREAM_APP_ID": "mine"}, [3]string{"mine", "demo-key", "demo-secret"}},
+		{"all", env{"UPSTREAM_APP_ID": "i", "UPSTREAM_APP_KEY": "k", "UPSTREAM_APP_SECRET": "s"}, [3]string{"i", "k", "s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.give.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [3]string{c.Credentials.AppID, c.Credentials.AppKey.Reveal(), c.Credentials.AppSecret.Reveal()}
+			if got != tt.want || !c.Demo() {
+				t.Errorf("credentials = %q (demo %v), want %q in demo mode", got, c.Demo(), tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadRealUpstream(t *testing.T) {
+	c, err := config.Load(realEnv.get)
+	if err != nil {
+		t.Fatalf("Load(realEnv) = %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"Port", c.Port, 9090},
+		{"UpstreamURL", c.UpstreamURL, "https://open.example.com/api"},
+		{"Demo", c.Demo(), false},
+		{"AppID", c.Credentials.AppID, "app-42"},
+		{"AppKey", c.Credentials.AppKey.Reveal(), testAppKey},
+		{"AppSecret", c.Credentials.AppSecret.Reveal(), testAppSecret},
+		{"Algorithm", c.Recipe.Algorithm(), signature.HMACSHA256},
+		{"Unit", c.Recipe.Unit(), signature.Seconds},
+		{"Template", c.Recipe.Template(), "appId={appId}&timestamp={timestamp}&key={appSecret}"},
+		{"UpstreamTimeout", c.UpstreamTimeout, 2 * time.Second},
+		{"MaxBodyBytes", c.MaxBodyBytes, int64(1048576)},
+		{"CacheTTL", c.CacheTTL, time.Minute},
+		{"CacheMaxStale", c.CacheMaxStale, 2 * time.Hour},
+		{"LoaderWait", c.LoaderWait, 5 * time.Millisecond},
+		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadAcceptedEdgeValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		give  env
+		check func(config.Config) bool
+	}{
+		{"port 0 picks a free port", env{"PORT": "0"}, func(c config.Config) bool { return c.Port == 0 }},
+		{"port 65535", env{"PORT": "65535"}, func(c config.Config) bool { return c.Port == 65535 }},
+		{"plain http with user info", realEnv.with("UPSTREAM_URL", "http://user:"+testPassword+"@10.0.0.1:8080"),
+			func(c config.Config) bool { return c.UpstreamURL == "http://user:"+testPassword+"@10.0.0.1:8080" }},
+		{"sha1", env{"UPSTREAM_SIGN_ALGORITHM": "sha1"}, func(c config.Config) bool { return c.Recipe.Algorithm() == signature.SHA1 }},
+		{"sha256", env{"UPSTREAM_SIGN_ALGORITHM": "sha256"}, func(c config.Config) bool { return c.Recipe.Algorithm() == signature.SHA256 }},
+		{"max body 1", env{"UPSTREAM_MAX_BODY_BYTES": "1"}, func(c config.Config) bool { return c.MaxBodyBytes == 1 }},
+		{"duration 1ns", env{"LOADER_WAIT": "1ns"}, func(c config.Config) bool { return c.LoaderWait == time.Nanosecond }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.give.get)
+			if err != nil {
+				t.Fatalf("Load = %v", err)
+			}
+			if !tt.check(c) {
+				t.Errorf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+// badValues are the rejected values per variable, each on top of realEnv so
+// that it is the only problem.
+func badValues() []struct {
+	name string
+	give env
+	want string // the variable the error must name
+} {
+	type tc = struct {
+		name string
+		give env
+		want string
+	}
+	var tests []tc
+	add := func(variable string, values ...string) {
+		for _, v := range values {
+			tests = append(tests, tc{variable + "=" + v, realEnv.with(variable, v), variable})
+		}
+	}
+	add("PORT", "http", "-1", "65536", "80.5", "8080x", " 8080")
+	for _, d := range []string{"UPSTREAM_TIMEOUT", "CACHE_TTL", "CACHE_MAX_STALE", "LOADER_WAIT", "SHUTDOWN_TIMEOUT"} {
+		add(d, "-1s", "0", "0s", "garbage", "5", "-5m")
+	}
+	add("UPSTREAM_MAX_BODY_BYTES", "0", "-1", "lots", "1.5", "1e6", "99999999999999999999")
+	add("UPSTREAM_SIGN_ALGORITHM", "sha512", "MD5", "hmac")
+	add("UPSTREAM_TIMESTAMP_UNIT", "us", "MS", "seconds")
+	add("UPSTREAM_SIGN_TEMPLATE", "{foo}", "{appId", "appId}", "{}")
+	add("UPSTREAM_URL", "ftp://open.example.com", "open.example.com", "https://", "http:///path", "://x", "mailto:a@b.c")
+	for _, name := range []string{"UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET"} {
+		e := maps.Clone(realEnv)
+		delete(e, name)
+		tests = append(tests, tc{"without " + name, e, name})
+	}
+	return tests
+}
+
+func TestLoadRejects(t *testing.T) {
+	for _, tt := range badValues() {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatalf("Load succeeded with %+v, want an error naming %s", c, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %s", err, tt.want)
+			}
+			if !reflect.DeepEqual(c, config.Config{}) {
+				t.Errorf("Load returned a partial config with its error: %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		give env
+		want []string
+	}{
+		{
+			name: "everything at once",
+			give: env{
+				"PORT":                    "http",
+				"UPSTREAM_URL":            "ftp://x",
+				"UPSTREAM_SIGN_ALGORITHM": "sha512",
+				"UPSTREAM_TIMESTAMP_UNIT": "us",
+				"UPSTREAM_TIMEOUT":        "0",
+				"UPSTREAM_MAX_BODY_BYTES": "-1",
+				"CACHE_TTL":               "-1s",
+				"CACHE_MAX_STALE":         "x",
+				"LOADER_WAIT":             "1",
+				"SHUTDOWN_TIMEOUT":        "never",
+			},
+			want: []string{
+				"PORT", "UPSTREAM_URL", "UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET",
+				"UPSTREAM_SIGN_ALGORITHM", "UPSTREAM_TIMESTAMP_UNIT", "UPSTREAM_TIMEOUT",
+				"UPSTREAM_MAX_BODY_BYTES", "CACHE_TTL", "CACHE_MAX_STALE", "LOADER_WAIT", "SHUTDOWN_TIMEOUT",
+			},
+		},
+		{
+			name: "template with durations",
+			give: env{"UPSTREAM_SIGN_TEMPLATE": "{nope}", "CACHE_TTL": "0", "LOADER_WAIT": "-1ms"},
+			want: []string{"UPSTREAM_SIGN_TEMPLATE", "CACHE_TTL", "LOADER_WAIT"},
+		},
+		{
+			name: "missing credentials",
+			give: env{"UPSTREAM_URL": "https://open.example.com"},
+			want: []string{"UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, name := range tt.want {
+				if !strings.Contains(err.Error(), name+":") {
+					t.Errorf("error does not report %s:\n%v", name, err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadReportsTemplateWithBadAlgorithm: Load promises every problem at once,
+// but it only checks the template when algorithm and unit are valid.
+func TestLoadReportsTemplateWithBadAlgorithm(t *testing.T) {
+	tests := []struct {
+		name string
+		give env
+		want []string
+	}{
+		{"bad algorithm", env{"UPSTREAM_SIGN_ALGORITHM": "sha512", "UPSTREAM_SIGN_TEMPLATE": "{foo}"},
+			[]string{"UPSTREAM_SIGN_ALGORITHM", "UPSTREAM_SIGN_TEMPLATE"}},
+		{"bad unit", env{"UPSTREAM_TIMESTAMP_UNIT": "us", "UPSTREAM_SIGN_TEMPLATE": "{appId"},
+			[]string{"UPSTREAM_TIMESTAMP_UNIT", "UPSTREAM_SIGN_TEMPLATE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, name := range tt.want {
+				if !strings.Contains(err.Error(), name+":") {
+					t.Errorf("error does not report %s:\n%v", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrorsNeverShowSecrets(t *testing.T) {
+	tests := []struct {
+		name string
+		give env
+	}{
+		{"password in non-http URL", realEnv.with("UPSTREAM_URL", "ftp://user:"+testPassword+"@open.example.com")},
+		{"password in URL without host", realEnv.with("UPSTREAM_URL", "https://user:"+testPassword+"@")},
+		{"password in unparsable URL", realEnv.with("UPSTREAM_URL", "https://user:"+testPassword+"@host:port/")},
+		{"password in URL with control char", realEnv.with("UPSTREAM_URL", "https://user:"+testPassword+"@host/\x7f")},
+		{"password in URL, key missing", realEnv.with("UPSTREAM_URL", "https://user:"+testPassword+"@host", "UPSTREAM_APP_KEY", "")},
+		{"credentials set, other values bad", realEnv.with("PORT", "x", "CACHE_TTL", "0", "UPSTREAM_SIGN_ALGORITHM", "nope")},
+		{"credentials set, template bad", realEnv.with("UPSTREAM_SIGN_TEMPLATE", "{appSecret}{x}")},
+		{"credentials set, URL bad", realEnv.with("UPSTREAM_URL", "open.example.com")},
+		{"credentials set, id missing", realEnv.with("UPSTREAM_APP_ID", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, secret := range []string{testAppKey, testAppSecret, testPassword} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows %q: %v", secret, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryVariableIsRead(t *testing.T) {
+	base, err := config.Load(realEnv.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every variable is set in realEnv, so each one's default is exercised elsewhere.
+	for _, v := range config.Variables {
+		if _, ok := realEnv[v.Name]; !ok {
+			t.Errorf("realEnv misses %s", v.Name)
+		}
+	}
+	for _, v := range config.Variables {
+		t.Run(v.Name, func(t *testing.T) {
+			var asked []string
+			c, err := config.Load(func(name string) string {
+				asked = append(asked, name)
+				return realEnv.with(v.Name, "garbage{")[name]
+			})
+			if !slices.Contains(asked, v.Name) {
+				t.Errorf("Load never asked for %s", v.Name)
+			}
+			// A garbage value must either be rejected or end up in the config.
+			if err == nil && reflect.DeepEqual(c, base) {
+				t.Errorf("%s=garbage{ neither failed nor changed the config", v.Name)
+			}
+		})
+	}
+}
+
+func TestVariableDefaultsMatchLoad(t *testing.T) {
+	// Setting each variable to its documented default must give the same config as
+	// leaving it unset.
+	unset, err := config.Load(env{}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Variables {
+		t.Run(v.Name, func(t *testing.T) {
+			if v.Default == "" {
+				t.Skip("no default")
+			}
+			c, err := config.Load(env{v.Name: v.Default}.get)
+			if err != nil {
+				t.Fatalf("Load(%s=%q) = %v", v.Name, v.Default, err)
+			}
+			if !reflect.DeepEqual(c, unset) {
+				t.Errorf("%s=%q gives %+v, unset gives %+v", v.Name, v.Default, c, unset)
+			}
+		})
+	}
+}
