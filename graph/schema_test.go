@@ -1,0 +1,102 @@
+package graph_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/oppconfig/oppconfig-graphql/graph"
+)
+
+// han matches a Chinese character: each description names the vendor's term.
+var han = regexp.MustCompile(`\p{Han}`)
+
+// TestEveryTypeAndFieldIsDescribed reads the executable schema (what
+// introspection serves) and checks that every object type, field and argument
+// of ours has a description in English that names the vendor's Chinese term,
+// and that field descriptions start with the field's own name.
+func TestEveryTypeAndFieldIsDescribed(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
+	checked := 0
+	for name, def := range schema.Types {
+		if def.BuiltIn || strings.HasPrefix(name, "__") || def.Kind != ast.Object {
+			continue
+		}
+		checked++
+		if !han.MatchString(def.Description) || !strings.HasPrefix(def.Description, name+" — ") {
+			t.Errorf("type %s: description %q should start %q and give the Chinese term", name, def.Description, name+" — ")
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			if !strings.HasPrefix(f.Description, f.Name+" — ") || !han.MatchString(f.Description) {
+				t.Errorf("%s.%s: description %q should start %q and give the Chinese term", name, f.Name, f.Description, f.Name+" — ")
+			}
+			for _, a := range f.Arguments {
+				if !strings.HasPrefix(a.Description, a.Name+" — ") || !han.MatchString(a.Description) {
+					t.Errorf("%s.%s(%s): description %q should start %q and give the Chinese term", name, f.Name, a.Name, a.Description, a.Name+" — ")
+				}
+			}
+		}
+	}
+	if checked < 7 {
+		t.Fatalf("checked %d object types, want at least Query and the six domain types", checked)
+	}
+}
+
+// TestSchemaContract pins the names clients code against: the root fields with
+// their argument and nullability, and list fields that are non-null lists of
+// non-null items.
+func TestSchemaContract(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
+	tests := []struct {
+		typ, field, want string
+	}{
+		{"Query", "opportunityTypes", "[OpportunityType!]!"},
+		{"Query", "opportunityType", "OpportunityType"},
+		{"Query", "defaultOpportunityType", "OpportunityType"},
+		{"OpportunityType", "stages", "[Stage!]!"},
+		{"OpportunityType", "fields", "[Field!]!"},
+		{"OpportunityType", "allStages", "[Stage!]!"},
+		{"OpportunityType", "stage", "Stage"},
+		{"OpportunityType", "field", "Field"},
+		{"OpportunityType", "deleteOpportunityDate", "Int!"},
+		{"Stage", "children", "[Stage!]!"},
+		{"Stage", "remindAfterDays", "[String!]!"},
+		{"Stage", "customerFields", "[CustomerField!]!"},
+		{"Stage", "requiredOppTypeFields", "[RequiredOppTypeField!]!"},
+		{"Stage", "parent", "Stage"},
+		{"Stage", "depth", "Int!"},
+		{"Stage", "path", "[Stage!]!"},
+		{"Stage", "opportunityType", "OpportunityType!"},
+		{"RequiredOppTypeField", "field", "Field"},
+		{"RequiredOppTypeField", "options", "[FieldOption!]!"},
+		{"Field", "minUnicode", "Int"},
+		{"Field", "pattern", "String"},
+		{"Field", "options", "[FieldOption!]!"},
+		{"CustomerField", "fieldId", "Int!"},
+		{"FieldOption", "name", "String!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"."+tt.field, func(t *testing.T) {
+			def := schema.Types[tt.typ]
+			if def == nil {
+				t.Fatalf("no type %s", tt.typ)
+			}
+			f := def.Fields.ForName(tt.field)
+			if f == nil {
+				t.Fatalf("no field %s.%s", tt.typ, tt.field)
+			}
+			if got := f.Type.String(); got != tt.want {
+				t.Errorf("type %s, want %s", got, tt.want)
+			}
+		})
+	}
+	arg := schema.Query.Fields.ForName("opportunityType").Arguments.ForName("typeId")
+	if arg == nil || arg.Type.String() != "Int!" {
+		t.Errorf("opportunityType(typeId: Int!) missing or changed: %+v", arg)
+	}
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+)
+
+const (
+	appKey    = "ak-RUNTEST-5f1b"
+	appSecret = "as-RUNTEST-9c2e"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// service is run() started on port 0 in the background.
+type service struct {
+	base   string
+	logs   *syncBuffer
+	stop   context.CancelFunc
+	result chan error
+}
+
+func start(t *testing.T, env map[string]string) *service {
+	t.Helper()
+	env["PORT"] = "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{logs: &syncBuffer{}, stop: cancel, result: make(chan error, 1)}
+	go func() {
+		s.result <- run(ctx, []string{"oppconfig-graphql"}, func(k string) string { return env[k] }, io.Discard, s.logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-s.result
+		for _, secret := range []string{appKey, appSecret} {
+			if strings.Contains(s.logs.String(), secret) {
+				t.Errorf("logs contain a secret:\n%s", s.logs)
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+				u, err := url.Parse(entry.Addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.base = "http://127.0.0.1:" + u.Port()
+				return s
+			}
+		}
+		select {
+		case err := <-s.result:
+			t.Fatalf("run returned before listening: %v\n%s", err, s.logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no listening line within 10s:\n%s", s.logs)
+	return nil
+}
+
+func (s *service) post(t *testing.T, query string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	resp, err := http.Post(s.base+"/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, secret := range []string{appKey, appSecret} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("response contains a secret: %s", b)
+		}
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestRunServesDemoDataByDefault(t *testing.T) {
+	s := start(t, map[string]string{})
+	status, body := s.post(t, `{ defaultOpportunityType { typeName stages { name } } }`)
+	if status != http.StatusOK || !strings.Contains(body, "标准销售商机") || !strings.Contains(body, "初步接洽") {
+		t.Fatalf("%d %s", status, body)
+	}
+	if !strings.Contains(s.logs.String(), "simulator") {
+		t.Errorf("demo mode is not announced in the logs:\n%s", s.logs)
+	}
+	resp, err := http.Get(s.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("graphiql")) {
+		t.Errorf("playground: %d", resp.StatusCode)
+	}
+
+	s.stop()
+	select {
+	case err := <-s.result:
+		s.result <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+	}
+}
+
+// upstream is a simulator standing in for the real tanmarket endpoint, with a
+// non-default recipe so that the signing knobs are exercised end to end.
+func upstream(t *testing.T) (*simulator.Simulator, string, map[string]string) {
+	t.Helper()
+	recipe, err := signature.NewRecipe(signature.HMACSHA256, "{appId}&{timestamp}&{appKey}", signature.Seconds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := simulator.New(simulator.Options{
+		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
+		Recipe:      recipe,
+	})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL, map[string]string{
+		"UPSTREAM_URL":            srv.URL,
+		"UPSTREAM_APP_ID":         "app-run",
+		"UPSTREAM_APP_KEY":        appKey,
+		"UPSTREAM_APP_SECRET":     appSecret,
+		"UPSTREAM_SIGN_ALGORITHM": "hmac-sha256",
+		"UPSTREAM_SIGN_TEMPLATE":  "{appId}&{timestamp}&{appKey}",
+		"UPSTREAM_TIMESTAMP_UNIT": "s",
+	}
+}
+
+func TestRunAgainstAConfiguredUpstream(t *testing.T) {
+	sim, _, env := upstream(t)
+	s := start(t, env)
+	for range 3 {
+		status, body := s.post(t, `{ opportunityTypes { typeId } }`)
+		if status != http.StatusOK || !strings.Contains(body, `"typeId":1001`) {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	if n := sim.Calls(); n != 1 {
+		t.Errorf("upstream calls = %d, want 1 (cached for CACHE_TTL)", n)
+	}
+	if strings.Contains(s.logs.String(), "demo data") {
+		t.Error("a configured upstream must not start the simulator")
+	}
+}
+
+func TestRunWithAWrongSecretReportsRejection(t *testing.T) {
+	_, _, env := upstream(t)
+	env["UPSTREAM_APP_SECRET"] = "as-RUNTEST-wrong"
+	s := start(t, env)
+	status, body := s.post(t, `{ opportunityTypes { typeId } }`)
+	if status != http.StatusOK || !strings.Contains(body, `"code":"UPSTREAM_REJECTED"`) || !strings.Contains(body, `"upstreamCode":40004`) {
+		t.Fatalf("%d %s", status, body)
+	}
+	if !strings.Contains(s.logs.String(), "refresh failed") {
+		t.Errorf("the failed refresh is not logged:\n%s", s.logs)
+	}
+	if strings.Contains(s.logs.String(), "as-RUNTEST-wrong") || strings.Contains(body, "as-RUNTEST-wrong") {
+		t.Error("the configured (wrong) secret leaked")
+	}
+}
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	sim, _, env := upstream(t)
+	sim.SetLatency(500 * time.Millisecond)
+	s := start(t, env)
+	type answer struct {
+		status int
+		body   string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, body := s.post(t, `{ opportunityTypes { typeId } }`)
+		done <- answer{status, body}
+	}()
+	// Wait until the request has reached the upstream, then ask to stop.
+	for sim.Calls() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.stop()
+	a := <-done
+	if a.status != http.StatusOK || !strings.Contains(a.body, "1001") {
+		t.Fatalf("in-flight request was not drained: %d %s", a.status, a.body)
+	}
+	if err := <-s.result; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	s.result <- nil
+}
+
+func TestBadConfigurationStopsStartup(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"port", map[string]string{"PORT": "eighty"}, "PORT"},
+		{"ttl", map[string]string{"CACHE_TTL": "-1s"}, "CACHE_TTL"},
+		{"algorithm", map[string]string{"UPSTREAM_SIGN_ALGORITHM": "crc32"}, "UPSTREAM_SIGN_ALGORITHM"},
+		{"missing secret", map[string]string{"UPSTREAM_URL": "https://open.example.com", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": appKey}, "UPSTREAM_APP_SECRET"},
+		{"bad url", map[string]string{"UPSTREAM_URL": "ftp://x:" + appSecret + "@host", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret}, "UPSTREAM_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			err := run(context.Background(), []string{"oppconfig-graphql"}, func(k string) string { return tt.env[k] }, io.Discard, &logs)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), appSecret) || strings.Contains(err.Error(), appKey) {
+				t.Errorf("error shows a secret: %v", err)
+			}
+			if strings.Contains(logs.String(), "listening") {
+				t.Error("started listening despite bad configuration")
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"oppconfig-graphql", "-h"}, func(string) string { return "" }, &out, io.Discard)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"PORT", "UPSTREAM_URL", "UPSTREAM_APP_SECRET", "UPSTREAM_SIGN_TEMPLATE", "CACHE_TTL", "CACHE_MAX_STALE"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("help does not mention %s:\n%s", name, out.String())
+		}
+	}
+}
