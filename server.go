@@ -97,8 +97,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale})
 
 	handler := server.NewHandler(server.Deps{
-		Logger:     logger,
-		GraphQL:    graph.NewHandler(logger),
+		Logger: logger,
+		GraphQL: graph.NewHandler(logger, graph.Options{
+			Introspection: cfg.Introspection,
+			Limits:        cfg.Limits,
+			MaxBodyBytes:  cfg.MaxRequestBytes,
+			MaxBatch:      cfg.MaxBatch,
+		}),
 		Source:     configCache,
 		LoaderWait: cfg.LoaderWait,
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 )
 
@@ -40,7 +41,13 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Err == nil {
-			return gqlErr // gqlgen's own, or made by us with a code already
+			// gqlgen's own (parse, validation), or made by us with a code
+			// already; a bound of ours gets its own code back from gqlgen's
+			// generic GRAPHQL_VALIDATION_FAILED / GRAPHQL_PARSE_FAILED.
+			if code := limits.Code(gqlErr); code != "" {
+				gqlErr.Extensions = map[string]any{"code": code}
+			}
+			return gqlErr
 		}
 		cause := gqlErr.Err
 		var upstream *tanmarket.Error

@@ -10,9 +10,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 )
 
@@ -24,15 +24,42 @@ const queryCacheSize = 1000
 // client it was served a stale configuration.
 const FreshnessExtension = "opportunityConfig"
 
+// Options configures the GraphQL endpoint.
+type Options struct {
+	// Introspection serves __schema and __type, and "Did you mean" suggestions
+	// in validation errors; off, both are hidden.
+	Introspection bool
+	Limits        limits.Limits
+	MaxBodyBytes  int64 // larger request bodies get 413
+	MaxBatch      int   // operations in one batched POST; 0 refuses batches
+}
+
+// DefaultMaxBodyBytes bounds a request body: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
 // NewHandler builds the GraphQL endpoint explicitly (not NewDefaultServer, which
-// is meant for examples): POST and GET only, a bounded query cache, our error
-// presenter and recover function. It expects loaders.Middleware in front.
-func NewHandler(logger *slog.Logger) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+// is meant for examples): our own GET/POST transport, bounded parser and query
+// cache, validation limits, a complexity limit, the error presenter and the
+// recover function. It expects loaders.Middleware in front.
+func NewHandler(logger *slog.Logger, opts Options) http.Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}, Complexity: complexity()}))
+	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes, maxBatch: opts.MaxBatch, limits: opts.Limits})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
-	srv.Use(extension.Introspection{})
+	if opts.Limits.MaxTokens > 0 {
+		srv.SetParserTokenLimit(opts.Limits.MaxTokens)
+	}
+	srv.SetValidationRulesFn(opts.Limits.Rules())
+	if opts.Limits.MaxComplexity > 0 {
+		srv.Use(extension.FixedComplexityLimit(opts.Limits.MaxComplexity))
+	}
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true)
+	}
 	srv.SetErrorPresenter(presentError(logger))
 	srv.SetRecoverFunc(recoverPanic(logger))
 	srv.AroundResponses(addFreshness)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
 
@@ -28,6 +29,13 @@ type Config struct {
 	CacheMaxStale   time.Duration
 	LoaderWait      time.Duration
 	ShutdownTimeout time.Duration
+
+	// Introspection is on in demo mode and off against a real upstream unless
+	// INTROSPECTION says otherwise.
+	Introspection   bool
+	Limits          limits.Limits
+	MaxRequestBytes int64
+	MaxBatch        int
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -63,6 +71,17 @@ var Variables = []Variable{
 	{"CACHE_MAX_STALE", "24h", "how long past its TTL a configuration is still served while the upstream fails"},
 	{"LOADER_WAIT", "1ms", "dataloader batch window"},
 	{"SHUTDOWN_TIMEOUT", "10s", "how long shutdown waits for in-flight requests"},
+	{"INTROSPECTION", "", "true or false; unset means on in demo mode, off with UPSTREAM_URL"},
+	{"MAX_REQUEST_BYTES", "1048576", "largest request body; larger gets 413"},
+	{"MAX_QUERY_BYTES", "32768", "largest query document"},
+	{"MAX_TOKENS", "2000", "most parser tokens in a document"},
+	{"MAX_DEPTH", "15", "deepest field nesting of an operation (introspection excepted)"},
+	{"MAX_ALIASES", "30", "most aliases in an operation"},
+	{"MAX_ROOT_FIELDS", "10", "most root fields in an operation"},
+	{"MAX_DIRECTIVES", "10", "most directives in a document"},
+	{"MAX_JSON_DEPTH", "32", "deepest JSON nesting of a request (variables, extensions)"},
+	{"MAX_COMPLEXITY", "300000", "highest query cost, lists multiplying their children"},
+	{"MAX_BATCH", "0", "most operations in one batched POST; 0 refuses batches"},
 }
 
 // Load reads every variable and returns all problems at once, each naming its
@@ -90,6 +109,15 @@ func Load(getenv func(string) string) (Config, error) {
 			bad(name, s, "a positive duration such as 30s or 5m")
 		}
 		return d
+	}
+
+	integer := func(name string, min int) int {
+		s := get(name)
+		n, err := strconv.Atoi(s)
+		if err != nil || n < min {
+			bad(name, s, fmt.Sprintf("an integer of at least %d", min))
+		}
+		return n
 	}
 
 	var c Config
@@ -161,6 +189,27 @@ func Load(getenv func(string) string) (Config, error) {
 	c.CacheMaxStale = duration("CACHE_MAX_STALE")
 	c.LoaderWait = duration("LOADER_WAIT")
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
+
+	switch s := getenv("INTROSPECTION"); s {
+	case "":
+		c.Introspection = c.Demo()
+	case "true", "false":
+		c.Introspection = s == "true"
+	default:
+		bad("INTROSPECTION", s, "true or false")
+	}
+	c.MaxRequestBytes = int64(integer("MAX_REQUEST_BYTES", 1))
+	c.Limits = limits.Limits{
+		MaxQueryBytes: integer("MAX_QUERY_BYTES", 1),
+		MaxTokens:     integer("MAX_TOKENS", 1),
+		MaxDepth:      integer("MAX_DEPTH", 1),
+		MaxAliases:    integer("MAX_ALIASES", 0),
+		MaxRootFields: integer("MAX_ROOT_FIELDS", 1),
+		MaxDirectives: integer("MAX_DIRECTIVES", 0),
+		MaxJSONDepth:  integer("MAX_JSON_DEPTH", 1),
+		MaxComplexity: integer("MAX_COMPLEXITY", 1),
+	}
+	c.MaxBatch = integer("MAX_BATCH", 0)
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))

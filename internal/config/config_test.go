@@ -53,6 +53,17 @@ var realEnv = env{
 	"CACHE_MAX_STALE":         "2h",
 	"LOADER_WAIT":             "5ms",
 	"SHUTDOWN_TIMEOUT":        "3s",
+	"INTROSPECTION":           "true",
+	"MAX_REQUEST_BYTES":       "65536",
+	"MAX_QUERY_BYTES":         "4096",
+	"MAX_TOKENS":              "500",
+	"MAX_DEPTH":               "8",
+	"MAX_ALIASES":             "5",
+	"MAX_ROOT_FIELDS":         "3",
+	"MAX_DIRECTIVES":          "2",
+	"MAX_JSON_DEPTH":          "8",
+	"MAX_COMPLEXITY":          "1000",
+	"MAX_BATCH":               "4",
 }
 
 func TestLoadDefaults(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
@@ -81,10 +82,14 @@ type stackOptions struct {
 	dataset       []byte                 // nil: the demo dataset
 	clientCreds   *signature.Credentials // nil: the simulator's own
 	clientTimeout time.Duration
+	limits        limits.Limits
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
+	if o.limits == (limits.Limits{}) {
+		o.limits = limits.Defaults()
+	}
 	s := &stack{clock: &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	recipe := signature.Default()
 	s.sim = simulator.New(simulator.Options{Credentials: testCreds, Recipe: recipe, Dataset: o.dataset})
@@ -108,7 +113,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	logger := slog.New(slog.NewJSONHandler(s.logs, nil))
 	h := server.NewHandler(server.Deps{
 		Logger:     logger,
-		GraphQL:    graph.NewHandler(logger),
+		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: true, Limits: o.limits}),
 		Source:     s.cache,
 		LoaderWait: time.Millisecond,
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
@@ -255,7 +256,11 @@ func twentyLookups() string {
 }
 
 func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	// 20 lookups are 20 root fields: over the default MAX_ROOT_FIELDS of 10,
+	// so this deployment raises it, as one whose front-end batches would.
+	l := limits.Defaults()
+	l.MaxRootFields = 20
+	s := newStack(t, stackOptions{limits: l})
 	r := s.query(t, twentyLookups(), map[string]any{"missing": 999999})
 	var got map[string]*struct {
 		TypeID int `json:"typeId"`

@@ -1,0 +1,281 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+)
+
+// Request-level error codes, for requests refused before any GraphQL work.
+const (
+	CodeBadRequest           = "BAD_REQUEST"
+	CodeBodyTooLarge         = "BODY_TOO_LARGE"
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	CodeBatchingDisabled     = "BATCHING_DISABLED"
+	CodeBatchTooLarge        = "BATCH_TOO_LARGE"
+)
+
+// Media types of the GraphQL-over-HTTP specification.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// httpTransport replaces gqlgen's GET and POST transports. gqlgen's POST
+// decoder echoes the whole request body in its error message, has no size,
+// nesting or batch bounds, and answers validation errors with 422; this one
+// bounds everything before parsing, never echoes input, and uses the status
+// codes of the GraphQL-over-HTTP specification.
+type httpTransport struct {
+	maxBodyBytes int64
+	maxBatch     int // 0: batched requests are refused
+	limits       limits.Limits
+}
+
+var _ graphql.Transport = httpTransport{}
+
+// Supports implements graphql.Transport; the router mounts only GET and POST.
+func (t httpTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodPost
+}
+
+// requestError is a request refused before execution.
+type requestError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *requestError) Error() string { return e.message }
+
+func badRequest(code, format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// Do implements graphql.Transport.
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	media := responseMediaType(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+
+	var (
+		batch   []*graphql.RawParams
+		isBatch bool
+		err     error
+	)
+	if r.Method == http.MethodGet {
+		var p *graphql.RawParams
+		p, err = t.decodeGET(r)
+		batch = []*graphql.RawParams{p}
+	} else {
+		batch, isBatch, err = t.decodePOST(w, r)
+	}
+	if err != nil {
+		var re *requestError
+		if !errors.As(err, &re) {
+			re = badRequest(CodeBadRequest, "could not read the request")
+		}
+		w.WriteHeader(re.status)
+		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: re.message, Extensions: map[string]any{"code": re.code}}}})
+		return
+	}
+	for _, p := range batch {
+		p.Headers = r.Header
+	}
+
+	if !isBatch {
+		status, resp := t.execute(r, exec, batch[0], media)
+		w.WriteHeader(status)
+		writeResponse(w, resp)
+		return
+	}
+	// A batch answers 200 with one result per operation; each result carries
+	// its own errors.
+	out := make([]json.RawMessage, len(batch))
+	for i, p := range batch {
+		_, resp := t.execute(r, exec, p, media)
+		out[i] = marshal(resp)
+	}
+	w.WriteHeader(http.StatusOK)
+	b, _ := json.Marshal(out)
+	_, _ = w.Write(b)
+}
+
+func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) (int, *graphql.Response) {
+	ctx := r.Context()
+	if t.limits.MaxQueryBytes > 0 && len(p.Query) > t.limits.MaxQueryBytes {
+		return http.StatusBadRequest, &graphql.Response{Errors: gqlerror.List{{
+			Message:    fmt.Sprintf("the query document has %d bytes; the limit is %d", len(p.Query), t.limits.MaxQueryBytes),
+			Extensions: map[string]any{"code": limits.CodeQueryTooLarge},
+		}}}
+	}
+	p.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	rc, errs := exec.CreateOperationContext(ctx, p)
+	if errs != nil {
+		// A request that fails to parse or validate: 200 with application/json
+		// (legacy clients read the body), 400 with the GraphQL response type.
+		status := http.StatusOK
+		if media == mediaGraphQLResponse {
+			status = http.StatusBadRequest
+		}
+		return status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	return http.StatusOK, responses(ctx)
+}
+
+func (t httpTransport) decodeGET(r *http.Request) (*graphql.RawParams, error) {
+	q := r.URL.Query()
+	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	if v := q.Get("variables"); v != "" {
+		if err := t.decodeJSON([]byte(v), &p.Variables, "variables"); err != nil {
+			return nil, err
+		}
+	}
+	if v := q.Get("extensions"); v != "" {
+		if err := t.decodeJSON([]byte(v), &p.Extensions, "extensions"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// decodePOST reads one request object, or a batch (a JSON array) when batching is on.
+func (t httpTransport) decodePOST(w http.ResponseWriter, r *http.Request) (batch []*graphql.RawParams, isBatch bool, err error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != mediaJSON {
+		return nil, false, &requestError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMediaType,
+			message: "POST requests must have Content-Type: application/json"}
+	}
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxBodyBytes))
+	if readErr != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(readErr, &tooLarge) {
+			return nil, false, &requestError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+				message: fmt.Sprintf("the request body is larger than %d bytes", t.maxBodyBytes)}
+		}
+		return nil, false, badRequest(CodeBadRequest, "could not read the request body")
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, false, badRequest(CodeBadRequest, "the request body is empty; send a JSON object with a query")
+	}
+	if trimmed[0] != '[' {
+		p := &graphql.RawParams{}
+		if err := t.decodeJSON(body, p, "request body"); err != nil {
+			return nil, false, err
+		}
+		return []*graphql.RawParams{p}, false, nil
+	}
+	if t.maxBatch == 0 {
+		return nil, false, badRequest(CodeBatchingDisabled, "batched requests are not accepted; send one operation per request")
+	}
+	if err := t.decodeJSON(body, &batch, "request body"); err != nil {
+		return nil, false, err
+	}
+	if len(batch) == 0 || len(batch) > t.maxBatch {
+		return nil, false, badRequest(CodeBatchTooLarge, "a batch must hold 1 to %d operations, not %d", t.maxBatch, len(batch))
+	}
+	for i, p := range batch {
+		if p == nil {
+			return nil, false, badRequest(CodeBadRequest, "batch entry %d is not an object", i)
+		}
+	}
+	return batch, true, nil
+}
+
+// decodeJSON checks the nesting first, with a scan that allocates nothing, so
+// that 10 000 nested arrays cost a pass over the bytes and not 10 000 maps;
+// then decodes with numbers kept exact. Errors name what failed, never echo it.
+func (t httpTransport) decodeJSON(b []byte, v any, what string) error {
+	if t.limits.MaxJSONDepth > 0 && jsonDepth(b) > t.limits.MaxJSONDepth {
+		return badRequest(limits.CodeJSONDepth, "the %s nests JSON deeper than %d levels", what, t.limits.MaxJSONDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(CodeBadRequest, "the %s is not valid JSON for a GraphQL request: %s", what, jsonErrorText(err))
+	}
+	if dec.More() {
+		return badRequest(CodeBadRequest, "the %s has data after its JSON value", what)
+	}
+	return nil
+}
+
+// jsonErrorText describes a decoding error without quoting the input.
+func jsonErrorText(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("syntax error at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%s must not be a JSON %s", strings.TrimPrefix(typ.Field, "."), typ.Value)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	default:
+		return "malformed input"
+	}
+}
+
+// jsonDepth returns the deepest nesting of arrays and objects in b, skipping
+// string contents. Malformed input gets a number too; the decoder rejects it.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// responseMediaType picks the response type from Accept: the GraphQL response
+// type when the client lists it, application/json otherwise (as the
+// specification asks for clients that send no Accept).
+func responseMediaType(accept string) string {
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == mediaGraphQLResponse && params["q"] != "0" {
+			return mediaGraphQLResponse
+		}
+	}
+	return mediaJSON
+}
+
+func marshal(resp *graphql.Response) []byte {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		// Data is json.RawMessage produced by gqlgen; failing here is a bug, and
+		// the message must not carry the data.
+		b, _ = json.Marshal(&graphql.Response{Errors: gqlerror.List{{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}}})
+	}
+	return b
+}
+
+func writeResponse(w io.Writer, resp *graphql.Response) { _, _ = w.Write(marshal(resp)) }

@@ -1,0 +1,130 @@
+// Package limits bounds what one GraphQL request may ask for: document size,
+// tokens, depth, aliases, root fields, directives, JSON nesting, so that a
+// hostile request is refused in bounded time and memory before it runs.
+package limits
+
+import (
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+)
+
+// Limits are the request bounds; zero disables a bound. Defaults gives safe values.
+type Limits struct {
+	MaxQueryBytes int // characters of the document, checked before parsing
+	MaxTokens     int // parser tokens; bounds parse and validation work
+	MaxDepth      int // field nesting of an operation, fragments expanded
+	MaxAliases    int // aliased fields of an operation, fragments expanded
+	MaxRootFields int // fields at the root of an operation
+	MaxDirectives int // directives in the whole document
+	MaxJSONDepth  int // nesting of the request's JSON (variables, extensions)
+	MaxComplexity int // gqlgen complexity, lists multiplying their children
+}
+
+// Defaults are tuned so that GraphiQL's and graphql-codegen's introspection
+// queries and the heaviest real query pass (see the tests).
+func Defaults() Limits {
+	return Limits{
+		MaxQueryBytes: 32 << 10,
+		MaxTokens:     2000,
+		MaxDepth:      15,
+		MaxAliases:    30,
+		MaxRootFields: 10,
+		MaxDirectives: 10,
+		MaxJSONDepth:  32,
+		MaxComplexity: 300000,
+	}
+}
+
+// Error codes clients see in extensions.code.
+const (
+	CodeQueryTooLarge     = "QUERY_TOO_LARGE"
+	CodeTokens            = "MAX_TOKENS_EXCEEDED"
+	CodeDepth             = "MAX_DEPTH_EXCEEDED"
+	CodeAliases           = "MAX_ALIASES_EXCEEDED"
+	CodeRootFields        = "MAX_ROOT_FIELDS_EXCEEDED"
+	CodeDirectives        = "MAX_DIRECTIVES_EXCEEDED"
+	CodeJSONDepth         = "JSON_TOO_DEEP"
+	CodeComplexity        = "COMPLEXITY_LIMIT_EXCEEDED" // gqlgen's own code, kept
+	ruleDepth             = "oppconfig/MaxDepth"
+	ruleAliases           = "oppconfig/MaxAliases"
+	ruleRootFields        = "oppconfig/MaxRootFields"
+	ruleDirectives        = "oppconfig/MaxDirectives"
+	tokenLimitMessageHead = "exceeded token limit"
+)
+
+// ruleCodes maps our validation rules to their codes; gqlgen stamps every
+// validation error GRAPHQL_VALIDATION_FAILED, and Code undoes that for ours.
+var ruleCodes = map[string]string{
+	ruleDepth:      CodeDepth,
+	ruleAliases:    CodeAliases,
+	ruleRootFields: CodeRootFields,
+	ruleDirectives: CodeDirectives,
+}
+
+// Code returns the limit code of an error made by these limits (or by the
+// parser's token limit), and "" for any other error.
+func Code(err *gqlerror.Error) string {
+	if code, ok := ruleCodes[err.Rule]; ok {
+		return code
+	}
+	if len(err.Message) >= len(tokenLimitMessageHead) && err.Message[:len(tokenLimitMessageHead)] == tokenLimitMessageHead {
+		return CodeTokens
+	}
+	return ""
+}
+
+// Rules returns gqlparser's default rules plus ours, for gqlgen's
+// executor.SetDefaultRulesFn. The counts run in one pass over each operation,
+// with each fragment measured once (memoised), so a document of fragments that
+// spread each other many times costs linear time, not exponential.
+func (l Limits) Rules() func() *rules.Rules {
+	return func() *rules.Rules {
+		r := rules.NewDefaultRules()
+		if l.MaxDepth > 0 || l.MaxAliases > 0 || l.MaxRootFields > 0 {
+			r.AddRule("oppconfig/OperationLimits", l.operationRule)
+		}
+		if l.MaxDirectives > 0 {
+			r.AddRule(ruleDirectives, l.directiveRule)
+		}
+		return r
+	}
+}
+
+// rule marks an error with the bound it reports, so that Code can name it.
+func rule(name string) core.ErrorOption {
+	return func(err *gqlerror.Error) { err.Rule = name }
+}
+
+// operationRule measures each operation once and reports each bound it exceeds.
+func (l Limits) operationRule(observers *core.Events, addError core.AddErrFunc) {
+	observers.OnOperation(func(w *core.Walker, op *ast.OperationDefinition) {
+		m := newMeasure(w.Document.Fragments)
+		s := m.selectionSet(op.SelectionSet)
+		if l.MaxDepth > 0 && s.depth > l.MaxDepth {
+			addError(rule(ruleDepth), core.At(op.Position),
+				core.Message("operation is nested %s levels deep; the limit is %d", atLeast(s.depth, l.MaxDepth), l.MaxDepth))
+		}
+		if l.MaxAliases > 0 && s.aliases > l.MaxAliases {
+			addError(rule(ruleAliases), core.At(op.Position),
+				core.Message("operation has %s aliases; the limit is %d", atLeast(s.aliases, l.MaxAliases), l.MaxAliases))
+		}
+		if n := m.rootFields(op.SelectionSet); l.MaxRootFields > 0 && n > l.MaxRootFields {
+			addError(rule(ruleRootFields), core.At(op.Position),
+				core.Message("operation has %s root fields; the limit is %d", atLeast(n, l.MaxRootFields), l.MaxRootFields))
+		}
+	})
+}
+
+// directiveRule counts every directive the walker visits, and reports once.
+func (l Limits) directiveRule(observers *core.Events, addError core.AddErrFunc) {
+	n, reported := 0, false
+	observers.OnDirective(func(_ *core.Walker, d *ast.Directive) {
+		n++
+		if n > l.MaxDirectives && !reported {
+			reported = true
+			addError(core.At(d.Position), core.Message("document has more than %d directives", l.MaxDirectives))
+		}
+	})
+}
