@@ -79,13 +79,15 @@ type stack struct {
 }
 
 type stackOptions struct {
-	dataset       []byte                 // nil: the demo dataset
-	clientCreds   *signature.Credentials // nil: the simulator's own
-	clientTimeout time.Duration
-	limits        limits.Limits
+	dataset          []byte                 // nil: the demo dataset
+	clientCreds      *signature.Credentials // nil: the simulator's own
+	clientTimeout    time.Duration
+	limits           limits.Limits
+	maxBatch         int
+	introspectionOff bool
 }
 
-func newStack(t *testing.T, o stackOptions) *stack {
+func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	if o.limits == (limits.Limits{}) {
 		o.limits = limits.Defaults()
@@ -113,7 +115,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	logger := slog.New(slog.NewJSONHandler(s.logs, nil))
 	h := server.NewHandler(server.Deps{
 		Logger:     logger,
-		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: true, Limits: o.limits}),
+		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: !o.introspectionOff, Limits: o.limits, MaxBatch: o.maxBatch}),
 		Source:     s.cache,
 		LoaderWait: time.Millisecond,
 	})
@@ -140,12 +142,12 @@ type gqlError struct {
 
 // query POSTs a GraphQL request and decodes the answer; every body is checked
 // for secrets.
-func (s *stack) query(t *testing.T, query string, vars map[string]any) gqlResponse {
+func (s *stack) query(t testing.TB, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	return postQuery(t, s.server.URL+"/query", query, vars)
 }
 
-func postQuery(t *testing.T, url, query string, vars map[string]any) gqlResponse {
+func postQuery(t testing.TB, url, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
@@ -175,7 +177,7 @@ func postQuery(t *testing.T, url, query string, vars map[string]any) gqlResponse
 	return out
 }
 
-func assertNoSecrets(t *testing.T, where, text string) {
+func assertNoSecrets(t testing.TB, where, text string) {
 	t.Helper()
 	for _, secret := range []string{testCreds.AppKey.Reveal(), testCreds.AppSecret.Reveal()} {
 		if bytes.Contains([]byte(text), []byte(secret)) {

@@ -34,7 +34,13 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(accessLog(d.Logger))
 
 	r.Get("/", playground.Handler("Opportunity configuration", "/query"))
-	r.With(loaders.Middleware(d.Source, d.LoaderWait)).Method(http.MethodGet, "/query", d.GraphQL)
-	r.With(loaders.Middleware(d.Source, d.LoaderWait)).Method(http.MethodPost, "/query", d.GraphQL)
+
+	// Only GET and POST are mounted; chi answers 405 to the rest. Cross-site
+	// form posts (and any cross-origin unsafe request a browser marks so) are
+	// refused before they cost anything.
+	csrf := http.NewCrossOriginProtection()
+	gql := csrf.Handler(loaders.Middleware(d.Source, d.LoaderWait)(d.GraphQL))
+	r.Method(http.MethodGet, "/query", gql)
+	r.Method(http.MethodPost, "/query", gql)
 	return r
 }
