@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
@@ -79,7 +81,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	client, err := tanmarket.NewClient(upstreamURL, cfg.Credentials, cfg.Recipe,
 		&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		tanmarket.Options{Timeout: cfg.UpstreamTimeout, MaxBodyBytes: cfg.MaxBodyBytes})
+		tanmarket.Options{
+			AttemptTimeout:  cfg.UpstreamTimeout,
+			Budget:          cfg.UpstreamBudget,
+			MaxRetries:      &cfg.UpstreamRetries,
+			BreakerFailures: cfg.BreakerFailures,
+			BreakerCooldown: cfg.BreakerCooldown,
+			MaxBodyBytes:    cfg.MaxBodyBytes,
+			OnStateChange: func(from, to string) {
+				logger.Warn("upstream circuit breaker changed state", "from", from, "to", to)
+			},
+		})
 	if err != nil {
 		return fmt.Errorf("upstream client: %w", err)
 	}
@@ -96,8 +108,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return snap, nil
 	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale})
 
+	authOpts := cfg.Auth
+	authOpts.Logger = logger
+	authn, err := auth.New(ctx, authOpts)
+	if err != nil {
+		return fmt.Errorf("client authentication: %w", err)
+	}
+	var limiter *ratelimit.Limiter
+	if cfg.RateLimit > 0 {
+		limiter, err = ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
+		if err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+	}
+
 	handler := server.NewHandler(server.Deps{
-		Logger: logger,
+		Auth:           authn,
+		RateLimit:      limiter,
+		RequestTimeout: cfg.RequestTimeout,
+		Logger:         logger,
 		GraphQL: graph.NewHandler(logger, graph.Options{
 			Introspection: cfg.Introspection,
 			Limits:        cfg.Limits,

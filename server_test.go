@@ -176,6 +176,10 @@ func TestRunAgainstAConfiguredUpstream(t *testing.T) {
 	if strings.Contains(s.logs.String(), "demo data") {
 		t.Error("a configured upstream must not start the simulator")
 	}
+	// Introspection is off by default against a real upstream.
+	if _, body := s.post(t, `{ __schema { queryType { name } } }`); !strings.Contains(body, "errors") {
+		t.Errorf("introspection served against a real upstream: %s", body)
+	}
 }
 
 func TestRunWithAWrongSecretReportsRejection(t *testing.T) {

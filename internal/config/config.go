@@ -5,11 +5,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
 
@@ -22,7 +25,11 @@ type Config struct {
 	UpstreamURL     string
 	Credentials     signature.Credentials
 	Recipe          signature.Recipe
-	UpstreamTimeout time.Duration
+	UpstreamTimeout time.Duration // one attempt
+	UpstreamBudget  time.Duration // one refresh, retries included
+	UpstreamRetries int
+	BreakerFailures int
+	BreakerCooldown time.Duration
 	MaxBodyBytes    int64
 
 	CacheTTL        time.Duration
@@ -36,6 +43,14 @@ type Config struct {
 	Limits          limits.Limits
 	MaxRequestBytes int64
 	MaxBatch        int
+	RequestTimeout  time.Duration
+
+	// Auth holds the client-authentication settings except Logger and Now,
+	// which run sets.
+	Auth            auth.Options
+	RateLimit       int // requests per client per RateLimitWindow; 0 disables
+	RateLimitWindow time.Duration
+	TrustedProxies  []netip.Prefix
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -65,7 +80,11 @@ var Variables = []Variable{
 	{"UPSTREAM_SIGN_ALGORITHM", "md5", "md5, sha1, sha256 or hmac-sha256 (HMAC keyed by the app secret)"},
 	{"UPSTREAM_SIGN_TEMPLATE", signature.DefaultTemplate, "message to sign, over {appId} {appKey} {appSecret} {timestamp}"},
 	{"UPSTREAM_TIMESTAMP_UNIT", "ms", "timestamp header in ms (milliseconds) or s (seconds)"},
-	{"UPSTREAM_TIMEOUT", "5s", "bound on one upstream call"},
+	{"UPSTREAM_TIMEOUT", "3s", "bound on one upstream attempt"},
+	{"UPSTREAM_BUDGET", "8s", "bound on one refresh, retries and backoff included"},
+	{"UPSTREAM_RETRIES", "2", "retries after a network error, timeout, 5xx or 429 (exponential backoff, full jitter, Retry-After honoured)"},
+	{"BREAKER_FAILURES", "5", "consecutive failed refreshes that open the circuit breaker"},
+	{"BREAKER_COOLDOWN", "30s", "how long the open breaker fails fast before one probe"},
 	{"UPSTREAM_MAX_BODY_BYTES", "16777216", "largest upstream response accepted"},
 	{"CACHE_TTL", "30s", "how long a fetched configuration is fresh"},
 	{"CACHE_MAX_STALE", "24h", "how long past its TTL a configuration is still served while the upstream fails"},
@@ -82,6 +101,17 @@ var Variables = []Variable{
 	{"MAX_JSON_DEPTH", "32", "deepest JSON nesting of a request (variables, extensions)"},
 	{"MAX_COMPLEXITY", "300000", "highest query cost, lists multiplying their children"},
 	{"MAX_BATCH", "0", "most operations in one batched POST; 0 refuses batches"},
+	{"REQUEST_TIMEOUT", "15s", "deadline of one request, upstream work included"},
+	{"AUTH_MODE", "none", "client authentication: none, apikey or jwt"},
+	{"AUTH_API_KEYS", "", "with apikey: name:key pairs, comma-separated (never logged)"},
+	{"AUTH_JWT_HMAC_SECRET", "", "with jwt: HMAC secret of HS256/384/512 tokens, at least 32 bytes (never logged)"},
+	{"AUTH_JWKS_URL", "", "with jwt: URL of the issuer's JWK Set, for RS/PS/ES/EdDSA tokens"},
+	{"AUTH_JWT_ISSUER", "", "with jwt: required iss claim"},
+	{"AUTH_JWT_AUDIENCE", "", "with jwt: required aud claim"},
+	{"AUTH_JWT_LEEWAY", "30s", "with jwt: clock skew allowed on exp, nbf, iat"},
+	{"RATE_LIMIT", "600", "requests per client per RATE_LIMIT_WINDOW (client: API key, JWT subject or IP); 0 disables"},
+	{"RATE_LIMIT_WINDOW", "1m", "rate-limit window"},
+	{"TRUSTED_PROXIES", "", "CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated"},
 }
 
 // Load reads every variable and returns all problems at once, each naming its
@@ -178,6 +208,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c.UpstreamTimeout = duration("UPSTREAM_TIMEOUT")
+	c.UpstreamBudget = duration("UPSTREAM_BUDGET")
+	c.UpstreamRetries = integer("UPSTREAM_RETRIES", 0)
+	c.BreakerFailures = integer("BREAKER_FAILURES", 1)
+	c.BreakerCooldown = duration("BREAKER_COOLDOWN")
 	if s := get("UPSTREAM_MAX_BODY_BYTES"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n <= 0 {
@@ -210,6 +244,36 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxComplexity: integer("MAX_COMPLEXITY", 1),
 	}
 	c.MaxBatch = integer("MAX_BATCH", 0)
+	c.RequestTimeout = duration("REQUEST_TIMEOUT")
+
+	mode, err := auth.ParseMode(get("AUTH_MODE"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("AUTH_MODE: %w", err))
+	}
+	c.Auth = auth.Options{
+		Mode:       mode,
+		HMACSecret: signature.NewSecret(getenv("AUTH_JWT_HMAC_SECRET")),
+		JWKSURL:    getenv("AUTH_JWKS_URL"),
+		Issuer:     getenv("AUTH_JWT_ISSUER"),
+		Audience:   getenv("AUTH_JWT_AUDIENCE"),
+		Leeway:     duration("AUTH_JWT_LEEWAY"),
+	}
+	if s := getenv("AUTH_API_KEYS"); s != "" {
+		keys, err := auth.ParseAPIKeys(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUTH_API_KEYS: %w", err))
+		}
+		c.Auth.APIKeys = keys
+	}
+	c.RateLimit = integer("RATE_LIMIT", 0)
+	c.RateLimitWindow = duration("RATE_LIMIT_WINDOW")
+	if s := getenv("TRUSTED_PROXIES"); s != "" {
+		prefixes, err := ratelimit.ParsePrefixes(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = prefixes
+	}
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))

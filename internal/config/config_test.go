@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
@@ -38,6 +39,11 @@ const (
 
 // realEnv is a complete, valid configuration against a real upstream, with every
 // variable set away from its default.
+const (
+	testAPIKey    = "apikey-Zq81mXv0Lr5tYw2c"
+	testJWTSecret = "jwtsecret-0123456789abcdefghijklmnopqrstuv"
+)
+
 var realEnv = env{
 	"PORT":                    "9090",
 	"UPSTREAM_URL":            "https://open.example.com/api",
@@ -64,6 +70,21 @@ var realEnv = env{
 	"MAX_JSON_DEPTH":          "8",
 	"MAX_COMPLEXITY":          "1000",
 	"MAX_BATCH":               "4",
+	"UPSTREAM_BUDGET":         "20s",
+	"UPSTREAM_RETRIES":        "0",
+	"BREAKER_FAILURES":        "3",
+	"BREAKER_COOLDOWN":        "1m",
+	"REQUEST_TIMEOUT":         "20s",
+	"AUTH_MODE":               "jwt",
+	"AUTH_API_KEYS":           "web:" + testAPIKey,
+	"AUTH_JWT_HMAC_SECRET":    testJWTSecret,
+	"AUTH_JWKS_URL":           "https://issuer.example.com/.well-known/jwks.json",
+	"AUTH_JWT_ISSUER":         "https://issuer.example.com",
+	"AUTH_JWT_AUDIENCE":       "oppconfig",
+	"AUTH_JWT_LEEWAY":         "10s",
+	"RATE_LIMIT":              "50",
+	"RATE_LIMIT_WINDOW":       "10s",
+	"TRUSTED_PROXIES":         "10.0.0.0/8",
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -84,8 +105,24 @@ func TestLoadDefaults(t *testing.T) {
 		{"Algorithm", c.Recipe.Algorithm(), signature.MD5},
 		{"Unit", c.Recipe.Unit(), signature.Milliseconds},
 		{"Template", c.Recipe.Template(), "{appId}{appKey}{timestamp}{appSecret}"},
-		{"UpstreamTimeout", c.UpstreamTimeout, 5 * time.Second},
+		{"UpstreamTimeout", c.UpstreamTimeout, 3 * time.Second},
+		{"UpstreamBudget", c.UpstreamBudget, 8 * time.Second},
+		{"UpstreamRetries", c.UpstreamRetries, 2},
+		{"BreakerFailures", c.BreakerFailures, 5},
+		{"BreakerCooldown", c.BreakerCooldown, 30 * time.Second},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(16 << 20)},
+		{"Introspection in demo", c.Introspection, true},
+		{"MaxRequestBytes", c.MaxRequestBytes, int64(1 << 20)},
+		{"MaxDepth", c.Limits.MaxDepth, 15},
+		{"MaxAliases", c.Limits.MaxAliases, 30},
+		{"MaxRootFields", c.Limits.MaxRootFields, 10},
+		{"MaxTokens", c.Limits.MaxTokens, 2000},
+		{"MaxDirectives", c.Limits.MaxDirectives, 10},
+		{"MaxBatch", c.MaxBatch, 0},
+		{"RequestTimeout", c.RequestTimeout, 15 * time.Second},
+		{"AuthMode", c.Auth.Mode, auth.ModeNone},
+		{"RateLimit", c.RateLimit, 600},
+		{"RateLimitWindow", c.RateLimitWindow, time.Minute},
 		{"CacheTTL", c.CacheTTL, 30 * time.Second},
 		{"CacheMaxStale", c.CacheMaxStale, 24 * time.Hour},
 		{"LoaderWait", c.LoaderWait, time.Millisecond},

@@ -107,7 +107,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	client, err := tanmarket.NewClient(upstream.URL, creds, recipe, upstream.Client(), tanmarket.Options{Timeout: timeout})
+	client, err := tanmarket.NewClient(upstream.URL, creds, recipe, upstream.Client(), tanmarket.Options{AttemptTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -50,6 +51,19 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 				"bytes", ww.BytesWritten(),
 				"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			)
+		})
+	}
+}
+
+// deadline bounds a request's context. Unlike http.TimeoutHandler it does not
+// buffer the response: the GraphQL layer sees the deadline through its context
+// (an upstream wait ends with REQUEST_CANCELLED) and answers itself.
+func deadline(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

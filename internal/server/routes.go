@@ -11,16 +11,24 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 )
 
 // Deps is what the handler needs; run builds it.
 type Deps struct {
-	Logger     *slog.Logger
-	GraphQL    http.Handler   // graph.NewHandler
-	Source     loaders.Source // the configuration cache
-	LoaderWait time.Duration
+	Logger         *slog.Logger
+	GraphQL        http.Handler   // graph.NewHandler
+	Source         loaders.Source // the configuration cache
+	LoaderWait     time.Duration
+	Auth           *auth.Authenticator // nil: no client authentication
+	RateLimit      *ratelimit.Limiter  // nil: no rate limiting
+	RequestTimeout time.Duration       // 0: no per-request deadline
 }
+
+// CodeCrossOrigin is the extensions.code of a refused cross-site request.
+const CodeCrossOrigin = "CROSS_ORIGIN_REFUSED"
 
 // NewHandler returns the service's routes:
 //
@@ -35,12 +43,26 @@ func NewHandler(d Deps) http.Handler {
 
 	r.Get("/", playground.Handler("Opportunity configuration", "/query"))
 
-	// Only GET and POST are mounted; chi answers 405 to the rest. Cross-site
-	// form posts (and any cross-origin unsafe request a browser marks so) are
-	// refused before they cost anything.
+	// Only GET and POST are mounted; chi answers 405 to the rest. In order, a
+	// request to /query is checked for a cross-site origin, then for
+	// credentials (401 before any work), then against its client's rate (429),
+	// then given a deadline that bounds the upstream work it causes.
 	csrf := http.NewCrossOriginProtection()
-	gql := csrf.Handler(loaders.Middleware(d.Source, d.LoaderWait)(d.GraphQL))
-	r.Method(http.MethodGet, "/query", gql)
-	r.Method(http.MethodPost, "/query", gql)
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		auth.WriteError(w, http.StatusForbidden, CodeCrossOrigin, "cross-origin request refused")
+	}))
+	q := r.With(csrf.Handler)
+	if d.Auth != nil {
+		q = q.With(d.Auth.Middleware)
+	}
+	if d.RateLimit != nil {
+		q = q.With(d.RateLimit.Middleware)
+	}
+	if d.RequestTimeout > 0 {
+		q = q.With(deadline(d.RequestTimeout))
+	}
+	q = q.With(loaders.Middleware(d.Source, d.LoaderWait))
+	q.Method(http.MethodGet, "/query", d.GraphQL)
+	q.Method(http.MethodPost, "/query", d.GraphQL)
 	return r
 }

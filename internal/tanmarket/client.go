@@ -14,7 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
@@ -25,31 +28,62 @@ const ConfigPath = "/api/v3/opportunity/config/get"
 
 // Defaults for Options left zero.
 const (
-	DefaultTimeout      = 5 * time.Second
-	DefaultMaxBodyBytes = 16 << 20 // 16 MiB: the 40-type × 150-field case is about 3 MiB
+	DefaultAttemptTimeout = 3 * time.Second
+	// DefaultBudget leaves room for two full attempts and the waits before
+	// them; a third attempt gets what is left.
+	DefaultBudget          = 8 * time.Second
+	DefaultMaxRetries      = 2
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 30 * time.Second
+	DefaultMaxBodyBytes    = 16 << 20 // 16 MiB: the 40-type × 150-field case is about 3 MiB
 )
 
 // Options tunes a Client; zero values take the defaults above.
 type Options struct {
-	Timeout      time.Duration    // bound on one call, on top of the caller's context
-	MaxBodyBytes int64            // larger responses are refused as KindBadResponse
-	Now          func() time.Time // clock for the timestamp header
+	// AttemptTimeout bounds one HTTP request, reading the body included.
+	AttemptTimeout time.Duration
+	// Budget bounds a whole OpportunityConfig call: every attempt and every
+	// wait between attempts. The caller's context may end it sooner.
+	Budget time.Duration
+	// MaxRetries is how many times a KindUnavailable failure is retried. It is
+	// a pointer so that the zero Options gets DefaultMaxRetries (nil) while a
+	// pointer to 0 turns retries off; a negative value is refused by NewClient.
+	MaxRetries *int
+	// BreakerFailures is how many calls in a row must end KindUnavailable
+	// (after their retries) before the circuit breaker opens.
+	BreakerFailures int
+	// BreakerCooldown is how long the breaker stays open before it lets one
+	// probe call through.
+	BreakerCooldown time.Duration
+	// OnStateChange, when set, is told every breaker transition with the
+	// states named as BreakerState names them. It runs synchronously while the
+	// breaker holds its lock, so it must be quick and must not call the Client.
+	OnStateChange func(from, to string)
+	MaxBodyBytes  int64            // larger responses are refused as KindBadResponse
+	Now           func() time.Time // wall clock for the timestamp header, and for a Retry-After date when the response has no Date
+
 }
 
-// Client calls the endpoint with signed headers. It is safe for concurrent use.
+// Client calls the endpoint with signed headers, retrying and guarding the
+// upstream with a circuit breaker. It is safe for concurrent use.
 type Client struct {
-	endpoint string
-	creds    signature.Credentials
-	signer   signature.Signer
-	http     *http.Client
-	timeout  time.Duration
-	maxBody  int64
-	now      func() time.Time
+	endpoint       string
+	creds          signature.Credentials
+	signer         signature.Signer
+	http           *http.Client
+	attemptTimeout time.Duration
+	budget         time.Duration
+	maxTries       uint // attempts per call: MaxRetries + 1
+	maxBody        int64
+	now            func() time.Time
+
+	breaker  *gobreaker.CircuitBreaker[*opportunity.Snapshot]
+	attempts atomic.Int64
 }
 
-// NewClient checks baseURL (scheme and host, optional path prefix) and returns a
-// client. httpClient may be nil for http.DefaultClient's transport with no
-// client-wide timeout; the per-call Timeout still applies.
+// NewClient checks baseURL (scheme and host, optional path prefix) and opts and
+// returns a client. httpClient may be nil for http.DefaultClient's transport with
+// no client-wide timeout; the per-attempt timeout and the budget still apply.
 func NewClient(baseURL string, creds signature.Credentials, signer signature.Signer, httpClient *http.Client, opts Options) (*Client, error) {
 	// The URL is never quoted in these errors: it may carry user:password, and a
 	// URL that fails to parse cannot be redacted.
@@ -63,20 +97,31 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return nil, errors.New("base URL: must not have a query or fragment")
 	}
+	retries := DefaultMaxRetries
+	if opts.MaxRetries != nil {
+		if retries = *opts.MaxRetries; retries < 0 {
+			return nil, fmt.Errorf("options: MaxRetries is %d, want 0 or more", retries)
+		}
+	}
 	if httpClient == nil {
 		httpClient = &http.Client{}
 	}
 	c := &Client{
-		endpoint: strings.TrimRight(u.String(), "/") + ConfigPath,
-		creds:    creds,
-		signer:   signer,
-		http:     httpClient,
-		timeout:  opts.Timeout,
-		maxBody:  opts.MaxBodyBytes,
-		now:      opts.Now,
+		endpoint:       strings.TrimRight(u.String(), "/") + ConfigPath,
+		creds:          creds,
+		signer:         signer,
+		http:           httpClient,
+		attemptTimeout: opts.AttemptTimeout,
+		budget:         opts.Budget,
+		maxTries:       uint(retries) + 1,
+		maxBody:        opts.MaxBodyBytes,
+		now:            opts.Now,
 	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+	if c.attemptTimeout <= 0 {
+		c.attemptTimeout = DefaultAttemptTimeout
+	}
+	if c.budget <= 0 {
+		c.budget = DefaultBudget
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -84,8 +129,13 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.breaker = newBreaker(opts)
 	return c, nil
 }
+
+// Attempts returns how many HTTP requests the client has sent so far, retries
+// included; calls refused by the circuit breaker send none.
+func (c *Client) Attempts() int64 { return c.attempts.Load() }
 
 // Wire shapes, as the vendor's page documents them. They stay unexported: the
 // rest of the service sees only the opportunity domain.
@@ -157,16 +207,18 @@ type (
 	}
 )
 
-// OpportunityConfig fetches the configuration and returns it indexed. The
-// snapshot's version is a hash of the `data` bytes, so an unchanged
-// configuration keeps its version across fetches.
-func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// attempt sends one signed request, bounded by the attempt timeout, and
+// returns the snapshot or the failure with the response's header (nil when no
+// response arrived), which may hold a Retry-After.
+func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Header, *Error) {
+	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader([]byte("{}")))
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		// Unreachable with the URL NewClient checked. KindRejected because, as
+		// with a refused call, only a change of configuration can help.
+		return nil, nil, &Error{Kind: KindRejected, Message: "build request failed", Err: c.scrubErr(err)}
 	}
 	ts, sign := c.signer.Sign(c.creds, c.now())
 	// Set the map directly: Header.Set would canonicalise appId to Appid, and
@@ -178,15 +230,16 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 
+	c.attempts.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &Error{Kind: KindUnavailable, Message: "request failed", Err: c.scrubErr(err)}
+		return nil, nil, &Error{Kind: KindUnavailable, Message: "request failed", Err: c.scrubErr(err)}
 	}
 	defer resp.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return nil, &Error{Kind: KindUnavailable, Status: resp.StatusCode, Message: "reading response failed", Err: c.scrubErr(err)}
+		return nil, resp.Header, &Error{Kind: KindUnavailable, Status: resp.StatusCode, Message: "reading response failed", Err: c.scrubErr(err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		kind := KindRejected
@@ -195,15 +248,16 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 		}
 		// Neither the body of an error page (HTML of any size) nor the upstream's
 		// reason phrase (free text that could echo a header) is shown.
-		return nil, &Error{Kind: kind, Status: resp.StatusCode, Message: fmt.Sprintf("unexpected HTTP status %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
+		return nil, resp.Header, &Error{Kind: kind, Status: resp.StatusCode, Message: fmt.Sprintf("unexpected HTTP status %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if int64(len(body)) > c.maxBody {
-		return nil, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
+		return nil, resp.Header, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
 	}
-	return c.decode(resp.StatusCode, body, sign)
+	snap, derr := c.decode(resp.StatusCode, body, sign)
+	return snap, resp.Header, derr
 }
 
-func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snapshot, error) {
+func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snapshot, *Error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response is not the documented JSON", Err: err}

@@ -646,7 +646,9 @@ func TestOpportunityConfigFailures(t *testing.T) {
 				srv = httptest.NewServer(tt.handler(started))
 				defer srv.Close()
 			}
-			c := newClient(t, srv.URL, signature.Default(), tanmarket.Options{Timeout: tt.timeout})
+			// No retries: this table checks how one answer is classified;
+			// resilience_test.go covers retrying.
+			c := newClient(t, srv.URL, signature.Default(), tanmarket.Options{AttemptTimeout: tt.timeout, MaxRetries: new(0)})
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -844,7 +846,7 @@ func TestErrorsDoNotShowSecrets(t *testing.T) {
 				srv = httptest.NewServer(tt.handler)
 				defer srv.Close()
 			}
-			c := newClient(t, srv.URL+tt.prefix, signature.Default(), tanmarket.Options{Timeout: 50 * time.Millisecond})
+			c := newClient(t, srv.URL+tt.prefix, signature.Default(), tanmarket.Options{AttemptTimeout: 50 * time.Millisecond, MaxRetries: new(0)})
 			_, err := c.OpportunityConfig(context.Background())
 			if !errors.Is(err, tt.wantIs) {
 				t.Fatalf("err = %v, want %v", err, tt.wantIs)
@@ -1022,16 +1024,17 @@ func TestOpportunityConfigAgainstSimulator(t *testing.T) {
 	wrongSecret := testCreds
 	wrongSecret.AppSecret = signature.NewSecret("not-the-secret")
 	tests := []struct {
-		name   string
-		creds  signature.Credentials
-		fault  simulator.Fault
-		wantIs error
+		name      string
+		creds     signature.Credentials
+		fault     simulator.Fault
+		wantIs    error
+		wantCalls int64 // only unavailable answers are retried, twice by default
 	}{
-		{"signed call succeeds", testCreds, simulator.FaultNone, nil},
-		{"wrong secret is rejected", wrongSecret, simulator.FaultNone, tanmarket.ErrRejected},
-		{"server error is unavailable", testCreds, simulator.FaultServerError, tanmarket.ErrUnavailable},
-		{"wrong shape is a bad response", testCreds, simulator.FaultWrongShape, tanmarket.ErrBadResponse},
-		{"malformed JSON is a bad response", testCreds, simulator.FaultMalformedJSON, tanmarket.ErrBadResponse},
+		{"signed call succeeds", testCreds, simulator.FaultNone, nil, 1},
+		{"wrong secret is rejected", wrongSecret, simulator.FaultNone, tanmarket.ErrRejected, 1},
+		{"server error is unavailable", testCreds, simulator.FaultServerError, tanmarket.ErrUnavailable, 3},
+		{"wrong shape is a bad response", testCreds, simulator.FaultWrongShape, tanmarket.ErrBadResponse, 1},
+		{"malformed JSON is a bad response", testCreds, simulator.FaultMalformedJSON, tanmarket.ErrBadResponse, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1054,8 +1057,11 @@ func TestOpportunityConfigAgainstSimulator(t *testing.T) {
 			} else if !errors.Is(err, tt.wantIs) {
 				t.Errorf("err = %v, want %v", err, tt.wantIs)
 			}
-			if got := sim.Calls(); got != 1 {
-				t.Errorf("simulator saw %d calls, want 1", got)
+			if got := sim.Calls(); got != tt.wantCalls {
+				t.Errorf("simulator saw %d calls, want %d", got, tt.wantCalls)
+			}
+			if got := c.Attempts(); got != tt.wantCalls {
+				t.Errorf("client counted %d attempts, want %d", got, tt.wantCalls)
 			}
 		})
 	}

@@ -25,6 +25,9 @@ var (
 	ErrUnavailable = errors.New("tanmarket: upstream unavailable")
 	ErrRejected    = errors.New("tanmarket: upstream rejected the request")
 	ErrBadResponse = errors.New("tanmarket: upstream sent a malformed response")
+	// ErrCircuitOpen matches the error of a call the circuit breaker refused
+	// without sending a request. Such an error also matches ErrUnavailable.
+	ErrCircuitOpen = errors.New("tanmarket: circuit breaker open")
 )
 
 // Error is every failure the client returns. Its text never holds a credential
@@ -35,6 +38,14 @@ type Error struct {
 	Code    int    // the upstream's `code` when it sent one, else 0
 	Message string // the upstream's `message` (scrubbed), or what went wrong
 	Err     error  // the cause, when there is one (network error, JSON error)
+	// Attempts is how many HTTP requests the call sent before giving up: the
+	// Error describes the last of them. 0 when none was sent (the circuit
+	// breaker was open, or the caller's context was already done).
+	Attempts int
+
+	// circuitOpen marks the breaker's fail-fast answer, so that it matches
+	// ErrCircuitOpen without a cause that would repeat the Message in Error().
+	circuitOpen bool
 }
 
 func (e *Error) Error() string {
@@ -45,6 +56,9 @@ func (e *Error) Error() string {
 	if e.Status != 0 {
 		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
 	}
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
@@ -54,8 +68,11 @@ func (e *Error) Error() string {
 // Unwrap returns the cause so that errors.Is(err, context.DeadlineExceeded) works.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches the sentinel of e's Kind.
-func (e *Error) Is(target error) bool { return target == e.sentinel() }
+// Is matches the sentinel of e's Kind, and ErrCircuitOpen when the circuit
+// breaker refused the call.
+func (e *Error) Is(target error) bool {
+	return target == e.sentinel() || (e.circuitOpen && target == ErrCircuitOpen)
+}
 
 func (e *Error) sentinel() error {
 	switch e.Kind {

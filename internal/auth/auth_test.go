@@ -1,0 +1,307 @@
+package auth_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+)
+
+// server is an Authenticator in front of a handler that records whether it
+// ran and reports the client id it saw.
+type server struct {
+	*httptest.Server
+	ran  atomic.Int32
+	logs *lockedBuffer
+}
+
+func newServer(t *testing.T, opts auth.Options) *server {
+	t.Helper()
+	s := &server{logs: &lockedBuffer{}}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(s.logs, nil))
+	}
+	a, err := auth.New(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("auth.New: %v", err)
+	}
+	s.Server = httptest.NewServer(a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.ran.Add(1)
+		w.Header().Set("X-Client-ID", auth.ClientID(r.Context()))
+		w.WriteHeader(http.StatusOK)
+	})))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// get sends GET / with header and returns the response with its body read.
+func (s *server) get(t *testing.T, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// check asserts the outcome of one request: 200 with wantID reaching the
+// handler, or a well-formed 401 (wantID "") that the handler never saw.
+func (s *server) check(t *testing.T, header http.Header, wantID string, wantInvalidToken bool) {
+	t.Helper()
+	before := s.ran.Load()
+	resp, body := s.get(t, header)
+	if wantID != "" {
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d, want 200; body %s; logs %s", resp.StatusCode, body, s.logs)
+		}
+		if got := resp.Header.Get("X-Client-ID"); got != wantID {
+			t.Errorf("ClientID = %q, want %q", got, wantID)
+		}
+		return
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401; body %s", resp.StatusCode, body)
+	}
+	if s.ran.Load() != before {
+		t.Error("downstream handler ran for a refused request")
+	}
+	wantChallenge := "Bearer"
+	if wantInvalidToken {
+		wantChallenge = `Bearer error="invalid_token"`
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); got != wantChallenge {
+		t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
+	}
+	checkErrorBody(t, resp, body, auth.CodeUnauthenticated)
+}
+
+// checkErrorBody asserts the GraphQL-shaped error body with code.
+func checkErrorBody(t *testing.T, resp *http.Response, body, code string) {
+	t.Helper()
+	if got := resp.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	var got struct {
+		Errors []struct {
+			Message    string `json:"message"`
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions.Code != code {
+		t.Errorf("body = %s, want one error with a message and code %s", body, code)
+	}
+}
+
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+func TestModeNonePassesEverything(t *testing.T) {
+	s := newServer(t, auth.Options{Mode: auth.ModeNone})
+	tests := []struct {
+		name string
+		give http.Header
+	}{
+		{"no credentials", nil},
+		{"garbage bearer", bearer("garbage")},
+		{"garbage api key", http.Header{"X-Api-Key": {"garbage"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := s.get(t, tt.give)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("X-Client-ID"); got != "" {
+				t.Errorf("ClientID = %q, want empty", got)
+			}
+		})
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	keys, err := auth.ParseAPIKeys("ci:ci-key-0123456789,dashboard:dash-key-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, auth.Options{Mode: auth.ModeAPIKey, APIKeys: keys})
+	tests := []struct {
+		name             string
+		give             http.Header
+		wantID           string
+		wantInvalidToken bool
+	}{
+		{"bearer", bearer("ci-key-0123456789"), "apikey:ci", false},
+		{"bearer lower-case scheme", http.Header{"Authorization": {"bearer dash-key-0123456789"}}, "apikey:dashboard", false},
+		{"X-API-Key", http.Header{"X-Api-Key": {"dash-key-0123456789"}}, "apikey:dashboard", false},
+		{"X-API-Key wins over Authorization", http.Header{"X-Api-Key": {"ci-key-0123456789"}, "Authorization": {"Bearer gateway-token"}}, "apikey:ci", false},
+		{"missing", nil, "", false},
+		{"basic scheme is no credential", http.Header{"Authorization": {"Basic Y2k6Y2kta2V5"}}, "", false},
+		{"empty bearer", bearer(""), "", false},
+		{"wrong key", bearer("ci-key-0123456780"), "", true},
+		{"prefix of a key", http.Header{"X-Api-Key": {"ci-key"}}, "", true},
+		{"key with a suffix", http.Header{"X-Api-Key": {"ci-key-0123456789x"}}, "", true},
+		{"name instead of key", http.Header{"X-Api-Key": {"ci"}}, "", true},
+		{"oversized", bearer(strings.Repeat("k", 9<<10)), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.check(t, tt.give, tt.wantID, tt.wantInvalidToken)
+		})
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	const secret = "tiny-secret-value"
+	tests := []struct {
+		name string
+		give auth.Options
+		want string
+	}{
+		{"unknown mode", auth.Options{Mode: "oauth"}, `mode "oauth" is not one of`},
+		{"apikey without keys", auth.Options{Mode: auth.ModeAPIKey}, "at least one API key"},
+		{"apikey repeated name", auth.Options{Mode: auth.ModeAPIKey, APIKeys: []auth.APIKey{
+			{Name: "ci", Key: signature.NewSecret(secret + "1")}, {Name: "ci", Key: signature.NewSecret(secret + "2")},
+		}}, `name "ci" already used`},
+		{"apikey repeated key", auth.Options{Mode: auth.ModeAPIKey, APIKeys: []auth.APIKey{
+			{Name: "a", Key: signature.NewSecret(secret)}, {Name: "b", Key: signature.NewSecret(secret)},
+		}}, "same key as API key 1"},
+		{"apikey empty key", auth.Options{Mode: auth.ModeAPIKey, APIKeys: []auth.APIKey{{Name: "a"}}}, "empty key"},
+		{"jwt without key source", auth.Options{Mode: auth.ModeJWT}, "needs an HMAC secret or a JWKS URL"},
+		{"jwt with both key sources", auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(secret), JWKSURL: "https://issuer.test/jwks"}, "not both"},
+		{"jwt short secret", auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(secret)}, "at least 32 bytes"},
+		{"jwt bad JWKS URL", auth.Options{Mode: auth.ModeJWT, JWKSURL: "ftp://issuer.test/jwks"}, "absolute http or https URL"},
+		{"jwt relative JWKS URL", auth.Options{Mode: auth.ModeJWT, JWKSURL: "/jwks"}, "absolute http or https URL"},
+		{"jwt HMAC alg with JWKS", auth.Options{Mode: auth.ModeJWT, JWKSURL: "https://issuer.test/jwks", Algorithms: []string{"RS256", "HS256"}}, `"HS256" is not usable`},
+		{"jwt alg none", auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(strings.Repeat(secret, 3)), Algorithms: []string{"none"}}, `"none" is not usable`},
+		{"jwt negative leeway", auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(strings.Repeat(secret, 3)), Leeway: -1}, "leeway must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := auth.New(t.Context(), tt.give)
+			if err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q reveals a secret", err)
+			}
+		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    auth.Mode
+		wantErr bool
+	}{
+		{"", auth.ModeNone, false},
+		{"none", auth.ModeNone, false},
+		{" APIKey ", auth.ModeAPIKey, false},
+		{"jwt", auth.ModeJWT, false},
+		{"basic", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got, err := auth.ParseMode(tt.give)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("ParseMode(%q) = %q, %v; want %q, error %t", tt.give, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseAPIKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    map[string]string // name → key
+		wantErr string
+	}{
+		{name: "empty", give: "", want: map[string]string{}},
+		{name: "one", give: "ci:k-1", want: map[string]string{"ci": "k-1"}},
+		{name: "spaces, colon in key, trailing comma", give: " ci : k-1 , dash:k:2 ,", want: map[string]string{"ci": "k-1", "dash": "k:2"}},
+		{name: "bare key", give: "ci:k-1,sekrit-bare-key", wantErr: "entry 2: want name:key"},
+		{name: "no name", give: ":sekrit-1", wantErr: "name \"\" must be"},
+		{name: "bad name", give: "a b:sekrit-1", wantErr: "name \"a b\" must be"},
+		{name: "no key", give: "ci:", wantErr: "API key 1 (ci): empty key"},
+		{name: "repeated name", give: "ci:sekrit-1,ci:sekrit-2", wantErr: `name "ci" already used by API key 1`},
+		{name: "repeated key", give: "a:sekrit-1,b:sekrit-1", wantErr: "API key 2 (b): same key as API key 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := auth.ParseAPIKeys(tt.give)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "sekrit") {
+					t.Errorf("error %q reveals a key", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, k := range keys {
+				got[k.Name] = k.Key.Reveal()
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("keys = %v, want %v", got, tt.want)
+			}
+			for name, key := range tt.want {
+				if got[name] != key {
+					t.Errorf("key %q = %q, want %q", name, got[name], key)
+				}
+			}
+		})
+	}
+}
+
+// lockedBuffer collects log output written by server goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

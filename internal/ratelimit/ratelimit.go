@@ -1,0 +1,111 @@
+// Package ratelimit limits each client's request rate with httprate: by the
+// authenticated client id when there is one, otherwise by the client's IP,
+// read from X-Forwarded-For only when the peer is a trusted proxy.
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/httprate"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+)
+
+// CodeRateLimited is the extensions.code of a request refused for exceeding
+// the rate limit. It is part of the public contract.
+const CodeRateLimited = "RATE_LIMITED"
+
+// DefaultWindow is the window of Options left zero.
+const DefaultWindow = time.Minute
+
+// Options configures a Limiter.
+type Options struct {
+	// Limit is how many requests one client may make per Window; 0 disables
+	// limiting.
+	Limit int
+	// Window is the length of the sliding window; 0 means DefaultWindow.
+	Window time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed; see
+	// ParsePrefixes. Empty means the peer address is always the client.
+	TrustedProxies []netip.Prefix
+}
+
+// Limiter counts requests per client in memory, so each replica of the
+// service enforces its own limit.
+type Limiter struct {
+	rl      *httprate.RateLimiter // nil when limiting is disabled
+	trusted []netip.Prefix
+}
+
+// New validates opts and returns a Limiter.
+func New(opts Options) (*Limiter, error) {
+	var problems []error
+	if opts.Limit < 0 {
+		problems = append(problems, fmt.Errorf("rate limit %d must not be negative", opts.Limit))
+	}
+	if opts.Window < 0 {
+		problems = append(problems, fmt.Errorf("rate limit window %s must not be negative", opts.Window))
+	}
+	for i, p := range opts.TrustedProxies {
+		if !p.IsValid() {
+			problems = append(problems, fmt.Errorf("trusted proxy %d is not a valid prefix", i+1))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("rate limit options: %w", errors.Join(problems...))
+	}
+
+	l := &Limiter{trusted: opts.TrustedProxies}
+	if opts.Limit == 0 {
+		return l, nil
+	}
+	window := opts.Window
+	if window == 0 {
+		window = DefaultWindow
+	}
+	// httprate writes Retry-After as whole seconds rounded down, which is 0 for
+	// a sub-second window; RFC 9110 wants a non-negative integer and 0 would
+	// invite an immediate retry, so round up to at least 1.
+	retryAfter := strconv.Itoa(max(1, int(math.Ceil(window.Seconds()))))
+	l.rl = httprate.NewRateLimiter(opts.Limit, window,
+		httprate.WithKeyFuncs(l.key),
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", retryAfter)
+			auth.WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "rate limit exceeded; retry later")
+		}),
+		// The in-memory counter never fails; should another one, the client is
+		// told nothing of it.
+		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			auth.WriteError(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error")
+		}),
+	)
+	return l, nil
+}
+
+// Middleware answers 429 with Retry-After, httprate's X-RateLimit-* headers
+// and a GraphQL-shaped body to a client over its limit, before next runs. Mount
+// it after auth's middleware so authenticated clients are counted by id. With
+// limiting disabled it returns next itself.
+func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	if l.rl == nil {
+		return next
+	}
+	return l.rl.Handler(next)
+}
+
+// key names the request's bucket. The prefixes keep a client id from ever
+// colliding with an address.
+func (l *Limiter) key(r *http.Request) (string, error) {
+	if id := auth.ClientID(r.Context()); id != "" {
+		return "client:" + id, nil
+	}
+	// An IPv6 client usually holds a whole /64; CanonicalizeIP buckets by it so
+	// rotating addresses within it gains nothing.
+	return "ip:" + httprate.CanonicalizeIP(clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), l.trusted)), nil
+}
