@@ -36,16 +36,6 @@ func main() {
 	}
 }
 
-// Server timeouts against slow clients. The write timeout leaves room for a
-// cold request that waits on the upstream.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-)
-
 // run serves until ctx is cancelled or SIGINT/SIGTERM arrives, then drains
 // in-flight requests for up to SHUTDOWN_TIMEOUT.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -143,11 +133,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
@@ -176,7 +166,7 @@ func startSimulator(cfg config.Config) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start simulator: %w", err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: readHeaderTimeout}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: cfg.ReadHeaderTimeout}
 	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when closed below
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }

@@ -45,6 +45,13 @@ type Config struct {
 	MaxBatch        int
 	RequestTimeout  time.Duration
 
+	// Against slow clients: see http.Server.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
 	// Auth holds the client-authentication settings except Logger and Now,
 	// which run sets.
 	Auth            auth.Options
@@ -102,6 +109,11 @@ var Variables = []Variable{
 	{"MAX_COMPLEXITY", "300000", "highest query cost, lists multiplying their children"},
 	{"MAX_BATCH", "0", "most operations in one batched POST; 0 refuses batches"},
 	{"REQUEST_TIMEOUT", "15s", "deadline of one request, upstream work included"},
+	{"SERVER_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers"},
+	{"SERVER_READ_TIMEOUT", "15s", "time a client has to send its whole request"},
+	{"SERVER_WRITE_TIMEOUT", "30s", "time to write a response; keep above REQUEST_TIMEOUT"},
+	{"SERVER_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
+	{"SERVER_MAX_HEADER_BYTES", "65536", "largest request header block"},
 	{"AUTH_MODE", "none", "client authentication: none, apikey or jwt"},
 	{"AUTH_API_KEYS", "", "with apikey: name:key pairs, comma-separated (never logged)"},
 	{"AUTH_JWT_HMAC_SECRET", "", "with jwt: HMAC secret of HS256/384/512 tokens, at least 32 bytes (never logged)"},
@@ -245,6 +257,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.MaxBatch = integer("MAX_BATCH", 0)
 	c.RequestTimeout = duration("REQUEST_TIMEOUT")
+	c.ReadHeaderTimeout = duration("SERVER_READ_HEADER_TIMEOUT")
+	c.ReadTimeout = duration("SERVER_READ_TIMEOUT")
+	c.WriteTimeout = duration("SERVER_WRITE_TIMEOUT")
+	c.IdleTimeout = duration("SERVER_IDLE_TIMEOUT")
+	c.MaxHeaderBytes = integer("SERVER_MAX_HEADER_BYTES", 1024)
+	if c.WriteTimeout > 0 && c.RequestTimeout >= c.WriteTimeout {
+		errs = append(errs, fmt.Errorf("SERVER_WRITE_TIMEOUT: %s must exceed REQUEST_TIMEOUT (%s), or a slow request's answer is cut off", c.WriteTimeout, c.RequestTimeout))
+	}
 
 	mode, err := auth.ParseMode(get("AUTH_MODE"))
 	if err != nil {

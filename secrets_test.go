@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+)
+
+// TestNoSecretInAnyOutput runs the service against a configured upstream, with
+// API-key authentication and a rate limit, through every error path it has,
+// and fails if any response or log line holds a credential: the upstream
+// appKey and secret, the client API key, or any signature sent upstream.
+func TestNoSecretInAnyOutput(t *testing.T) {
+	const apiKey = "client-KEY-77aa91"
+	sim := simulator.New(simulator.Options{
+		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
+		Recipe:      signature.Default(),
+	})
+	var (
+		mu    sync.Mutex
+		signs []string
+	)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		signs = append(signs, r.Header.Get("sign"))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	defer upstream.Close()
+
+	s := start(t, map[string]string{
+		"UPSTREAM_URL":        upstream.URL,
+		"UPSTREAM_APP_ID":     "app-run",
+		"UPSTREAM_APP_KEY":    appKey,
+		"UPSTREAM_APP_SECRET": appSecret,
+		"UPSTREAM_TIMEOUT":    "200ms",
+		"UPSTREAM_BUDGET":     "600ms",
+		"CACHE_TTL":           "1ms", // every request refreshes, so every fault is seen
+		"AUTH_MODE":           "apikey",
+		"AUTH_API_KEYS":       "web:" + apiKey,
+		"RATE_LIMIT":          "100",
+		"BREAKER_FAILURES":    "3",
+		"BREAKER_COOLDOWN":    "100ms",
+	})
+
+	var outputs []string
+	do := func(method, path, body string, headers map[string]string) {
+		req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var hdr bytes.Buffer
+		resp.Header.Write(&hdr)
+		outputs = append(outputs, hdr.String()+string(b))
+	}
+	key := map[string]string{"X-API-Key": apiKey}
+	q := `{"query":"{ opportunityTypes { typeId } }"}`
+
+	do("POST", "/query", q, nil)                                                        // no credentials
+	do("POST", "/query", q, map[string]string{"X-API-Key": apiKey + "x"})               // wrong key, close to the real one
+	do("POST", "/query", q, map[string]string{"Authorization": "Bearer " + apiKey[:8]}) // truncated key
+	for _, f := range []simulator.Fault{simulator.FaultServerError, simulator.FaultMalformedJSON, simulator.FaultRejected, simulator.FaultWrongShape, simulator.FaultTimeout} {
+		sim.SetFault(f)
+		do("POST", "/query", q, key)
+	}
+	sim.SetFault(simulator.FaultServerError)
+	for range 4 { // opens the breaker
+		do("POST", "/query", q, key)
+	}
+	sim.SetFault(simulator.FaultNone)
+	// Poll until the breaker's cool-down lets a probe through and it succeeds.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		do("POST", "/query", q, key)
+		if strings.Contains(outputs[len(outputs)-1], `"typeId":1001`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sim.SetFault(simulator.FaultRejected)
+	do("POST", "/query", q, key) // stale copy
+	sim.SetFault(simulator.FaultNone)
+	do("POST", "/query", `{"query": "{ opportunityTypes { typeId `, key)             // parse error
+	do("POST", "/query", `{"query": 1}`, key)                                        // bad JSON shape
+	do("POST", "/query", `{"query":"{ x }","variables":{"k":"`+appSecret+`"}}`, key) // validation error
+	do("POST", "/query", strings.Repeat("[", 100), key)                              // batch refused
+	do("GET", "/query?query=%7B__typename%7D&variables=%7B%22a%22%3A", "", key)      // bad GET variables
+	for range 100 {                                                                  // rate limit
+		do("POST", "/query", q, key)
+	}
+
+	mu.Lock()
+	secrets := append([]string{appKey, appSecret, apiKey}, signs...)
+	mu.Unlock()
+	if len(secrets) < 5 {
+		t.Fatalf("only %d signatures recorded: the upstream was not reached", len(secrets)-3)
+	}
+	saw401, saw429, sawUpstream, sawData, sawStale := false, false, false, false, false
+	for _, out := range outputs {
+		saw401 = saw401 || strings.Contains(out, "UNAUTHENTICATED")
+		saw429 = saw429 || strings.Contains(out, "RATE_LIMITED")
+		sawUpstream = sawUpstream || strings.Contains(out, "UPSTREAM_REJECTED")
+		sawData = sawData || strings.Contains(out, `"typeId":1001`)
+		sawStale = sawStale || strings.Contains(out, `"stale":true`)
+		for _, secret := range secrets {
+			if secret != "" && strings.Contains(out, secret) {
+				t.Errorf("a response holds a secret %.6s…: %.400s", secret, out)
+			}
+		}
+	}
+	if !saw401 || !saw429 || !sawUpstream || !sawData || !sawStale {
+		t.Errorf("not every path was reached: 401 %v, 429 %v, upstream error %v, data %v, stale %v", saw401, saw429, sawUpstream, sawData, sawStale)
+	}
+	s.stop()
+	<-s.result
+	s.result <- nil
+	sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lines := 0
+	for sc.Scan() {
+		lines++
+		if !json.Valid(sc.Bytes()) {
+			t.Errorf("log line is not JSON: %s", sc.Text())
+		}
+		for _, secret := range secrets {
+			if secret != "" && strings.Contains(sc.Text(), secret) {
+				t.Errorf("a log line holds a secret %.6s…: %s", secret, sc.Text())
+			}
+		}
+	}
+	if lines < len(outputs) {
+		t.Errorf("%d log lines for %d requests: the access log is missing", lines, len(outputs))
+	}
+}
+
+// TestSlowClientsAreCutOff: a client that never finishes its headers is
+// disconnected after SERVER_READ_HEADER_TIMEOUT; oversized headers get 431.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	s := start(t, map[string]string{"SERVER_READ_HEADER_TIMEOUT": "200ms", "SERVER_MAX_HEADER_BYTES": "4096"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /query HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadAll(conn)
+	if err != nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("slow client not cut off: after %v, err %v", time.Since(start), err)
+	}
+
+	req, _ := http.NewRequest("GET", s.base+"/query?query=%7B__typename%7D", nil)
+	req.Header.Set("X-Padding", strings.Repeat("p", 16<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversized headers: status %d, want 431", resp.StatusCode)
+	}
+}
