@@ -39,6 +39,9 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	}))
 	defer upstream.Close()
 
+	// Failing from the start, so that the start-up warm-up leaves no copy and
+	// the upstream errors reach the client.
+	sim.SetFault(simulator.FaultRejected)
 	s := start(t, map[string]string{
 		"UPSTREAM_URL":        upstream.URL,
 		"UPSTREAM_APP_ID":     "app-run",
@@ -95,7 +98,12 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	sim.SetFault(simulator.FaultRejected)
-	do("POST", "/query", q, key) // stale copy
+	for range 50 { // the stale copy, once the 1ms TTL has passed
+		do("POST", "/query", q, key)
+		if strings.Contains(outputs[len(outputs)-1], `"stale":true`) {
+			break
+		}
+	}
 	sim.SetFault(simulator.FaultNone)
 	do("POST", "/query", `{"query": "{ opportunityTypes { typeId `, key)             // parse error
 	do("POST", "/query", `{"query": 1}`, key)                                        // bad JSON shape

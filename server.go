@@ -22,7 +22,9 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
@@ -96,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", time.Since(start).Milliseconds())
 		return snap, nil
-	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale})
+	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry})
 
 	authOpts := cfg.Auth
 	authOpts.Logger = logger
@@ -112,7 +114,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	var playgroundHandler http.Handler
+	if cfg.Playground {
+		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
+	}
 	handler := server.NewHandler(server.Deps{
+		Playground:     playgroundHandler,
+		Explorer:       explorer.Handler("/query"),
+		SchemaSDL:      graph.SDL(),
+		Readiness:      readiness(configCache, cfg.CacheTTL+cfg.CacheMaxStale),
 		Auth:           authn,
 		RateLimit:      limiter,
 		RequestTimeout: cfg.RequestTimeout,
@@ -140,6 +150,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Warm the cache in the background, so that /readyz turns green and the
+	// first user does not wait for the upstream.
+	go func() {
+		if _, err := configCache.Get(ctx); err != nil {
+			logger.Warn("initial configuration fetch failed; will retry on demand", "err", err)
+		}
+	}()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "playground", "http://"+ln.Addr().String()+"/")
@@ -169,6 +187,27 @@ func startSimulator(cfg config.Config) (string, func(), error) {
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: cfg.ReadHeaderTimeout}
 	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when closed below
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// readiness is ready while a configuration no older than maxAge is cached.
+func readiness(c *cache.Cache[*opportunity.Snapshot], maxAge time.Duration) func() (bool, map[string]any) {
+	return func() (bool, map[string]any) {
+		res, ok := c.Peek()
+		if !ok {
+			return false, map[string]any{"status": "not ready", "reason": "no opportunity configuration fetched yet"}
+		}
+		detail := map[string]any{
+			"configVersion": res.Value.Version(),
+			"ageSeconds":    int64(res.Age.Seconds()),
+			"stale":         res.Stale,
+		}
+		if res.Age > maxAge {
+			detail["status"], detail["reason"] = "not ready", "the cached configuration is older than CACHE_TTL + CACHE_MAX_STALE"
+			return false, detail
+		}
+		detail["status"] = "ready"
+		return true, detail
+	}
 }
 
 func usage(w io.Writer) {

@@ -200,30 +200,57 @@ func TestRunWithAWrongSecretReportsRejection(t *testing.T) {
 
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	sim, _, env := upstream(t)
-	sim.SetLatency(500 * time.Millisecond)
+	env["CACHE_TTL"] = "1ms" // so that the request below makes its own upstream call
 	s := start(t, env)
+	waitReady(t, s) // the start-up warm-up fetch is done
+	sim.SetLatency(500 * time.Millisecond)
+	warm := sim.Calls()
+
 	type answer struct {
 		status int
 		body   string
+		err    error
 	}
 	done := make(chan answer, 1)
 	go func() {
-		status, body := s.post(t, `{ opportunityTypes { typeId } }`)
-		done <- answer{status, body}
+		resp, err := http.Post(s.base+"/query", "application/json", strings.NewReader(`{"query":"{ opportunityTypes { typeId } }"}`))
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- answer{status: resp.StatusCode, body: string(b)}
 	}()
-	// Wait until the request has reached the upstream, then ask to stop.
-	for sim.Calls() == 0 {
+	// Wait until the request is in the upstream, then ask to stop.
+	for sim.Calls() == warm {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.stop()
 	a := <-done
-	if a.status != http.StatusOK || !strings.Contains(a.body, "1001") {
-		t.Fatalf("in-flight request was not drained: %d %s", a.status, a.body)
+	if a.err != nil || a.status != http.StatusOK || !strings.Contains(a.body, "1001") {
+		t.Fatalf("in-flight request was not drained: %d %s %v", a.status, a.body, a.err)
 	}
 	if err := <-s.result; err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	s.result <- nil
+}
+
+// waitReady polls /readyz until it answers 200.
+func waitReady(t *testing.T, s *service) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+	}
+	t.Fatal("/readyz never turned 200")
 }
 
 func TestBadConfigurationStopsStartup(t *testing.T) {

@@ -14,8 +14,9 @@ import (
 
 // Defaults for Options left zero.
 const (
-	DefaultTTL      = 30 * time.Second
-	DefaultMaxStale = 24 * time.Hour
+	DefaultTTL           = 30 * time.Second
+	DefaultMaxStale      = 24 * time.Hour
+	DefaultRetryInterval = time.Second
 )
 
 // Options tunes a Cache.
@@ -24,7 +25,13 @@ type Options struct {
 	// MaxStale bounds stale-if-error: how long past its TTL a value may still be
 	// served while refreshes fail.
 	MaxStale time.Duration
-	Now      func() time.Time // injectable clock for tests
+	// RetryInterval spaces refreshes while a stale copy is being served: after
+	// a failed refresh, requests get the stale copy at once and the next
+	// refresh waits this long, so a failing upstream sees at most one refresh
+	// per interval rather than one per request. With no copy at all every
+	// request tries (an error is never served from the cache).
+	RetryInterval time.Duration
+	Now           func() time.Time // injectable clock for tests
 }
 
 // Result is what Get returns: the value and how old it is.
@@ -43,15 +50,22 @@ type entry[T any] struct {
 	fetchedAt time.Time
 }
 
+type failure struct {
+	at  time.Time
+	err error
+}
+
 // Cache is safe for concurrent use. A value is swapped in whole, with one atomic
 // store, so readers never see a half-applied refresh.
 type Cache[T any] struct {
-	fetch    func(context.Context) (T, error)
-	ttl      time.Duration
-	maxStale time.Duration
-	now      func() time.Time
+	fetch         func(context.Context) (T, error)
+	ttl           time.Duration
+	maxStale      time.Duration
+	retryInterval time.Duration
+	now           func() time.Time
 
 	cur    atomic.Pointer[entry[T]]
+	failed atomic.Pointer[failure] // the last refresh failure, cleared by a success
 	flight singleflight.Group
 	calls  atomic.Int64
 }
@@ -59,12 +73,15 @@ type Cache[T any] struct {
 // New returns a cache around fetch. fetch must bound its own run time: it runs
 // detached from any one caller's cancellation, because other callers share it.
 func New[T any](fetch func(context.Context) (T, error), opts Options) *Cache[T] {
-	c := &Cache[T]{fetch: fetch, ttl: opts.TTL, maxStale: opts.MaxStale, now: opts.Now}
+	c := &Cache[T]{fetch: fetch, ttl: opts.TTL, maxStale: opts.MaxStale, retryInterval: opts.RetryInterval, now: opts.Now}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
 	}
 	if c.maxStale <= 0 {
 		c.maxStale = DefaultMaxStale
+	}
+	if c.retryInterval <= 0 {
+		c.retryInterval = DefaultRetryInterval
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -75,11 +92,17 @@ func New[T any](fetch func(context.Context) (T, error), opts Options) *Cache[T] 
 // Get returns the cached value while fresh; otherwise it refreshes (sharing the
 // call with concurrent callers) and returns the new value, or the old one marked
 // stale when the refresh fails and the old one is within MaxStale. Errors are not
-// cached: the next Get after a failure tries again.
+// cached: with no value, the next Get after a failure tries again; with a stale
+// value, it tries again after RetryInterval.
 func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
 	if e := c.cur.Load(); e != nil {
-		if age := c.now().Sub(e.fetchedAt); age < c.ttl {
+		now := c.now()
+		age := now.Sub(e.fetchedAt)
+		if age < c.ttl {
 			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}, nil
+		}
+		if f := c.failed.Load(); f != nil && now.Sub(f.at) < c.retryInterval && age <= c.ttl+c.maxStale {
+			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: f.err}, nil
 		}
 	}
 
@@ -89,10 +112,12 @@ func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
 		c.calls.Add(1)
 		v, err := c.fetch(context.WithoutCancel(ctx))
 		if err != nil {
+			c.failed.Store(&failure{at: c.now(), err: err})
 			return nil, err
 		}
 		e := &entry[T]{value: v, fetchedAt: c.now()}
 		c.cur.Store(e)
+		c.failed.Store(nil)
 		return e, nil
 	})
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -562,4 +563,60 @@ func TestGetWithDoneContext(t *testing.T) {
 			t.Errorf("Fetches() = %d, want 1", got)
 		}
 	})
+}
+
+// TestRetryIntervalSpacesRefreshesWhileStale: once a refresh has failed, a
+// stale copy is served without asking the upstream again until RetryInterval
+// has passed; with no copy at all, every Get tries.
+func TestRetryIntervalSpacesRefreshesWhileStale(t *testing.T) {
+	var calls, fail atomic.Int64
+	clk := newClock()
+	now, advance := clk.Now, clk.Advance
+	boom := errors.New("upstream down")
+	c := New(func(context.Context) (string, error) {
+		calls.Add(1)
+		if fail.Load() == 1 {
+			return "", boom
+		}
+		return "v", nil
+	}, Options{TTL: time.Minute, RetryInterval: 5 * time.Second, Now: now})
+	ctx := context.Background()
+
+	fail.Store(1)
+	for range 3 { // no copy: every Get tries, errors are not cached
+		if _, err := c.Get(ctx); !errors.Is(err, boom) {
+			t.Fatalf("Get = %v, want the fetch error", err)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("calls = %d, want 3", calls.Load())
+	}
+	fail.Store(0)
+	if _, err := c.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(1)
+	advance(2 * time.Minute)
+	before := calls.Load()
+	for i := range 10 {
+		res, err := c.Get(ctx)
+		if err != nil || !res.Stale || !errors.Is(res.RefreshErr, boom) {
+			t.Fatalf("Get %d = %+v, %v; want the stale copy", i, res, err)
+		}
+	}
+	if got := calls.Load() - before; got != 1 {
+		t.Errorf("refreshes while stale within the interval = %d, want 1", got)
+	}
+	advance(5 * time.Second)
+	if _, err := c.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Load() - before; got != 2 {
+		t.Errorf("after the interval: refreshes = %d, want 2", got)
+	}
+	fail.Store(0)
+	advance(5 * time.Second)
+	if res, err := c.Get(ctx); err != nil || res.Stale {
+		t.Errorf("after recovery: %+v, %v", res, err)
+	}
 }

@@ -34,12 +34,14 @@ type Config struct {
 
 	CacheTTL        time.Duration
 	CacheMaxStale   time.Duration
+	CacheRetry      time.Duration
 	LoaderWait      time.Duration
 	ShutdownTimeout time.Duration
 
 	// Introspection is on in demo mode and off against a real upstream unless
 	// INTROSPECTION says otherwise.
 	Introspection   bool
+	Playground      bool
 	Limits          limits.Limits
 	MaxRequestBytes int64
 	MaxBatch        int
@@ -95,8 +97,10 @@ var Variables = []Variable{
 	{"UPSTREAM_MAX_BODY_BYTES", "16777216", "largest upstream response accepted"},
 	{"CACHE_TTL", "30s", "how long a fetched configuration is fresh"},
 	{"CACHE_MAX_STALE", "24h", "how long past its TTL a configuration is still served while the upstream fails"},
+	{"CACHE_REFRESH_RETRY", "1s", "while a stale copy is served, the spacing of refresh attempts"},
 	{"LOADER_WAIT", "1ms", "dataloader batch window"},
 	{"SHUTDOWN_TIMEOUT", "10s", "how long shutdown waits for in-flight requests"},
+	{"PLAYGROUND", "true", "serve the GraphiQL playground at /"},
 	{"INTROSPECTION", "", "true or false; unset means on in demo mode, off with UPSTREAM_URL"},
 	{"MAX_REQUEST_BYTES", "1048576", "largest request body; larger gets 413"},
 	{"MAX_QUERY_BYTES", "32768", "largest query document"},
@@ -233,9 +237,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CacheTTL = duration("CACHE_TTL")
 	c.CacheMaxStale = duration("CACHE_MAX_STALE")
+	c.CacheRetry = duration("CACHE_REFRESH_RETRY")
 	c.LoaderWait = duration("LOADER_WAIT")
 	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
 
+	switch s := get("PLAYGROUND"); s {
+	case "true", "false":
+		c.Playground = s == "true"
+	default:
+		bad("PLAYGROUND", s, "true or false")
+	}
 	switch s := getenv("INTROSPECTION"); s {
 	case "":
 		c.Introspection = c.Demo()

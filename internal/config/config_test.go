@@ -90,6 +90,8 @@ var realEnv = env{
 	"SERVER_WRITE_TIMEOUT":       "40s",
 	"SERVER_IDLE_TIMEOUT":        "1m",
 	"SERVER_MAX_HEADER_BYTES":    "32768",
+	"PLAYGROUND":                 "false",
+	"CACHE_REFRESH_RETRY":        "5s",
 }
 
 func TestLoadDefaults(t *testing.T) {

@@ -14,8 +14,10 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
@@ -118,6 +120,13 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: !o.introspectionOff, Limits: o.limits, MaxBatch: o.maxBatch}),
 		Source:     s.cache,
 		LoaderWait: time.Millisecond,
+		Playground: playground.Handler(playground.Options{Title: "test", Endpoint: "/query"}),
+		Explorer:   explorer.Handler("/query"),
+		SchemaSDL:  graph.SDL(),
+		Readiness: func() (bool, map[string]any) {
+			_, ok := s.cache.Peek()
+			return ok, map[string]any{"ready": ok}
+		},
 	})
 	s.server = httptest.NewServer(h)
 	t.Cleanup(s.server.Close)

@@ -3,11 +3,12 @@
 package server
 
 import (
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -25,6 +26,12 @@ type Deps struct {
 	Auth           *auth.Authenticator // nil: no client authentication
 	RateLimit      *ratelimit.Limiter  // nil: no rate limiting
 	RequestTimeout time.Duration       // 0: no per-request deadline
+	Playground     http.Handler        // nil: no playground at /
+	Explorer       http.Handler        // nil: no explorer at /explorer
+	SchemaSDL      string              // served at /graphql/schema.graphql
+	// Readiness reports whether the service can answer: a configuration is
+	// cached. detail explains, for operators.
+	Readiness func() (ready bool, detail map[string]any)
 }
 
 // CodeCrossOrigin is the extensions.code of a refused cross-site request.
@@ -32,16 +39,40 @@ const CodeCrossOrigin = "CROSS_ORIGIN_REFUSED"
 
 // NewHandler returns the service's routes:
 //
-//	GET  /        GraphiQL playground
-//	GET  /query   GraphQL over HTTP (queries)
-//	POST /query   GraphQL over HTTP
+//	GET  /                        GraphiQL playground (unless switched off)
+//	GET  /explorer                the pipeline explorer page
+//	GET  /query                   GraphQL over HTTP (queries)
+//	POST /query                   GraphQL over HTTP
+//	GET  /graphql/schema.graphql  the schema as SDL
+//	GET  /healthz                 the process is alive
+//	GET  /readyz                  a configuration is cached (503 otherwise)
 func NewHandler(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
 	r.Use(recoverer(d.Logger))
 	r.Use(accessLog(d.Logger))
 
-	r.Get("/", playground.Handler("Opportunity configuration", "/query"))
+	if d.Playground != nil {
+		r.Method(http.MethodGet, "/", d.Playground)
+	}
+	if d.Explorer != nil {
+		r.Method(http.MethodGet, "/explorer", d.Explorer)
+	}
+	r.Get("/graphql/schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, d.SchemaSDL)
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, detail := d.Readiness()
+		status := http.StatusOK
+		if !ready {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, detail)
+	})
 
 	// Only GET and POST are mounted; chi answers 405 to the rest. In order, a
 	// request to /query is checked for a cross-site origin, then for
@@ -65,4 +96,11 @@ func NewHandler(d Deps) http.Handler {
 	q.Method(http.MethodGet, "/query", d.GraphQL)
 	q.Method(http.MethodPost, "/query", d.GraphQL)
 	return r
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -504,3 +504,27 @@ func TestBadQueriesAreGraphQLErrors(t *testing.T) {
 		t.Errorf("upstream calls = %d; bad queries must not reach the upstream", c)
 	}
 }
+
+func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	const q = `{ opportunityTypes { typeId } }`
+	if r := s.query(t, q, nil); len(r.Errors) > 0 {
+		t.Fatalf("fresh: %s", r.Body)
+	}
+	s.sim.SetFault(simulator.FaultServerError)
+	for range 5 { // tanmarket.DefaultBreakerFailures failed refreshes open the breaker
+		s.clock.Advance(31 * time.Second)
+		if r := s.query(t, q, nil); r.Extensions["opportunityConfig"] == nil {
+			t.Fatalf("want a stale answer: %s", r.Body)
+		}
+	}
+	calls := s.sim.Calls()
+	s.clock.Advance(31 * time.Second)
+	r := s.query(t, q, nil)
+	if len(r.Errors) > 0 || r.Extensions["opportunityConfig"] == nil {
+		t.Fatalf("breaker open: want the stale copy, got %s", r.Body)
+	}
+	if got := s.sim.Calls(); got != calls {
+		t.Errorf("upstream called %d more times while the breaker is open", got-calls)
+	}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+)
+
+// Config is one soak run.
+type Config struct {
+	Duration     time.Duration // measured load, warm-up excluded
+	Clients      int           // concurrent clients
+	RPS          float64       // total requests per second; 0 is a closed loop
+	Phase        time.Duration // length of each upstream phase
+	Warmup       time.Duration // load against a healthy upstream before measuring, not counted
+	CacheTTL     time.Duration // the service's CACHE_TTL
+	MaxRSSGrowth float64       // largest accepted (end-start)/start RSS, e.g. 0.20
+
+	// ServiceEnv holds NAME=value settings for the service that add to or
+	// replace the soak's own (serviceSettings).
+	ServiceEnv []string
+	// Progress gets a line per phase; nil discards.
+	Progress io.Writer
+}
+
+// DefaultConfig returns the command's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Duration:     2 * time.Minute,
+		Clients:      16,
+		Phase:        10 * time.Second,
+		Warmup:       5 * time.Second,
+		CacheTTL:     2 * time.Second,
+		MaxRSSGrowth: 0.20,
+	}
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Duration <= 0 {
+		errs = append(errs, errors.New("duration must be positive"))
+	}
+	if c.Clients < 1 {
+		errs = append(errs, errors.New("clients must be at least 1"))
+	}
+	if c.RPS < 0 {
+		errs = append(errs, errors.New("rps must not be negative"))
+	}
+	if c.Phase <= 0 {
+		errs = append(errs, errors.New("phase must be positive"))
+	}
+	if c.Warmup < 0 {
+		errs = append(errs, errors.New("warmup must not be negative"))
+	}
+	if c.CacheTTL <= 0 {
+		errs = append(errs, errors.New("cache TTL must be positive"))
+	}
+	if c.MaxRSSGrowth <= 0 {
+		errs = append(errs, errors.New("max RSS growth must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// slowLatency is the simulator's delay in the slow phase: 800ms, under the
+// 1s UPSTREAM_TIMEOUT, so slow refreshes succeed but hold their callers.
+const slowLatency = 800 * time.Millisecond
+
+// phase is one state of the upstream. The order is fixed so that runs compare.
+type phase struct {
+	name    string
+	latency time.Duration
+	fault   simulator.Fault
+}
+
+// phases run in this order and then again from the top, so "normal" after
+// "down" is the upstream coming back.
+var phases = [...]phase{
+	{"normal", 0, simulator.FaultNone},
+	{"slow", slowLatency, simulator.FaultNone},
+	{"5xx", 0, simulator.FaultServerError},
+	{"malformed", 0, simulator.FaultMalformedJSON},
+	{"down", 0, simulator.FaultTimeout}, // accepts the connection, never answers
+}
+
+// stopTimeout is how long the service may take to exit after SIGTERM.
+const stopTimeout = 15 * time.Second
+
+// soakCredentials are what the simulator accepts and the service is given.
+// They guard nothing: both ends live only as long as the run.
+var soakCredentials = signature.Credentials{
+	AppID:     "soak-app",
+	AppKey:    signature.NewSecret("soak-key"),
+	AppSecret: signature.NewSecret("soak-secret"),
+}
+
+// serviceSettings are the service's environment apart from the upstream's URL
+// and credentials: short timeouts and TTL so that every phase exercises
+// refreshes, retries and the breaker within seconds.
+// A ServiceEnv entry replaces the setting of the same name in place, so the
+// list reads as what the service gets.
+func serviceSettings(cfg Config) []string {
+	env := []string{
+		"PORT=0",
+		"CACHE_TTL=" + cfg.CacheTTL.String(),
+		"RATE_LIMIT=0",
+		"BREAKER_COOLDOWN=5s",
+		"UPSTREAM_TIMEOUT=1s",
+		"UPSTREAM_BUDGET=3s",
+	}
+	for _, kv := range cfg.ServiceEnv {
+		name, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+		if i < 0 {
+			env = append(env, kv)
+		} else {
+			env[i] = kv
+		}
+	}
+	return env
+}
+
+// Run starts the simulator and the service, warms up, drives cfg's load
+// through the phases, stops the service, and reports. It returns an error
+// only when the soak could not run; a run that fails its checks returns a
+// Report whose Pass is false.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+
+	sim := simulator.New(simulator.Options{Credentials: soakCredentials, Recipe: signature.Default()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start simulator: %w", err)
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go simSrv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when closed below
+	defer simSrv.Close()
+	simURL := "http://" + ln.Addr().String()
+
+	tmp, err := os.MkdirTemp("", "oppconfig-soak-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(progress, "soak: building the service")
+	bin, err := buildService(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+
+	env := append([]string{
+		"UPSTREAM_URL=" + simURL,
+		"UPSTREAM_APP_ID=" + soakCredentials.AppID,
+		"UPSTREAM_APP_KEY=" + soakCredentials.AppKey.Reveal(),
+		"UPSTREAM_APP_SECRET=" + soakCredentials.AppSecret.Reveal(),
+	}, serviceSettings(cfg)...)
+	svc, err := startService(ctx, bin, env)
+	if err != nil {
+		return nil, err
+	}
+	defer svc.kill()
+	fmt.Fprintf(progress, "soak: service pid %d at %s, simulator at %s\n", svc.pid(), svc.base, simURL)
+
+	ld := newLoad(svc.base, cfg)
+	defer ld.client.CloseIdleConnections()
+	if err := ld.check(ctx); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	if cfg.Warmup > 0 {
+		fmt.Fprintf(progress, "soak: warm-up for %s\n", cfg.Warmup)
+		ld.drive(ctx, time.Now().Add(cfg.Warmup), nil)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
+
+	rep := &Report{Config: cfg, Settings: serviceSettings(cfg)}
+	rep.RSSStartKB = procStatusKB(svc.pid(), "VmRSS")
+	rep.GoroutinesStart = ld.goroutines(ctx)
+	callsAtStart := sim.Calls()
+	logsAtStart := svc.logs.snapshot()
+
+	// The phase clock runs on its own: a client stuck on a hung upstream
+	// must not delay the next phase.
+	var current atomic.Int32
+	phasesDone := make(chan struct{})
+	var phaseWG sync.WaitGroup
+	start := time.Now()
+	until := start.Add(cfg.Duration)
+	phaseWG.Go(func() {
+		for i := 0; ; i++ {
+			p := i % len(phases)
+			sim.SetLatency(phases[p].latency)
+			sim.SetFault(phases[p].fault)
+			current.Store(int32(p))
+			rep.PhasesEntered++
+			fmt.Fprintf(progress, "soak: %7s  phase %-9s  upstream calls %d\n",
+				time.Since(start).Round(time.Second), phases[p].name, sim.Calls()-callsAtStart)
+			next := start.Add(time.Duration(i+1) * cfg.Phase)
+			if !next.Before(until) {
+				// The load ends within this phase; only wait for it to.
+				<-phasesDone
+				return
+			}
+			select {
+			case <-time.After(time.Until(next)):
+			case <-phasesDone:
+				return
+			}
+		}
+	})
+	stats := ld.drive(ctx, until, &current)
+	rep.Elapsed = time.Since(start)
+	close(phasesDone)
+	phaseWG.Wait()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	rep.add(stats)
+
+	rep.UpstreamCalls = sim.Calls() - callsAtStart
+	rep.RSSEndKB = procStatusKB(svc.pid(), "VmRSS")
+	rep.PeakRSSKB = procStatusKB(svc.pid(), "VmHWM")
+	rep.GoroutinesEnd = ld.goroutines(ctx)
+
+	// A healthy upstream for the shutdown, so that nothing the service still
+	// waits on is held by a fault.
+	sim.SetLatency(0)
+	sim.SetFault(simulator.FaultNone)
+	ld.client.CloseIdleConnections()
+	fmt.Fprintln(progress, "soak: stopping the service with SIGTERM")
+	rep.Stop = svc.stop(stopTimeout)
+	rep.Logs = svc.logs.snapshot().since(logsAtStart)
+	return rep, nil
+}
