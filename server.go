@@ -18,17 +18,21 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
 
 func main() {
@@ -58,7 +62,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	logger, err := telemetry.NewLogger(stderr, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	tracing, err := telemetry.NewTracing(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	// OpenTelemetry reports export failures through a process-wide handler;
+	// route them to our log instead of the standard logger.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("opentelemetry", "err", err) }))
+	defer func() {
+		// Flush spans after the server has drained; bounded like the drain.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", "err", err)
+		}
+	}()
+	metrics := telemetry.NewMetrics()
 
 	upstreamURL := cfg.UpstreamURL
 	if cfg.Demo() {
@@ -70,72 +93,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		upstreamURL = url
 		logger.Info("UPSTREAM_URL is not set: serving demo data from the embedded tanmarket simulator", "simulator", url)
 	}
-
-	client, err := tanmarket.NewClient(upstreamURL, cfg.Credentials, cfg.Recipe,
-		&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		tanmarket.Options{
-			AttemptTimeout:  cfg.UpstreamTimeout,
-			Budget:          cfg.UpstreamBudget,
-			MaxRetries:      &cfg.UpstreamRetries,
-			BreakerFailures: cfg.BreakerFailures,
-			BreakerCooldown: cfg.BreakerCooldown,
-			MaxBodyBytes:    cfg.MaxBodyBytes,
-			OnStateChange: func(from, to string) {
-				logger.Warn("upstream circuit breaker changed state", "from", from, "to", to)
-			},
-		})
+	configCache, err := newConfigCache(cfg, upstreamURL, logger, metrics, tracing)
 	if err != nil {
-		return fmt.Errorf("upstream client: %w", err)
+		return err
 	}
-	configCache := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
-		start := time.Now()
-		snap, err := client.OpportunityConfig(ctx)
-		if err != nil {
-			// Logged here, once per failed refresh, rather than once per
-			// resolver that sees it.
-			logger.WarnContext(ctx, "opportunity config refresh failed", "err", err, "duration_ms", time.Since(start).Milliseconds())
-			return nil, err
-		}
-		logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", time.Since(start).Milliseconds())
-		return snap, nil
-	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry})
-
-	authOpts := cfg.Auth
-	authOpts.Logger = logger
-	authn, err := auth.New(ctx, authOpts)
+	handler, err := newHandler(ctx, cfg, configCache, logger, metrics, tracing)
 	if err != nil {
-		return fmt.Errorf("client authentication: %w", err)
+		return err
 	}
-	var limiter *ratelimit.Limiter
-	if cfg.RateLimit > 0 {
-		limiter, err = ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
-		if err != nil {
-			return fmt.Errorf("rate limit: %w", err)
-		}
-	}
-
-	var playgroundHandler http.Handler
-	if cfg.Playground {
-		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
-	}
-	handler := server.NewHandler(server.Deps{
-		Playground:     playgroundHandler,
-		Explorer:       explorer.Handler("/query"),
-		SchemaSDL:      graph.SDL(),
-		Readiness:      readiness(configCache, cfg.CacheTTL+cfg.CacheMaxStale),
-		Auth:           authn,
-		RateLimit:      limiter,
-		RequestTimeout: cfg.RequestTimeout,
-		Logger:         logger,
-		GraphQL: graph.NewHandler(logger, graph.Options{
-			Introspection: cfg.Introspection,
-			Limits:        cfg.Limits,
-			MaxBodyBytes:  cfg.MaxRequestBytes,
-			MaxBatch:      cfg.MaxBatch,
-		}),
-		Source:     configCache,
-		LoaderWait: cfg.LoaderWait,
-	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -174,6 +139,108 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// newConfigCache builds the signed upstream client, instrumented, and the
+// process-wide cache in front of it.
+func newConfigCache(cfg config.Config, upstreamURL string, logger *slog.Logger, metrics *telemetry.Metrics, tracing *telemetry.Tracing) (*cache.Cache[*opportunity.Snapshot], error) {
+	transport := metrics.InstrumentTransport(tracing.Transport(http.DefaultTransport.(*http.Transport).Clone()))
+	client, err := tanmarket.NewClient(upstreamURL, cfg.Credentials, cfg.Recipe, &http.Client{Transport: transport},
+		tanmarket.Options{
+			AttemptTimeout:  cfg.UpstreamTimeout,
+			Budget:          cfg.UpstreamBudget,
+			MaxRetries:      &cfg.UpstreamRetries,
+			BreakerFailures: cfg.BreakerFailures,
+			BreakerCooldown: cfg.BreakerCooldown,
+			MaxBodyBytes:    cfg.MaxBodyBytes,
+			OnStateChange: func(from, to string) {
+				metrics.ObserveBreaker(from, to)
+				logger.Warn("upstream circuit breaker changed state", "from", from, "to", to)
+			},
+		})
+	if err != nil {
+		return nil, fmt.Errorf("upstream client: %w", err)
+	}
+	return cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
+		start := time.Now()
+		snap, err := client.OpportunityConfig(ctx)
+		metrics.ObserveRefresh(tanmarket.Outcome(err), time.Since(start))
+		if err != nil {
+			// Logged here, once per failed refresh, rather than once per
+			// resolver that sees it.
+			logger.WarnContext(ctx, "opportunity config refresh failed", "err", err, "duration_ms", time.Since(start).Milliseconds())
+			return nil, err
+		}
+		logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", time.Since(start).Milliseconds())
+		return snap, nil
+	}, cache.Options{TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry}), nil
+}
+
+// newHandler builds every route's handler from the configuration.
+func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache[*opportunity.Snapshot], logger *slog.Logger, metrics *telemetry.Metrics, tracing *telemetry.Tracing) (http.Handler, error) {
+	authOpts := cfg.Auth
+	authOpts.Logger = logger
+	authn, err := auth.New(ctx, authOpts)
+	if err != nil {
+		return nil, fmt.Errorf("client authentication (AUTH_*): %w", err)
+	}
+	var limiter *ratelimit.Limiter
+	if cfg.RateLimit > 0 {
+		limiter, err = ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
+		if err != nil {
+			return nil, fmt.Errorf("rate limit: %w", err)
+		}
+	}
+	var playgroundHandler http.Handler
+	if cfg.Playground {
+		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
+	}
+	return server.NewHandler(server.Deps{
+		Logger:         logger,
+		Metrics:        metrics,
+		Tracing:        tracing,
+		Playground:     playgroundHandler,
+		Explorer:       explorer.Handler("/query"),
+		SchemaSDL:      graph.SDL(),
+		Readiness:      readiness(configCache, cfg.CacheTTL+cfg.CacheMaxStale),
+		Auth:           authn,
+		RateLimit:      limiter,
+		RequestTimeout: cfg.RequestTimeout,
+		GraphQL: graph.NewHandler(logger, graph.Options{
+			Introspection: cfg.Introspection,
+			Limits:        cfg.Limits,
+			MaxBodyBytes:  cfg.MaxRequestBytes,
+			MaxBatch:      cfg.MaxBatch,
+			Tracer:        tracing.Tracer(),
+			Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
+				metrics.ObserveOperation(operation, outcome, d)
+				telemetry.SetOperationName(ctx, operation)
+			},
+		}),
+		Source:  meteredSource{configCache, metrics},
+		Loaders: loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
+	}), nil
+}
+
+// meteredSource counts cache hits, misses, stale serves and errors.
+type meteredSource struct {
+	cache   *cache.Cache[*opportunity.Snapshot]
+	metrics *telemetry.Metrics
+}
+
+func (s meteredSource) Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error) {
+	res, err := s.cache.Get(ctx)
+	switch {
+	case err != nil:
+		s.metrics.ObserveCache("error")
+	case res.Stale:
+		s.metrics.ObserveCache("stale")
+	case res.Refreshed:
+		s.metrics.ObserveCache("miss")
+	default:
+		s.metrics.ObserveCache("hit")
+	}
+	return res, err
 }
 
 // startSimulator serves the demo endpoint on a loopback port, checking the same

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+var textListening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
 // service is run() started on port 0 in the background.
 type service struct {
 	base   string
@@ -69,7 +72,10 @@ func start(t *testing.T, env map[string]string) *service {
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(s.logs.String(), "\n") {
 			var entry struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+			if m := textListening.FindStringSubmatch(line); m != nil { // LOG_FORMAT=text
+				entry.Msg, entry.Addr = "listening", m[1]
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" || entry.Addr != "" {
 				u, err := url.Parse(entry.Addr)
 				if err != nil {
 					t.Fatal(err)

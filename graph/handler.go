@@ -1,7 +1,11 @@
 package graph
 
 import (
+	"time"
+
 	"context"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"math"
 	"net/http"
@@ -32,6 +36,12 @@ type Options struct {
 	Limits        limits.Limits
 	MaxBodyBytes  int64 // larger request bodies get 413
 	MaxBatch      int   // operations in one batched POST; 0 refuses batches
+
+	// Observe is told of every operation: its name ("" when anonymous or
+	// unknown), outcome (ok, error, rejected) and duration. May be nil.
+	Observe func(ctx context.Context, operation, outcome string, d time.Duration)
+	// Tracer starts a span per operation; nil means no tracing.
+	Tracer trace.Tracer
 }
 
 // DefaultMaxBodyBytes bounds a request body: 1 MiB.
@@ -46,7 +56,19 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}, Complexity: complexity()}))
-	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes, maxBatch: opts.MaxBatch, limits: opts.Limits})
+	if opts.Observe == nil {
+		opts.Observe = func(context.Context, string, string, time.Duration) {}
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	srv.AddTransport(httpTransport{
+		maxBodyBytes: opts.MaxBodyBytes,
+		maxBatch:     opts.MaxBatch,
+		limits:       opts.Limits,
+		observe:      opts.Observe,
+		tracer:       opts.Tracer,
+	})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if opts.Limits.MaxTokens > 0 {
 		srv.SetParserTokenLimit(opts.Limits.MaxTokens)

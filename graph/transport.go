@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 )
@@ -40,7 +45,16 @@ type httpTransport struct {
 	maxBodyBytes int64
 	maxBatch     int // 0: batched requests are refused
 	limits       limits.Limits
+	observe      func(ctx context.Context, operation, outcome string, d time.Duration)
+	tracer       trace.Tracer
 }
+
+// Outcomes reported to Options.Observe.
+const (
+	OutcomeOK       = "ok"
+	OutcomeError    = "error"    // executed; the response has errors
+	OutcomeRejected = "rejected" // refused before execution
+)
 
 var _ graphql.Transport = httpTransport{}
 
@@ -84,6 +98,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		if !errors.As(err, &re) {
 			re = badRequest(CodeBadRequest, "could not read the request")
 		}
+		t.observe(r.Context(), "", OutcomeRejected, 0)
 		w.WriteHeader(re.status)
 		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: re.message, Extensions: map[string]any{"code": re.code}}}})
 		return
@@ -110,8 +125,20 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	_, _ = w.Write(b)
 }
 
-func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) (int, *graphql.Response) {
-	ctx := r.Context()
+// execute runs one operation in a span of its own and reports its outcome.
+func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) (status int, resp *graphql.Response) {
+	start := time.Now()
+	ctx, span := t.tracer.Start(r.Context(), "graphql.operation", trace.WithSpanKind(trace.SpanKindInternal))
+	name, outcome := p.OperationName, OutcomeRejected
+	defer func() {
+		span.SetAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.outcome", outcome))
+		if outcome != OutcomeOK {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+		t.observe(ctx, name, outcome, time.Since(start))
+	}()
+
 	if t.limits.MaxQueryBytes > 0 && len(p.Query) > t.limits.MaxQueryBytes {
 		return http.StatusBadRequest, &graphql.Response{Errors: gqlerror.List{{
 			Message:    fmt.Sprintf("the query document has %d bytes; the limit is %d", len(p.Query), t.limits.MaxQueryBytes),
@@ -129,8 +156,19 @@ func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *g
 		}
 		return status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 	}
+	if rc.Operation != nil {
+		name = rc.Operation.Name
+		opType := string(rc.Operation.Operation)
+		span.SetName(strings.TrimSpace(opType + " " + name))
+		span.SetAttributes(attribute.String("graphql.operation.type", opType))
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	return http.StatusOK, responses(ctx)
+	resp = responses(ctx)
+	outcome = OutcomeOK
+	if len(resp.Errors) > 0 {
+		outcome = OutcomeError
+	}
+	return http.StatusOK, resp
 }
 
 func (t httpTransport) decodeGET(r *http.Request) (*graphql.RawParams, error) {

@@ -43,6 +43,8 @@ type Result[T any] struct {
 	// RefreshErr is that failure.
 	Stale      bool
 	RefreshErr error
+	// Refreshed is true when this call waited for a refresh (a cache miss).
+	Refreshed bool
 }
 
 type entry[T any] struct {
@@ -129,11 +131,11 @@ func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
 	}
 	if res.Err == nil {
 		e := res.Val.(*entry[T])
-		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: c.now().Sub(e.fetchedAt)}, nil
+		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: c.now().Sub(e.fetchedAt), Refreshed: true}, nil
 	}
 	if e := c.cur.Load(); e != nil {
 		if age := c.now().Sub(e.fetchedAt); age <= c.ttl+c.maxStale {
-			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: res.Err}, nil
+			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: res.Err, Refreshed: true}, nil
 		}
 	}
 	return Result[T]{}, res.Err

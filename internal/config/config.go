@@ -18,7 +18,8 @@ import (
 
 // Config is every setting of the service.
 type Config struct {
-	Port int // PORT; 0 picks a free port (tests)
+	Port      int    // PORT; 0 picks a free port (tests)
+	LogFormat string // json or text
 
 	// UpstreamURL is the tanmarket base URL; empty means demo mode, served by the
 	// embedded simulator.
@@ -82,6 +83,7 @@ type Variable struct {
 // Variables lists every setting with its default.
 var Variables = []Variable{
 	{"PORT", "8080", "TCP port to listen on"},
+	{"LOG_FORMAT", "json", "log lines as json or text"},
 	{"UPSTREAM_URL", "", "tanmarket base URL, e.g. https://open.example.com; unset runs the embedded simulator with demo data"},
 	{"UPSTREAM_APP_ID", "", "application appId (required with UPSTREAM_URL)"},
 	{"UPSTREAM_APP_KEY", "", "application appKey (required with UPSTREAM_URL; never logged)"},
@@ -173,6 +175,12 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("PORT", s, "a port number (0-65535)")
 		}
 		c.Port = p
+	}
+
+	switch c.LogFormat = get("LOG_FORMAT"); c.LogFormat {
+	case "json", "text":
+	default:
+		bad("LOG_FORMAT", c.LogFormat, "json or text")
 	}
 
 	c.UpstreamURL = getenv("UPSTREAM_URL")

@@ -92,6 +92,7 @@ var realEnv = env{
 	"SERVER_MAX_HEADER_BYTES":    "32768",
 	"PLAYGROUND":                 "false",
 	"CACHE_REFRESH_RETRY":        "5s",
+	"LOG_FORMAT":                 "text",
 }
 
 func TestLoadDefaults(t *testing.T) {

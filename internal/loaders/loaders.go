@@ -41,18 +41,25 @@ type Loaders struct {
 	res    cache.Result[*opportunity.Snapshot]
 	err    error
 
-	types  *dataloader.Loader[int, *opportunity.Type]
-	fields *dataloader.Loader[FieldKey, *opportunity.Field]
+	types   *dataloader.Loader[int, *opportunity.Type]
+	fields  *dataloader.Loader[FieldKey, *opportunity.Field]
+	onBatch func(loader string, size int)
+}
+
+// Options tunes the loaders.
+type Options struct {
+	Wait    time.Duration                 // batch window; 0 means DefaultWait
+	OnBatch func(loader string, size int) // observes each batch ("type" or "field"); may be nil
 }
 
 // New returns the loaders of one request.
-func New(src Source, wait time.Duration) *Loaders {
-	if wait <= 0 {
-		wait = DefaultWait
+func New(src Source, opts Options) *Loaders {
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
 	}
-	l := &Loaders{src: src}
-	l.types = dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](wait))
-	l.fields = dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](wait))
+	l := &Loaders{src: src, onBatch: opts.OnBatch}
+	l.types = dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](opts.Wait))
+	l.fields = dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](opts.Wait))
 	return l
 }
 
@@ -71,10 +78,10 @@ func For(ctx context.Context) *Loaders {
 
 // Middleware installs fresh loaders on every request, so nothing loaded for one
 // request is seen by another.
-func Middleware(src Source, wait time.Duration) func(http.Handler) http.Handler {
+func Middleware(src Source, opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), New(src, wait))))
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), New(src, opts))))
 		})
 	}
 }
@@ -103,6 +110,9 @@ func (l *Loaders) Freshness() (cache.Result[*opportunity.Snapshot], bool) {
 }
 
 func (l *Loaders) loadTypes(ctx context.Context, ids []int) []*dataloader.Result[*opportunity.Type] {
+	if l.onBatch != nil {
+		l.onBatch("type", len(ids))
+	}
 	out := make([]*dataloader.Result[*opportunity.Type], len(ids))
 	snap, err := l.Snapshot(ctx)
 	for i, id := range ids {
@@ -116,6 +126,9 @@ func (l *Loaders) loadTypes(ctx context.Context, ids []int) []*dataloader.Result
 }
 
 func (l *Loaders) loadFields(ctx context.Context, keys []FieldKey) []*dataloader.Result[*opportunity.Field] {
+	if l.onBatch != nil {
+		l.onBatch("field", len(keys))
+	}
 	out := make([]*dataloader.Result[*opportunity.Field], len(keys))
 	snap, err := l.Snapshot(ctx)
 	for i, k := range keys {

@@ -39,7 +39,7 @@ func testSnapshot() *opportunity.Snapshot {
 
 func TestBatchFunctionsAnswerInKeyOrder(t *testing.T) {
 	src := &source{snap: testSnapshot()}
-	l := New(src, 0)
+	l := New(src, Options{})
 	ctx := context.Background()
 
 	types := l.loadTypes(ctx, []int{2, 99, 1, 2})
@@ -76,7 +76,7 @@ func TestBatchFunctionsAnswerInKeyOrder(t *testing.T) {
 func TestSourceErrorReachesEveryKey(t *testing.T) {
 	boom := errors.New("upstream down")
 	src := &source{err: boom}
-	l := New(src, 0)
+	l := New(src, Options{})
 	for i, r := range l.loadTypes(context.Background(), []int{1, 2, 3}) {
 		if !errors.Is(r.Error, boom) || r.Data != nil {
 			t.Errorf("key %d: got %+v, want the source's error", i, r)
@@ -96,7 +96,7 @@ func TestSourceErrorReachesEveryKey(t *testing.T) {
 
 func TestConcurrentLoadsShareOneBatch(t *testing.T) {
 	src := &source{snap: testSnapshot()}
-	ctx := NewContext(context.Background(), New(src, 5*time.Millisecond))
+	ctx := NewContext(context.Background(), New(src, Options{Wait: 5 * time.Millisecond}))
 	var wg sync.WaitGroup
 	ids := []int{1, 2, 3, 1, 2, 3, 1, 2}
 	got := make([]*opportunity.Type, len(ids))
@@ -140,7 +140,7 @@ func TestMiddlewareGivesEachRequestItsOwnLoaders(t *testing.T) {
 	src := &source{snap: testSnapshot(), stale: true}
 	var seen []*Loaders
 	var mu sync.Mutex
-	h := Middleware(src, 0)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Middleware(src, Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := For(r.Context())
 		def, err := DefaultType(r.Context())
 		if err != nil || def == nil || def.TypeID != 2 {

@@ -16,6 +16,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
@@ -119,7 +120,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		Logger:     logger,
 		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: !o.introspectionOff, Limits: o.limits, MaxBatch: o.maxBatch}),
 		Source:     s.cache,
-		LoaderWait: time.Millisecond,
+		Loaders:    loaders.Options{Wait: time.Millisecond},
 		Playground: playground.Handler(playground.Options{Title: "test", Endpoint: "/query"}),
 		Explorer:   explorer.Handler("/query"),
 		SchemaSDL:  graph.SDL(),

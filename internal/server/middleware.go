@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // recoverer answers 500 to a panicking handler and logs the panic's type and
@@ -26,31 +24,10 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 					panic(v) // the server's own signal to drop the connection
 				}
 				logger.ErrorContext(r.Context(), "panic in handler",
-					"request_id", middleware.GetReqID(r.Context()),
 					"type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
 				http.Error(w, "internal server error", http.StatusInternalServerError)
 			}()
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// accessLog writes one line per request. The query string is left out: a GET
-// GraphQL request carries its variables there.
-func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			logger.InfoContext(r.Context(), "request",
-				"request_id", middleware.GetReqID(r.Context()),
-				"method", r.Method,
-				"path", r.URL.Path,
-				"status", ww.Status(),
-				"bytes", ww.BytesWritten(),
-				"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			)
 		})
 	}
 }

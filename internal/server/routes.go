@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
 
 // Deps is what the handler needs; run builds it.
@@ -22,7 +22,9 @@ type Deps struct {
 	Logger         *slog.Logger
 	GraphQL        http.Handler   // graph.NewHandler
 	Source         loaders.Source // the configuration cache
-	LoaderWait     time.Duration
+	Loaders        loaders.Options
+	Metrics        *telemetry.Metrics  // nil: no /metrics
+	Tracing        *telemetry.Tracing  // nil: no spans
 	Auth           *auth.Authenticator // nil: no client authentication
 	RateLimit      *ratelimit.Limiter  // nil: no rate limiting
 	RequestTimeout time.Duration       // 0: no per-request deadline
@@ -46,11 +48,18 @@ const CodeCrossOrigin = "CROSS_ORIGIN_REFUSED"
 //	GET  /graphql/schema.graphql  the schema as SDL
 //	GET  /healthz                 the process is alive
 //	GET  /readyz                  a configuration is cached (503 otherwise)
+//	GET  /metrics                 Prometheus metrics
 func NewHandler(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
+	r.Use(telemetry.AccessLog(d.Logger)) // request id first: every later log line carries it
 	r.Use(recoverer(d.Logger))
-	r.Use(accessLog(d.Logger))
+	if d.Tracing != nil {
+		r.Use(d.Tracing.Middleware)
+	}
+	if d.Metrics != nil {
+		r.Use(d.Metrics.InFlight)
+		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
+	}
 
 	if d.Playground != nil {
 		r.Method(http.MethodGet, "/", d.Playground)
@@ -92,7 +101,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.RequestTimeout > 0 {
 		q = q.With(deadline(d.RequestTimeout))
 	}
-	q = q.With(loaders.Middleware(d.Source, d.LoaderWait))
+	q = q.With(loaders.Middleware(d.Source, d.Loaders))
 	q.Method(http.MethodGet, "/query", d.GraphQL)
 	q.Method(http.MethodPost, "/query", d.GraphQL)
 	return r

@@ -84,3 +84,20 @@ func (e *Error) sentinel() error {
 		return ErrUnavailable
 	}
 }
+
+// Outcome names what became of a call, for metrics: ok, circuit_open,
+// unavailable, rejected or bad_response.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrCircuitOpen):
+		return "circuit_open"
+	case errors.Is(err, ErrRejected):
+		return "rejected"
+	case errors.Is(err, ErrBadResponse):
+		return "bad_response"
+	default:
+		return "unavailable"
+	}
+}

@@ -1,0 +1,184 @@
+// Package telemetry holds the service's observability: Prometheus metrics,
+// OpenTelemetry tracing, structured logs with request ids, and the access log.
+package telemetry
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxOperationNames bounds the operation label: the first names seen keep
+// their own series, later ones fold into "other", so a client inventing names
+// cannot grow the metrics without bound.
+const maxOperationNames = 100
+
+// Operation label values that are not client-chosen names.
+const (
+	OperationAnonymous = "anonymous"
+	OperationOther     = "other"
+)
+
+// validName is a GraphQL name of sane length; anything else is "other".
+var validName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+
+// Metrics are the service's Prometheus metrics, on a registry of their own so
+// that tests can build as many as they like.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	operations        *prometheus.CounterVec
+	operationDuration *prometheus.HistogramVec
+	refreshes         *prometheus.CounterVec
+	refreshDuration   *prometheus.HistogramVec
+	upstreamHTTP      *prometheus.CounterVec
+	upstreamHTTPTime  *prometheus.HistogramVec
+	cache             *prometheus.CounterVec
+	batchSize         *prometheus.HistogramVec
+	inFlight          prometheus.Gauge
+	breakerChanges    *prometheus.CounterVec
+	breakerState      *prometheus.GaugeVec
+
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+// NewMetrics registers every metric, Go runtime and process collectors included.
+func NewMetrics() *Metrics {
+	latency := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		names:    map[string]bool{},
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_operations_total",
+			Help: "GraphQL operations by operation name and outcome (ok, error: executed with errors, rejected: refused by parsing, validation or limits).",
+		}, []string{"operation", "outcome"}),
+		operationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "graphql_operation_duration_seconds", Help: "Time to answer a GraphQL operation.", Buckets: latency,
+		}, []string{"operation"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstream_refreshes_total",
+			Help: "Configuration refreshes from the upstream by outcome (ok, unavailable, rejected, bad_response, circuit_open).",
+		}, []string{"outcome"}),
+		refreshDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "upstream_refresh_duration_seconds", Help: "Time of one refresh, retries included.", Buckets: latency,
+		}, []string{"outcome"}),
+		upstreamHTTP: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstream_http_requests_total", Help: "HTTP requests sent to the upstream, by status code (0: no response).",
+		}, []string{"code"}),
+		upstreamHTTPTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "upstream_http_request_duration_seconds", Help: "Time of one HTTP request to the upstream.", Buckets: latency,
+		}, []string{"code"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "config_cache_requests_total", Help: "Configuration lookups by result: hit (fresh), miss (waited for a refresh), stale (served past its TTL), error.",
+		}, []string{"result"}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dataloader_batch_size", Help: "Keys per dataloader batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100},
+		}, []string{"loader"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight", Help: "HTTP requests being served.",
+		}),
+		breakerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstream_breaker_transitions_total", Help: "Circuit breaker state changes.",
+		}, []string{"from", "to"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "upstream_breaker_state", Help: "1 for the circuit breaker's current state.",
+		}, []string{"state"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.operations, m.operationDuration, m.refreshes, m.refreshDuration,
+		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.batchSize, m.inFlight,
+		m.breakerChanges, m.breakerState,
+	)
+	m.breakerState.WithLabelValues("closed").Set(1)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// OperationLabel folds a client-chosen operation name into a bounded label.
+func (m *Metrics) OperationLabel(name string) string {
+	if name == "" {
+		return OperationAnonymous
+	}
+	if !validName.MatchString(name) {
+		return OperationOther
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names[name] {
+		return name
+	}
+	if len(m.names) >= maxOperationNames {
+		return OperationOther
+	}
+	m.names[name] = true
+	return name
+}
+
+// ObserveOperation counts one GraphQL operation.
+func (m *Metrics) ObserveOperation(name, outcome string, d time.Duration) {
+	label := m.OperationLabel(name)
+	m.operations.WithLabelValues(label, outcome).Inc()
+	m.operationDuration.WithLabelValues(label).Observe(d.Seconds())
+}
+
+// ObserveRefresh counts one configuration refresh.
+func (m *Metrics) ObserveRefresh(outcome string, d time.Duration) {
+	m.refreshes.WithLabelValues(outcome).Inc()
+	m.refreshDuration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// ObserveCache counts one configuration lookup.
+func (m *Metrics) ObserveCache(result string) { m.cache.WithLabelValues(result).Inc() }
+
+// ObserveBatch records the size of one dataloader batch.
+func (m *Metrics) ObserveBatch(loader string, size int) {
+	m.batchSize.WithLabelValues(loader).Observe(float64(size))
+}
+
+// ObserveBreaker records a circuit breaker transition.
+func (m *Metrics) ObserveBreaker(from, to string) {
+	m.breakerChanges.WithLabelValues(from, to).Inc()
+	m.breakerState.WithLabelValues(from).Set(0)
+	m.breakerState.WithLabelValues(to).Set(1)
+}
+
+// InstrumentTransport counts and times every HTTP request sent through rt.
+func (m *Metrics) InstrumentTransport(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := rt.RoundTrip(r)
+		code := "0"
+		if err == nil {
+			code = strconv.Itoa(resp.StatusCode)
+		}
+		m.upstreamHTTP.WithLabelValues(code).Inc()
+		m.upstreamHTTPTime.WithLabelValues(code).Observe(time.Since(start).Seconds())
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// InFlight counts requests being served.
+func (m *Metrics) InFlight(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+)
+
+func get(t *testing.T, url string, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestMetrics(t *testing.T) {
+	s := start(t, map[string]string{"RATE_LIMIT": "0"})
+	waitReady(t, s)
+	for _, q := range []string{
+		`query Dropdown { opportunityTypes { typeId } }`,
+		`query Lookup { a: opportunityType(typeId: 1001) { requiredOppTypeFields: allStages { requiredOppTypeFields { field { id } } } } }`,
+		`{ opportunityTypes { nope } }`,
+	} {
+		s.post(t, q)
+	}
+	// Operation names are bounded: 150 invented names cannot make 150 series.
+	for i := range 150 {
+		s.post(t, "query Invented"+strconv.Itoa(i)+" { __typename }")
+	}
+	resp, body := get(t, s.base+"/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`graphql_operations_total{operation="Dropdown",outcome="ok"} 1`,
+		`graphql_operations_total{operation="anonymous",outcome="rejected"} 1`,
+		`graphql_operations_total{operation="other",outcome="ok"}`,
+		`graphql_operation_duration_seconds_bucket{operation="Lookup"`,
+		`upstream_refreshes_total{outcome="ok"} 1`,
+		`upstream_http_requests_total{code="200"} 1`,
+		`upstream_http_request_duration_seconds_count{code="200"} 1`,
+		`config_cache_requests_total{result="hit"}`,
+		`dataloader_batch_size_count{loader="field"}`,
+		`http_requests_in_flight 1`,
+		`upstream_breaker_state{state="closed"} 1`,
+		`go_goroutines `,
+		`process_resident_memory_bytes `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if n := strings.Count(body, "graphql_operations_total{"); n > 110 {
+		t.Errorf("%d operation series: names are not bounded", n)
+	}
+}
+
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)))
+}
+
+func TestRequestIDsAndAccessLog(t *testing.T) {
+	s := start(t, map[string]string{"LOG_FORMAT": "json"})
+	tests := []struct {
+		name, give string
+		kept       bool
+	}{
+		{"incoming id kept", "req-7f3a9c", true},
+		{"odd characters replaced", `x"} {"level":"ERROR"`, false},
+		{"overlong id replaced", strings.Repeat("a", 200), false},
+		{"none given", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"query Named { opportunityTypes { typeId } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.give != "" {
+				req.Header["X-Request-Id"] = []string{tt.give}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			id := resp.Header.Get("X-Request-Id")
+			if (id == tt.give) != tt.kept || id == "" {
+				t.Fatalf("response X-Request-Id %q (sent %q)", id, tt.give)
+			}
+			found := false
+			sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+			for sc.Scan() {
+				var line map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+					t.Fatalf("log line is not JSON: %s", sc.Text())
+				}
+				if line["request_id"] == id && line["msg"] == "request" {
+					found = true
+					if line["operation"] != "Named" || line["status"] != float64(200) || line["duration_ms"] == nil || line["path"] != "/query" {
+						t.Errorf("access line %v lacks operation, status, path or duration", line)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no access line with request_id %q:\n%s", id, s.logs)
+			}
+		})
+	}
+}
+
+func TestTextLogs(t *testing.T) {
+	s := start(t, map[string]string{"LOG_FORMAT": "text"})
+	s.post(t, `{ __typename }`)
+	waitReady(t, s)
+	if !strings.Contains(s.logs.String(), "level=INFO msg=request") || !strings.Contains(s.logs.String(), "request_id=") {
+		t.Errorf("LOG_FORMAT=text: %s", s.logs)
+	}
+}
+
+// TestTracing exports over OTLP/HTTP to a fake collector and checks that a
+// request's trace reaches the upstream (traceparent) and the collector gets
+// the server, GraphQL and upstream spans of it.
+func TestTracing(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		spans     []string
+		traceIDs  = map[string]bool{}
+		upstreams []string
+	)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req collectortrace.ExportTraceServiceRequest
+		if err := proto.Unmarshal(body, &req); err != nil {
+			t.Errorf("collector: %v", err)
+		}
+		mu.Lock()
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					spans = append(spans, sp.Name)
+					traceIDs[hexID(sp.TraceId)] = true
+				}
+			}
+		}
+		mu.Unlock()
+	}))
+	defer collector.Close()
+
+	sim := simulator.New(simulator.Options{
+		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
+		Recipe:      signature.Default(),
+	})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		upstreams = append(upstreams, r.Header.Get("traceparent"))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	defer upstream.Close()
+	s := start(t, map[string]string{
+		"UPSTREAM_URL": upstream.URL, "UPSTREAM_APP_ID": "app-run", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
+		"CACHE_TTL":                   "1ms", // so that the traced request makes its own upstream call
+	})
+	waitReady(t, s)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"query Traced { opportunityTypes { typeId } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s.stop() // flushes the batch exporter
+	<-s.result
+	s.result <- nil
+
+	mu.Lock()
+	defer mu.Unlock()
+	propagated := false
+	for _, tp := range upstreams {
+		propagated = propagated || strings.Contains(tp, traceID)
+	}
+	if !propagated {
+		t.Errorf("no upstream request carried trace %s: %q", traceID, upstreams)
+	}
+	if !traceIDs[traceID] {
+		t.Errorf("collector got no span of trace %s; traces %v", traceID, traceIDs)
+	}
+	for _, want := range []string{"POST /query", "query Traced", "tanmarket POST /api/v3/opportunity/config/get"} {
+		found := false
+		for _, name := range spans {
+			found = found || name == want
+		}
+		if !found {
+			t.Errorf("no span %q among %q", want, spans)
+		}
+	}
+}
+
+func hexID(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
