@@ -27,6 +27,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
@@ -191,6 +192,12 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 			return nil, fmt.Errorf("rate limit: %w", err)
 		}
 	}
+	var trusted persisted.Manifest
+	if cfg.PersistedOnly {
+		if trusted, err = persisted.LoadManifest(cfg.PersistedFile); err != nil {
+			return nil, fmt.Errorf("PERSISTED_QUERIES_FILE: %w", err)
+		}
+	}
 	var playgroundHandler http.Handler
 	if cfg.Playground {
 		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
@@ -206,7 +213,21 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 		Auth:           authn,
 		RateLimit:      limiter,
 		RequestTimeout: cfg.RequestTimeout,
+		CORSOrigins:    cfg.CORSAllowedOrigins,
 		GraphQL: graph.NewHandler(logger, graph.Options{
+			APQCacheSize:     cfg.APQCacheSize,
+			TrustedDocuments: trusted,
+			HTTPCache: &graph.HTTPCache{
+				TTL:     cfg.CacheTTL,
+				Private: cfg.Auth.Mode != auth.ModeNone,
+				Current: func() (string, time.Duration, bool) {
+					res, ok := configCache.Peek()
+					if !ok || res.Stale {
+						return "", 0, false
+					}
+					return res.Value.Version(), res.Age, true
+				},
+			},
 			Introspection: cfg.Introspection,
 			Limits:        cfg.Limits,
 			MaxBodyBytes:  cfg.MaxRequestBytes,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 )
 
 // queryCacheSize bounds gqlgen's cache of parsed and validated documents. A
@@ -42,6 +43,14 @@ type Options struct {
 	Observe func(ctx context.Context, operation, outcome string, d time.Duration)
 	// Tracer starts a span per operation; nil means no tracing.
 	Tracer trace.Tracer
+	// HTTPCache makes GET answers cacheable; nil leaves them uncached.
+	HTTPCache *HTTPCache
+	// APQCacheSize bounds automatic persisted queries (documents kept); 0
+	// turns APQ off.
+	APQCacheSize int
+	// TrustedDocuments, when set, is the only set of documents that may run;
+	// APQ is then off, since it would let clients register new ones.
+	TrustedDocuments persisted.Manifest
 }
 
 // DefaultMaxBodyBytes bounds a request body: 1 MiB.
@@ -68,7 +77,14 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 		limits:       opts.Limits,
 		observe:      opts.Observe,
 		tracer:       opts.Tracer,
+		cache:        opts.HTTPCache,
 	})
+	switch {
+	case opts.TrustedDocuments != nil:
+		srv.Use(persisted.OnlyListed{Manifest: opts.TrustedDocuments})
+	case opts.APQCacheSize > 0:
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](opts.APQCacheSize)})
+	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if opts.Limits.MaxTokens > 0 {
 		srv.SetParserTokenLimit(opts.Limits.MaxTokens)

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 )
 
 // Request-level error codes, for requests refused before any GraphQL work.
@@ -47,13 +48,15 @@ type httpTransport struct {
 	limits       limits.Limits
 	observe      func(ctx context.Context, operation, outcome string, d time.Duration)
 	tracer       trace.Tracer
+	cache        *HTTPCache // nil: no HTTP caching
 }
 
 // Outcomes reported to Options.Observe.
 const (
-	OutcomeOK       = "ok"
-	OutcomeError    = "error"    // executed; the response has errors
-	OutcomeRejected = "rejected" // refused before execution
+	OutcomeOK          = "ok"
+	OutcomeError       = "error"        // executed; the response has errors
+	OutcomeRejected    = "rejected"     // refused before execution
+	OutcomeNotModified = "not_modified" // a GET answered 304 from its ETag
 )
 
 var _ graphql.Transport = httpTransport{}
@@ -99,20 +102,34 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			re = badRequest(CodeBadRequest, "could not read the request")
 		}
 		t.observe(r.Context(), "", OutcomeRejected, 0)
+		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(re.status)
 		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: re.message, Extensions: map[string]any{"code": re.code}}}})
 		return
 	}
 	for _, p := range batch {
 		p.Headers = r.Header
+		// A request must carry a document, or the hash of a persisted one.
+		if p.Query == "" && persisted.RequestedHash(p) == "" {
+			t.observe(r.Context(), "", OutcomeRejected, 0)
+			w.WriteHeader(http.StatusBadRequest)
+			writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "the request has no query", Extensions: map[string]any{"code": CodeBadRequest}}}})
+			return
+		}
 	}
 
 	if !isBatch {
+		if t.cache.notModified(w, r, media) {
+			t.observe(r.Context(), batch[0].OperationName, OutcomeNotModified, 0)
+			return
+		}
 		status, resp := t.execute(r, exec, batch[0], media)
+		t.cache.mark(w, r, resp, media)
 		w.WriteHeader(status)
 		writeResponse(w, resp)
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	// A batch answers 200 with one result per operation; each result carries
 	// its own errors.
 	out := make([]json.RawMessage, len(batch))
@@ -174,6 +191,7 @@ func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *g
 func (t httpTransport) decodeGET(r *http.Request) (*graphql.RawParams, error) {
 	q := r.URL.Query()
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	defer setDocumentID(p, q.Get("documentId"))
 	if v := q.Get("variables"); v != "" {
 		if err := t.decodeJSON([]byte(v), &p.Variables, "variables"); err != nil {
 			return nil, err
@@ -208,27 +226,56 @@ func (t httpTransport) decodePOST(w http.ResponseWriter, r *http.Request) (batch
 		return nil, false, badRequest(CodeBadRequest, "the request body is empty; send a JSON object with a query")
 	}
 	if trimmed[0] != '[' {
-		p := &graphql.RawParams{}
-		if err := t.decodeJSON(body, p, "request body"); err != nil {
+		var one wireParams
+		if err := t.decodeJSON(body, &one, "request body"); err != nil {
 			return nil, false, err
 		}
-		return []*graphql.RawParams{p}, false, nil
+		return []*graphql.RawParams{one.raw()}, false, nil
 	}
 	if t.maxBatch == 0 {
 		return nil, false, badRequest(CodeBatchingDisabled, "batched requests are not accepted; send one operation per request")
 	}
-	if err := t.decodeJSON(body, &batch, "request body"); err != nil {
+	var wire []*wireParams
+	if err := t.decodeJSON(body, &wire, "request body"); err != nil {
 		return nil, false, err
 	}
-	if len(batch) == 0 || len(batch) > t.maxBatch {
-		return nil, false, badRequest(CodeBatchTooLarge, "a batch must hold 1 to %d operations, not %d", t.maxBatch, len(batch))
+	if len(wire) == 0 || len(wire) > t.maxBatch {
+		return nil, false, badRequest(CodeBatchTooLarge, "a batch must hold 1 to %d operations, not %d", t.maxBatch, len(wire))
 	}
-	for i, p := range batch {
+	for i, p := range wire {
 		if p == nil {
 			return nil, false, badRequest(CodeBadRequest, "batch entry %d is not an object", i)
 		}
+		batch = append(batch, p.raw())
 	}
 	return batch, true, nil
+}
+
+// wireParams is a GraphQL-over-HTTP request body. documentId (the persisted
+// operations proposal) has no place in gqlgen's RawParams, so raw moves it
+// into the extensions, where the trusted-documents extension looks.
+type wireParams struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
+	DocumentID    string         `json:"documentId"`
+}
+
+func (w *wireParams) raw() *graphql.RawParams {
+	p := &graphql.RawParams{Query: w.Query, OperationName: w.OperationName, Variables: w.Variables, Extensions: w.Extensions}
+	setDocumentID(p, w.DocumentID)
+	return p
+}
+
+func setDocumentID(p *graphql.RawParams, id string) {
+	if id == "" {
+		return
+	}
+	if p.Extensions == nil {
+		p.Extensions = map[string]any{}
+	}
+	p.Extensions[persisted.DocumentIDKey] = id
 }
 
 // decodeJSON checks the nesting first, with a scan that allocates nothing, so
@@ -306,8 +353,18 @@ func responseMediaType(accept string) string {
 	return mediaJSON
 }
 
+// response is graphql.Response with data left out when there is none: a
+// request refused before execution has no data entry at all (the
+// GraphQL-over-HTTP specification), while one whose execution nulled the
+// root keeps "data": null.
+type response struct {
+	Errors     gqlerror.List   `json:"errors,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	Extensions map[string]any  `json:"extensions,omitempty"`
+}
+
 func marshal(resp *graphql.Response) []byte {
-	b, err := json.Marshal(resp)
+	b, err := json.Marshal(response{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
 	if err != nil {
 		// Data is json.RawMessage produced by gqlgen; failing here is a bug, and
 		// the message must not carry the data.

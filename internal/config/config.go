@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
@@ -57,10 +58,14 @@ type Config struct {
 
 	// Auth holds the client-authentication settings except Logger and Now,
 	// which run sets.
-	Auth            auth.Options
-	RateLimit       int // requests per client per RateLimitWindow; 0 disables
-	RateLimitWindow time.Duration
-	TrustedProxies  []netip.Prefix
+	Auth               auth.Options
+	APQCacheSize       int
+	PersistedOnly      bool
+	PersistedFile      string
+	CORSAllowedOrigins []string
+	RateLimit          int // requests per client per RateLimitWindow; 0 disables
+	RateLimitWindow    time.Duration
+	TrustedProxies     []netip.Prefix
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -120,6 +125,10 @@ var Variables = []Variable{
 	{"SERVER_WRITE_TIMEOUT", "30s", "time to write a response; keep above REQUEST_TIMEOUT"},
 	{"SERVER_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
 	{"SERVER_MAX_HEADER_BYTES", "65536", "largest request header block"},
+	{"APQ_CACHE_SIZE", "1000", "automatic persisted queries kept (LRU); 0 turns APQ off"},
+	{"PERSISTED_QUERIES_ONLY", "false", "true: run only the documents in PERSISTED_QUERIES_FILE (trusted documents)"},
+	{"PERSISTED_QUERIES_FILE", "", "manifest of trusted documents, {\"<sha256>\": \"<document>\"} as graphql-codegen emits"},
+	{"CORS_ALLOWED_ORIGINS", "", "origins allowed to call from browsers, comma-separated, e.g. https://app.example.com"},
 	{"AUTH_MODE", "none", "client authentication: none, apikey or jwt"},
 	{"AUTH_API_KEYS", "", "with apikey: name:key pairs, comma-separated (never logged)"},
 	{"AUTH_JWT_HMAC_SECRET", "", "with jwt: HMAC secret of HS256/384/512 tokens, at least 32 bytes (never logged)"},
@@ -303,6 +312,27 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("AUTH_API_KEYS: %w", err))
 		}
 		c.Auth.APIKeys = keys
+	}
+	c.APQCacheSize = integer("APQ_CACHE_SIZE", 0)
+	switch s := get("PERSISTED_QUERIES_ONLY"); s {
+	case "true", "false":
+		c.PersistedOnly = s == "true"
+	default:
+		bad("PERSISTED_QUERIES_ONLY", s, "true or false")
+	}
+	c.PersistedFile = getenv("PERSISTED_QUERIES_FILE")
+	if c.PersistedOnly && c.PersistedFile == "" {
+		errs = append(errs, errors.New("PERSISTED_QUERIES_FILE: required when PERSISTED_QUERIES_ONLY=true"))
+	}
+	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			bad("CORS_ALLOWED_ORIGINS", o, "an origin such as https://app.example.com")
+			continue
+		}
+		c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
 	}
 	c.RateLimit = integer("RATE_LIMIT", 0)
 	c.RateLimitWindow = duration("RATE_LIMIT_WINDOW")

@@ -93,6 +93,10 @@ var realEnv = env{
 	"PLAYGROUND":                 "false",
 	"CACHE_REFRESH_RETRY":        "5s",
 	"LOG_FORMAT":                 "text",
+	"APQ_CACHE_SIZE":             "10",
+	"PERSISTED_QUERIES_ONLY":     "true",
+	"PERSISTED_QUERIES_FILE":     "testdata/persisted.json",
+	"CORS_ALLOWED_ORIGINS":       "https://app.example.com",
 }
 
 func TestLoadDefaults(t *testing.T) {

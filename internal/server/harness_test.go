@@ -18,6 +18,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
@@ -88,6 +89,8 @@ type stackOptions struct {
 	limits           limits.Limits
 	maxBatch         int
 	introspectionOff bool
+	trusted          persisted.Manifest
+	corsOrigins      []string
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -117,13 +120,27 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.cache = cache.New(client.OpportunityConfig, cache.Options{TTL: 30 * time.Second, MaxStale: time.Hour, Now: s.clock.Now})
 	logger := slog.New(slog.NewJSONHandler(s.logs, nil))
 	h := server.NewHandler(server.Deps{
-		Logger:     logger,
-		GraphQL:    graph.NewHandler(logger, graph.Options{Introspection: !o.introspectionOff, Limits: o.limits, MaxBatch: o.maxBatch}),
-		Source:     s.cache,
-		Loaders:    loaders.Options{Wait: time.Millisecond},
-		Playground: playground.Handler(playground.Options{Title: "test", Endpoint: "/query"}),
-		Explorer:   explorer.Handler("/query"),
-		SchemaSDL:  graph.SDL(),
+		Logger: logger,
+		GraphQL: graph.NewHandler(logger, graph.Options{
+			Introspection:    !o.introspectionOff,
+			Limits:           o.limits,
+			MaxBatch:         o.maxBatch,
+			APQCacheSize:     100,
+			TrustedDocuments: o.trusted,
+			HTTPCache: &graph.HTTPCache{TTL: 30 * time.Second, Current: func() (string, time.Duration, bool) {
+				res, ok := s.cache.Peek()
+				if !ok || res.Stale {
+					return "", 0, false
+				}
+				return res.Value.Version(), res.Age, true
+			}},
+		}),
+		Source:      s.cache,
+		Loaders:     loaders.Options{Wait: time.Millisecond},
+		CORSOrigins: o.corsOrigins,
+		Playground:  playground.Handler(playground.Options{Title: "test", Endpoint: "/query"}),
+		Explorer:    explorer.Handler("/query"),
+		SchemaSDL:   graph.SDL(),
 		Readiness: func() (bool, map[string]any) {
 			_, ok := s.cache.Peek()
 			return ok, map[string]any{"ready": ok}

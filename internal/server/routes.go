@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/cors"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
@@ -31,6 +32,7 @@ type Deps struct {
 	Playground     http.Handler        // nil: no playground at /
 	Explorer       http.Handler        // nil: no explorer at /explorer
 	SchemaSDL      string              // served at /graphql/schema.graphql
+	CORSOrigins    []string            // origins allowed to call from browsers
 	// Readiness reports whether the service can answer: a configuration is
 	// cached. detail explains, for operators.
 	Readiness func() (ready bool, detail map[string]any)
@@ -55,6 +57,15 @@ func NewHandler(d Deps) http.Handler {
 	r.Use(recoverer(d.Logger))
 	if d.Tracing != nil {
 		r.Use(d.Tracing.Middleware)
+	}
+	if len(d.CORSOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: d.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Accept", "Content-Type", "Authorization", "X-API-Key", "X-Request-Id", "If-None-Match", "traceparent", "tracestate"},
+			ExposedHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+			MaxAge:         600,
+		}))
 	}
 	if d.Metrics != nil {
 		r.Use(d.Metrics.InFlight)
@@ -88,6 +99,12 @@ func NewHandler(d Deps) http.Handler {
 	// credentials (401 before any work), then against its client's rate (429),
 	// then given a deadline that bounds the upstream work it causes.
 	csrf := http.NewCrossOriginProtection()
+	for _, origin := range d.CORSOrigins {
+		// An allowed front-end's POSTs are cross-origin too; trust them here
+		// as CORS does. AddTrustedOrigin only fails on a malformed origin,
+		// which config has refused already.
+		_ = csrf.AddTrustedOrigin(origin)
+	}
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		auth.WriteError(w, http.StatusForbidden, CodeCrossOrigin, "cross-origin request refused")
 	}))
