@@ -30,6 +30,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
@@ -198,6 +199,10 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 			return nil, fmt.Errorf("PERSISTED_QUERIES_FILE: %w", err)
 		}
 	}
+	var responses *respcache.Cache
+	if cfg.ResponseCache {
+		responses = respcache.New(cfg.ResponseCacheBytes)
+	}
 	var playgroundHandler http.Handler
 	if cfg.Playground {
 		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
@@ -217,16 +222,14 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 		GraphQL: graph.NewHandler(logger, graph.Options{
 			APQCacheSize:     cfg.APQCacheSize,
 			TrustedDocuments: trusted,
-			HTTPCache: &graph.HTTPCache{
-				TTL:     cfg.CacheTTL,
-				Private: cfg.Auth.Mode != auth.ModeNone,
-				Current: func() (string, time.Duration, bool) {
-					res, ok := configCache.Peek()
-					if !ok || res.Stale {
-						return "", 0, false
-					}
-					return res.Value.Version(), res.Age, true
-				},
+			HTTPCache:        &graph.HTTPCache{TTL: cfg.CacheTTL, Private: cfg.Auth.Mode != auth.ModeNone},
+			ResponseCache:    responses,
+			Current: func() (string, time.Duration, bool) {
+				res, ok := configCache.Peek()
+				if !ok || res.Stale {
+					return "", 0, false
+				}
+				return res.Value.Version(), res.Age, true
 			},
 			Introspection: cfg.Introspection,
 			Limits:        cfg.Limits,

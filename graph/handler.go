@@ -19,6 +19,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 )
 
 // queryCacheSize bounds gqlgen's cache of parsed and validated documents. A
@@ -45,6 +46,12 @@ type Options struct {
 	Tracer trace.Tracer
 	// HTTPCache makes GET answers cacheable; nil leaves them uncached.
 	HTTPCache *HTTPCache
+	// ResponseCache keeps encoded answers per configuration version; nil
+	// executes every operation.
+	ResponseCache *respcache.Cache
+	// Current reports the cached configuration's version and age while it is
+	// fresh, without fetching; the HTTP and response caches need it.
+	Current func() (version string, age time.Duration, ok bool)
 	// APQCacheSize bounds automatic persisted queries (documents kept); 0
 	// turns APQ off.
 	APQCacheSize int
@@ -68,6 +75,9 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 	if opts.Observe == nil {
 		opts.Observe = func(context.Context, string, string, time.Duration) {}
 	}
+	if opts.Current == nil {
+		opts.Current = func() (string, time.Duration, bool) { return "", 0, false }
+	}
 	if opts.Tracer == nil {
 		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
@@ -78,6 +88,8 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 		observe:      opts.Observe,
 		tracer:       opts.Tracer,
 		cache:        opts.HTTPCache,
+		responses:    opts.ResponseCache,
+		current:      opts.Current,
 	})
 	switch {
 	case opts.TrustedDocuments != nil:

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 )
 
@@ -20,9 +18,6 @@ import (
 // If-None-Match without executing anything. POST answers are never cached.
 type HTTPCache struct {
 	TTL time.Duration
-	// Current returns the cached configuration's version while it is fresh,
-	// without fetching; ok is false otherwise (then the request executes).
-	Current func() (version string, age time.Duration, ok bool)
 	// Private marks answers private (no shared caches): set it when clients
 	// authenticate, or a CDN would serve one client's answer to anyone.
 	Private bool
@@ -58,12 +53,12 @@ func (c *HTTPCache) setHeaders(w http.ResponseWriter, etag string, age time.Dura
 }
 
 // notModified answers 304 when the client holds the current representation.
-func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media string) bool {
+func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media string, current currentFunc) bool {
 	inm := r.Header.Get("If-None-Match")
 	if c == nil || r.Method != http.MethodGet || inm == "" {
 		return false
 	}
-	version, age, ok := c.Current()
+	version, age, ok := current()
 	if !ok {
 		return false
 	}
@@ -78,22 +73,31 @@ func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media st
 	return false
 }
 
-// mark sets the caching headers of an answer: cacheable only for a GET that
-// executed without errors on a fresh configuration.
-func (c *HTTPCache) mark(w http.ResponseWriter, r *http.Request, resp *graphql.Response, media string) {
-	if c == nil || r.Method != http.MethodGet || len(resp.Errors) > 0 {
+// mark sets the caching headers of an answer built from configuration
+// version at age (version "" when it read none or a stale one): cacheable only
+// for a GET that executed without errors on a fresh configuration.
+func (c *HTTPCache) mark(w http.ResponseWriter, r *http.Request, failed bool, version string, age time.Duration, media string) {
+	if c == nil || r.Method != http.MethodGet || failed || version == "" {
 		w.Header().Set("Cache-Control", "no-store")
 		return
 	}
+	c.setHeaders(w, c.etag(version, media), age)
+}
+
+// currentFunc reports the cached configuration's version and age while it is
+// fresh, without fetching.
+type currentFunc func() (version string, age time.Duration, ok bool)
+
+// builtFrom returns the fresh configuration version a request's answer was
+// built from, or "" when it read none or a stale one.
+func builtFrom(r *http.Request) (string, time.Duration) {
 	l := loaders.For(r.Context())
 	if l == nil {
-		w.Header().Set("Cache-Control", "no-store")
-		return
+		return "", 0
 	}
 	res, ok := l.Freshness()
 	if !ok || res.Stale {
-		w.Header().Set("Cache-Control", "no-store")
-		return
+		return "", 0
 	}
-	c.setHeaders(w, c.etag(res.Value.Version(), media), res.Age)
+	return res.Value.Version(), res.Age
 }

@@ -3,12 +3,14 @@ package graph
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 )
 
 // Request-level error codes, for requests refused before any GraphQL work.
@@ -48,7 +51,9 @@ type httpTransport struct {
 	limits       limits.Limits
 	observe      func(ctx context.Context, operation, outcome string, d time.Duration)
 	tracer       trace.Tracer
-	cache        *HTTPCache // nil: no HTTP caching
+	cache        *HTTPCache       // nil: no HTTP caching
+	responses    *respcache.Cache // nil: every operation executes
+	current      currentFunc
 }
 
 // Outcomes reported to Options.Observe.
@@ -119,14 +124,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 
 	if !isBatch {
-		if t.cache.notModified(w, r, media) {
-			t.observe(r.Context(), batch[0].OperationName, OutcomeNotModified, 0)
-			return
-		}
-		status, resp := t.execute(r, exec, batch[0], media)
-		t.cache.mark(w, r, resp, media)
-		w.WriteHeader(status)
-		writeResponse(w, resp)
+		t.serveOne(w, r, exec, batch[0], media)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -140,6 +138,59 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	w.WriteHeader(http.StatusOK)
 	b, _ := json.Marshal(out)
 	_, _ = w.Write(b)
+}
+
+// serveOne answers a single operation: 304 when the client's ETag is
+// current, the stored bytes when the response cache has them for the current
+// configuration, otherwise by executing (and storing a clean result).
+func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) {
+	if t.cache.notModified(w, r, media, t.current) {
+		t.observe(r.Context(), p.OperationName, OutcomeNotModified, 0)
+		return
+	}
+	var key string
+	if t.responses != nil && !asksForSchema(p.Query) {
+		key = responseKey(p)
+		if version, age, ok := t.current(); ok {
+			start := time.Now()
+			if b, ok := t.responses.Get(version, key); ok {
+				t.cache.mark(w, r, false, version, age, media)
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write(b)
+				t.observe(r.Context(), p.OperationName, OutcomeOK, time.Since(start))
+				return
+			}
+		}
+	}
+	status, resp := t.execute(r, exec, p, media)
+	version, age := builtFrom(r)
+	failed := len(resp.Errors) > 0
+	t.cache.mark(w, r, failed, version, age, media)
+	b := marshal(resp)
+	if key != "" && status == http.StatusOK && !failed && version != "" && len(resp.Extensions) == 0 {
+		t.responses.Put(version, key, b)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// asksForSchema reports whether a document asks for the schema; such answers
+// are not kept (they are cheap, rare, and may be switched off).
+var introspectionField = regexp.MustCompile(`__schema\b|__type\s*\(`)
+
+func asksForSchema(query string) bool { return introspectionField.MatchString(query) }
+
+// responseKey identifies what a response depends on besides the
+// configuration version: the document (or persisted hash), the operation and
+// the variables, encoded canonically (json.Marshal sorts map keys).
+func responseKey(p *graphql.RawParams) string {
+	vars, _ := json.Marshal(p.Variables)
+	h := sha256.New()
+	for _, part := range []string{p.Query, p.OperationName, string(vars), persisted.RequestedHash(p)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
 }
 
 // execute runs one operation in a span of its own and reports its outcome.

@@ -59,6 +59,8 @@ type Config struct {
 	// Auth holds the client-authentication settings except Logger and Now,
 	// which run sets.
 	Auth               auth.Options
+	ResponseCache      bool
+	ResponseCacheBytes int
 	APQCacheSize       int
 	PersistedOnly      bool
 	PersistedFile      string
@@ -125,6 +127,8 @@ var Variables = []Variable{
 	{"SERVER_WRITE_TIMEOUT", "30s", "time to write a response; keep above REQUEST_TIMEOUT"},
 	{"SERVER_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
 	{"SERVER_MAX_HEADER_BYTES", "65536", "largest request header block"},
+	{"RESPONSE_CACHE", "true", "keep encoded answers per configuration version and serve repeats without executing"},
+	{"RESPONSE_CACHE_BYTES", "33554432", "size bound of the response cache (LRU)"},
 	{"APQ_CACHE_SIZE", "1000", "automatic persisted queries kept (LRU); 0 turns APQ off"},
 	{"PERSISTED_QUERIES_ONLY", "false", "true: run only the documents in PERSISTED_QUERIES_FILE (trusted documents)"},
 	{"PERSISTED_QUERIES_FILE", "", "manifest of trusted documents, {\"<sha256>\": \"<document>\"} as graphql-codegen emits"},
@@ -313,6 +317,13 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.Auth.APIKeys = keys
 	}
+	switch s := get("RESPONSE_CACHE"); s {
+	case "true", "false":
+		c.ResponseCache = s == "true"
+	default:
+		bad("RESPONSE_CACHE", s, "true or false")
+	}
+	c.ResponseCacheBytes = integer("RESPONSE_CACHE_BYTES", 1)
 	c.APQCacheSize = integer("APQ_CACHE_SIZE", 0)
 	switch s := get("PERSISTED_QUERIES_ONLY"); s {
 	case "true", "false":

@@ -94,6 +94,8 @@ var realEnv = env{
 	"CACHE_REFRESH_RETRY":        "5s",
 	"LOG_FORMAT":                 "text",
 	"APQ_CACHE_SIZE":             "10",
+	"RESPONSE_CACHE":             "false",
+	"RESPONSE_CACHE_BYTES":       "1048576",
 	"PERSISTED_QUERIES_ONLY":     "true",
 	"PERSISTED_QUERIES_FILE":     "testdata/persisted.json",
 	"CORS_ALLOWED_ORIGINS":       "https://app.example.com",

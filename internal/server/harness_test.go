@@ -20,6 +20,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
@@ -90,6 +91,7 @@ type stackOptions struct {
 	maxBatch         int
 	introspectionOff bool
 	trusted          persisted.Manifest
+	responses        *respcache.Cache
 	corsOrigins      []string
 }
 
@@ -127,13 +129,15 @@ func newStack(t testing.TB, o stackOptions) *stack {
 			MaxBatch:         o.maxBatch,
 			APQCacheSize:     100,
 			TrustedDocuments: o.trusted,
-			HTTPCache: &graph.HTTPCache{TTL: 30 * time.Second, Current: func() (string, time.Duration, bool) {
+			HTTPCache:        &graph.HTTPCache{TTL: 30 * time.Second},
+			ResponseCache:    o.responses,
+			Current: func() (string, time.Duration, bool) {
 				res, ok := s.cache.Peek()
 				if !ok || res.Stale {
 					return "", 0, false
 				}
 				return res.Value.Version(), res.Age, true
-			}},
+			},
 		}),
 		Source:      s.cache,
 		Loaders:     loaders.Options{Wait: time.Millisecond},

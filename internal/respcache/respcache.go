@@ -1,0 +1,91 @@
+// Package respcache keeps encoded GraphQL responses, bounded by their total
+// size in bytes, least recently used first out.
+//
+// Written here rather than taken from a library: the LRUs at hand
+// (hashicorp/golang-lru, which gqlgen already brings) bound entries by count,
+// and a response can be 100 bytes or 3 MiB; this one is a map and a list.
+package respcache
+
+import (
+	"container/list"
+	"sync"
+)
+
+// Cache is safe for concurrent use. Entries belong to one configuration
+// version: storing under a new version drops everything older at once.
+type Cache struct {
+	maxBytes int
+
+	mu      sync.Mutex
+	version string
+	bytes   int
+	order   *list.List // front: most recently used
+	entries map[string]*list.Element
+	hits    uint64
+	misses  uint64
+}
+
+type entry struct {
+	key   string
+	value []byte
+}
+
+// New returns a cache holding at most maxBytes of values.
+func New(maxBytes int) *Cache {
+	return &Cache{maxBytes: maxBytes, order: list.New(), entries: map[string]*list.Element{}}
+}
+
+// Get returns the value stored under key for version. The returned slice is
+// shared: callers must not modify it.
+func (c *Cache) Get(version, key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		c.misses++
+		return nil, false
+	}
+	el, ok := c.entries[key]
+	if !ok {
+		c.misses++
+		return nil, false
+	}
+	c.hits++
+	c.order.MoveToFront(el)
+	return el.Value.(*entry).value, true
+}
+
+// Put stores value under key for version; a value larger than the whole
+// budget is not stored.
+func (c *Cache) Put(version, key string, value []byte) {
+	if len(value) > c.maxBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		c.order.Init()
+		clear(c.entries)
+		c.bytes, c.version = 0, version
+	}
+	if el, ok := c.entries[key]; ok {
+		c.bytes -= len(el.Value.(*entry).value)
+		c.order.Remove(el)
+		delete(c.entries, key)
+	}
+	c.entries[key] = c.order.PushFront(&entry{key: key, value: value})
+	c.bytes += len(value)
+	for c.bytes > c.maxBytes {
+		last := c.order.Back()
+		e := last.Value.(*entry)
+		c.order.Remove(last)
+		delete(c.entries, e.key)
+		c.bytes -= len(e.value)
+	}
+}
+
+// Stats returns the number of entries, their bytes, hits and misses.
+func (c *Cache) Stats() (entries, bytes int, hits, misses uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries), c.bytes, c.hits, c.misses
+}
