@@ -132,7 +132,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	// its own errors.
 	out := make([]json.RawMessage, len(batch))
 	for i, p := range batch {
-		_, resp := t.execute(r, exec, p, media)
+		_, resp, _ := t.execute(r, exec, p, media)
 		out[i] = marshal(resp)
 	}
 	w.WriteHeader(http.StatusOK)
@@ -153,22 +153,22 @@ func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec gra
 		key = responseKey(p)
 		if version, age, ok := t.current(); ok {
 			start := time.Now()
-			if b, ok := t.responses.Get(version, key); ok {
+			if e, ok := t.responses.Get(version, key); ok {
 				t.cache.mark(w, r, false, version, age, media)
 				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(b)
-				t.observe(r.Context(), p.OperationName, OutcomeOK, time.Since(start))
+				_, _ = w.Write(e.Body)
+				t.observe(r.Context(), e.Operation, OutcomeOK, time.Since(start))
 				return
 			}
 		}
 	}
-	status, resp := t.execute(r, exec, p, media)
+	status, resp, name := t.execute(r, exec, p, media)
 	version, age := builtFrom(r)
 	failed := len(resp.Errors) > 0
 	t.cache.mark(w, r, failed, version, age, media)
 	b := marshal(resp)
 	if key != "" && status == http.StatusOK && !failed && version != "" && len(resp.Extensions) == 0 {
-		t.responses.Put(version, key, b)
+		t.responses.Put(version, key, respcache.Entry{Body: b, Operation: name})
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
@@ -194,7 +194,8 @@ func responseKey(p *graphql.RawParams) string {
 }
 
 // execute runs one operation in a span of its own and reports its outcome.
-func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) (status int, resp *graphql.Response) {
+// It returns the operation's name as execution resolved it.
+func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) (status int, resp *graphql.Response, name string) {
 	start := time.Now()
 	ctx, span := t.tracer.Start(r.Context(), "graphql.operation", trace.WithSpanKind(trace.SpanKindInternal))
 	name, outcome := p.OperationName, OutcomeRejected
@@ -211,7 +212,7 @@ func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *g
 		return http.StatusBadRequest, &graphql.Response{Errors: gqlerror.List{{
 			Message:    fmt.Sprintf("the query document has %d bytes; the limit is %d", len(p.Query), t.limits.MaxQueryBytes),
 			Extensions: map[string]any{"code": limits.CodeQueryTooLarge},
-		}}}
+		}}}, name
 	}
 	p.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	rc, errs := exec.CreateOperationContext(ctx, p)
@@ -222,7 +223,7 @@ func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *g
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
-		return status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		return status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), name
 	}
 	if rc.Operation != nil {
 		name = rc.Operation.Name
@@ -236,7 +237,7 @@ func (t httpTransport) execute(r *http.Request, exec graphql.GraphExecutor, p *g
 	if len(resp.Errors) > 0 {
 		outcome = OutcomeError
 	}
-	return http.StatusOK, resp
+	return http.StatusOK, resp, name
 }
 
 func (t httpTransport) decodeGET(r *http.Request) (*graphql.RawParams, error) {

@@ -27,7 +27,15 @@ type Cache struct {
 
 type entry struct {
 	key   string
-	value []byte
+	value Entry
+}
+
+// Entry is one stored answer: the encoded body and the operation it answered
+// (the name is resolved by execution, so a hit can be logged and counted
+// under it without parsing).
+type Entry struct {
+	Body      []byte
+	Operation string
 }
 
 // New returns a cache holding at most maxBytes of values.
@@ -35,29 +43,29 @@ func New(maxBytes int) *Cache {
 	return &Cache{maxBytes: maxBytes, order: list.New(), entries: map[string]*list.Element{}}
 }
 
-// Get returns the value stored under key for version. The returned slice is
-// shared: callers must not modify it.
-func (c *Cache) Get(version, key string) ([]byte, bool) {
+// Get returns the entry stored under key for version. Its Body is shared:
+// callers must not modify it.
+func (c *Cache) Get(version, key string) (Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version {
 		c.misses++
-		return nil, false
+		return Entry{}, false
 	}
 	el, ok := c.entries[key]
 	if !ok {
 		c.misses++
-		return nil, false
+		return Entry{}, false
 	}
 	c.hits++
 	c.order.MoveToFront(el)
 	return el.Value.(*entry).value, true
 }
 
-// Put stores value under key for version; a value larger than the whole
+// Put stores value under key for version; a body larger than the whole
 // budget is not stored.
-func (c *Cache) Put(version, key string, value []byte) {
-	if len(value) > c.maxBytes {
+func (c *Cache) Put(version, key string, value Entry) {
+	if len(value.Body) > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
@@ -68,18 +76,18 @@ func (c *Cache) Put(version, key string, value []byte) {
 		c.bytes, c.version = 0, version
 	}
 	if el, ok := c.entries[key]; ok {
-		c.bytes -= len(el.Value.(*entry).value)
+		c.bytes -= len(el.Value.(*entry).value.Body)
 		c.order.Remove(el)
 		delete(c.entries, key)
 	}
 	c.entries[key] = c.order.PushFront(&entry{key: key, value: value})
-	c.bytes += len(value)
+	c.bytes += len(value.Body)
 	for c.bytes > c.maxBytes {
 		last := c.order.Back()
 		e := last.Value.(*entry)
 		c.order.Remove(last)
 		delete(c.entries, e.key)
-		c.bytes -= len(e.value)
+		c.bytes -= len(e.value.Body)
 	}
 }
 
