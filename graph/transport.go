@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -32,6 +34,7 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	CodeBatchingDisabled     = "BATCHING_DISABLED"
 	CodeBatchTooLarge        = "BATCH_TOO_LARGE"
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 )
 
 // Media types of the GraphQL-over-HTTP specification.
@@ -144,6 +147,16 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 // current, the stored bytes when the response cache has them for the current
 // configuration, otherwise by executing (and storing a clean result).
 func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) {
+	if r.Method == http.MethodGet && !isQuery(p) {
+		// GET is safe and cacheable, so only queries may use it (the
+		// GraphQL-over-HTTP specification: 405 with Allow: POST).
+		t.observe(r.Context(), p.OperationName, OutcomeRejected, 0)
+		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "only queries may be sent with GET; use POST", Extensions: map[string]any{"code": CodeMethodNotAllowed}}}})
+		return
+	}
 	if t.cache.notModified(w, r, media, t.current) {
 		t.observe(r.Context(), p.OperationName, OutcomeNotModified, 0)
 		return
@@ -172,6 +185,25 @@ func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec gra
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// isQuery reports whether the operation a GET names is a query. Only a
+// document that mentions mutation or subscription is parsed for it, so the
+// common GET pays nothing; an unparsable one is left to execution to report.
+func isQuery(p *graphql.RawParams) bool {
+	if !strings.Contains(p.Query, "mutation") && !strings.Contains(p.Query, "subscription") {
+		return true
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+	if err != nil {
+		return true
+	}
+	for _, op := range doc.Operations {
+		if (p.OperationName == "" || op.Name == p.OperationName) && op.Operation != ast.Query {
+			return false
+		}
+	}
+	return true
 }
 
 // asksForSchema reports whether a document asks for the schema; such answers

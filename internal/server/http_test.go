@@ -196,3 +196,28 @@ func TestCORS(t *testing.T) {
 		})
 	}
 }
+
+func TestGETIsForQueriesOnly(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tests := []struct {
+		name, query, op string
+		want            int
+	}{
+		{"mutation", "mutation { x }", "", http.StatusMethodNotAllowed},
+		{"subscription", "subscription S { x }", "", http.StatusMethodNotAllowed},
+		{"named mutation among queries", "query Q { __typename } mutation M { x }", "M", http.StatusMethodNotAllowed},
+		{"query named after a mutation", "query Q { __typename } mutation M { x }", "Q", http.StatusOK},
+		{"query mentioning the word", `{ opportunityType(typeId: 1) { stage(id: 1) { name } } } # mutation`, "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := doGET(t, s.server.URL, url.Values{"query": {tt.query}, "operationName": {tt.op}}, nil)
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
+			}
+			if tt.want == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "POST" {
+				t.Errorf("Allow %q, want POST", resp.Header.Get("Allow"))
+			}
+		})
+	}
+}
