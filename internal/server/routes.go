@@ -14,6 +14,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
@@ -44,6 +45,7 @@ const CodeCrossOrigin = "CROSS_ORIGIN_REFUSED"
 // NewHandler returns the service's routes:
 //
 //	GET  /                        GraphiQL playground (unless switched off)
+//	GET  /playground/assets/*     its embedded GraphiQL assets (versioned, immutable)
 //	GET  /explorer                the pipeline explorer page
 //	GET  /query                   GraphQL over HTTP (queries)
 //	POST /query                   GraphQL over HTTP
@@ -74,6 +76,7 @@ func NewHandler(d Deps) http.Handler {
 
 	if d.Playground != nil {
 		r.Method(http.MethodGet, "/", d.Playground)
+		r.Method(http.MethodGet, playground.AssetsPath+"*", d.Playground)
 	}
 	if d.Explorer != nil {
 		r.Method(http.MethodGet, "/explorer", d.Explorer)
