@@ -1,0 +1,97 @@
+// The operations this client sends. graphql-codegen reads the graphql(...)
+// calls below and generates, in src/gql/, a typed document for each: the
+// result and variables types come from the live schema, so a field the server
+// does not serve, or a wrong variable type, fails `tsc --noEmit`.
+import { graphql } from "./gql/index.js";
+
+/** Every opportunity type, for a dropdown. */
+export const OpportunityTypesDocument = graphql(`
+  query OpportunityTypes {
+    opportunityTypes {
+      typeId
+      typeName
+      defaultType
+    }
+  }
+`);
+
+/** One type's pipeline, flattened, with the fields each stage requires. */
+export const PipelineDocument = graphql(`
+  query Pipeline($typeId: Int!) {
+    opportunityType(typeId: $typeId) {
+      typeId
+      typeName
+      allowSkip
+      allowGoBack
+      allStages {
+        id
+        name
+        depth
+        possibility
+        path {
+          name
+        }
+        requiredOppTypeFields {
+          id
+          name
+          field {
+            id
+            type
+            options {
+              id
+              name
+            }
+            pattern
+          }
+        }
+      }
+    }
+  }
+`);
+
+/** One custom field of one type, by id. */
+export const FieldLookupDocument = graphql(`
+  query FieldLookup($typeId: Int!, $fieldId: Int!) {
+    opportunityType(typeId: $typeId) {
+      typeName
+      field(id: $fieldId) {
+        id
+        name
+        type
+        required
+        options {
+          id
+          name
+        }
+        minUnicode
+        pattern
+      }
+    }
+  }
+`);
+
+/** The default type, with its top-level stages and its fields. */
+export const DefaultTypeDocument = graphql(`
+  query DefaultType {
+    defaultOpportunityType {
+      typeId
+      typeName
+      defaultType
+      stages {
+        id
+        name
+        rank
+        children {
+          id
+          name
+        }
+      }
+      fields {
+        id
+        name
+        type
+        required
+      }
+    }
+  }
+`);
