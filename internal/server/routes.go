@@ -46,7 +46,7 @@ const CodeCrossOrigin = "CROSS_ORIGIN_REFUSED"
 //
 //	GET  /                        GraphiQL playground (unless switched off)
 //	GET  /playground/assets/*     its embedded GraphiQL assets (versioned, immutable)
-//	GET  /explorer                the pipeline explorer page
+//	GET  /explorer, /explorer/*   the pipeline explorer page and its CSS and JS
 //	GET  /query                   GraphQL over HTTP (queries)
 //	POST /query                   GraphQL over HTTP
 //	GET  /graphql/schema.graphql  the schema as SDL
@@ -80,6 +80,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	if d.Explorer != nil {
 		r.Method(http.MethodGet, "/explorer", d.Explorer)
+		r.Method(http.MethodGet, "/explorer/*", d.Explorer)
 	}
 	r.Get("/graphql/schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
