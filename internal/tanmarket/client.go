@@ -165,15 +165,10 @@ type (
 		Requirement           string              `json:"requirement"`
 		Remind                bool                `json:"remind"`
 		RemindAfterDays       []string            `json:"remindAfterDays"`
-		Children              wireChildren        `json:"children"`
+		Children              []wireStage         `json:"children"`
 		CustomerFields        []wireCustomerField `json:"customerFields"`
 		RequiredOppTypeFields []wireRequiredField `json:"requiredOppTypeFields"`
 	}
-	// wireChildren is a stage list that skips entries which are not objects:
-	// the vendor's own documented sample ends its recursion with
-	// "children": ["string"], and one odd entry must not discard the whole
-	// configuration.
-	wireChildren      []wireStage
 	wireCustomerField struct {
 		FieldID int    `json:"fieldId"`
 		Name    string `json:"name"`
@@ -273,10 +268,81 @@ func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snap
 	}
 	var wire []wireType
 	if err := json.Unmarshal(env.Data, &wire); err != nil {
-		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "data is not a list of opportunity types", Err: err}
+		// The vendor's own documented sample ends its recursion with
+		// "children": ["string"]; one odd entry must not discard the whole
+		// configuration, so such entries are dropped and decoding retried.
+		// Only a response that failed the strict decode pays for this.
+		var typeErr *json.UnmarshalTypeError
+		cleaned, cleanErr := dropNonObjectChildren(env.Data)
+		if !errors.As(err, &typeErr) || cleanErr != nil || json.Unmarshal(cleaned, &wire) != nil {
+			return nil, &Error{Kind: KindBadResponse, Status: status, Message: "data is not a list of opportunity types", Err: err}
+		}
+	}
+	if d := stageDepth(wire); d > MaxStageDepth {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: fmt.Sprintf("stages nest %d levels deep; at most %d are accepted", d, MaxStageDepth)}
 	}
 	sum := sha256.Sum256(env.Data)
 	return opportunity.NewSnapshot(toTypes(wire), hex.EncodeToString(sum[:8])), nil
+}
+
+// MaxStageDepth bounds stage nesting. Real pipelines nest a few levels; the
+// bound keeps a hostile or broken response from costing depth² (every stage
+// holds its path from the top).
+const MaxStageDepth = 32
+
+func stageDepth(types []wireType) int {
+	var walk func([]wireStage) int
+	walk = func(stages []wireStage) int {
+		deepest := 0
+		for _, s := range stages {
+			deepest = max(deepest, walk(s.Children))
+		}
+		if len(stages) == 0 {
+			return 0
+		}
+		return deepest + 1
+	}
+	deepest := 0
+	for _, t := range types {
+		deepest = max(deepest, walk(t.Stages))
+	}
+	return deepest
+}
+
+// dropNonObjectChildren rewrites data with every "children" entry that is not
+// an object removed. It decodes generically once (numbers kept exact), so its
+// cost is linear in the size of data.
+func dropNonObjectChildren(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var clean func(any)
+	clean = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if children, ok := v["children"].([]any); ok {
+				kept := children[:0]
+				for _, c := range children {
+					if _, isObject := c.(map[string]any); isObject {
+						kept = append(kept, c)
+					}
+				}
+				v["children"] = kept
+			}
+			for _, x := range v {
+				clean(x)
+			}
+		case []any:
+			for _, x := range v {
+				clean(x)
+			}
+		}
+	}
+	clean(v)
+	return json.Marshal(v)
 }
 
 // scrub removes the credentials (and the request's signature, when given) from
@@ -306,26 +372,6 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return errors.Unwrap(e.err) }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (c *wireChildren) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	*c = make(wireChildren, 0, len(raw))
-	for _, r := range raw {
-		if r = bytes.TrimLeft(r, " \t\r\n"); len(r) == 0 || r[0] != '{' {
-			continue
-		}
-		var st wireStage
-		if err := json.Unmarshal(r, &st); err != nil {
-			return err
-		}
-		*c = append(*c, st)
-	}
-	return nil
-}
 
 func toTypes(wire []wireType) []*opportunity.Type {
 	out := make([]*opportunity.Type, len(wire))
