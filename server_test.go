@@ -300,3 +300,29 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthAndReadiness(t *testing.T) {
+	sim, _, env := upstream(t)
+	sim.SetFault(simulator.FaultServerError) // the start-up fetch fails
+	env["UPSTREAM_RETRIES"] = "0"
+	s := start(t, env)
+
+	resp, body := get(t, s.base+"/healthz", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, s.base+"/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "reason") {
+		t.Errorf("/readyz with no configuration: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("/readyz Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+
+	sim.SetFault(simulator.FaultNone)
+	s.post(t, `{ opportunityTypes { typeId } }`) // fetches
+	resp, body = get(t, s.base+"/readyz", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"configVersion"`) || !strings.Contains(body, `"ready"`) {
+		t.Errorf("/readyz with a configuration: %d %s", resp.StatusCode, body)
+	}
+}
