@@ -8,25 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tmp=$(mktemp -d)
-trap 'if [ -n "${pid:-}" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
+. .ci/lib.sh
 
 echo "== build and start the service"
-go build -o "$tmp/oppconfig-graphql" .
-# Demo data; introspection on (its demo-mode default, made explicit) for
-# codegen; no rate limit; JSON logs, whose "listening" line gives the port.
-env -u UPSTREAM_URL PORT=0 RATE_LIMIT=0 INTROSPECTION=true LOG_FORMAT=json \
-  "$tmp/oppconfig-graphql" 2>"$tmp/log" &
-pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*"msg":"listening","addr":"http:\/\/\[::\]:\([0-9]*\)".*/\1/p' "$tmp/log" | head -n 1)
-  [ -n "$port" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "service did not start:"; cat "$tmp/log"; exit 1; }
-export GRAPHQL_URL="http://127.0.0.1:$port/query"
+# Introspection on (its demo-mode default, made explicit) for codegen.
+start_service INTROSPECTION=true
+export GRAPHQL_URL="$SERVICE_URL/query"
 echo "service at $GRAPHQL_URL"
 
 cd examples/web
