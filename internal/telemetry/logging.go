@@ -74,6 +74,9 @@ func RequestID(ctx context.Context) string {
 // SetOperationName records the GraphQL operation a request ran, for its
 // access-log line. Batches record the names joined by commas.
 func SetOperationName(ctx context.Context, name string) {
+	if len(name) > maxLoggedName {
+		name = name[:maxLoggedName] + "…" // a client's name is not the log's to store whole
+	}
 	if info := infoFrom(ctx); info != nil {
 		info.mu.Lock()
 		defer info.mu.Unlock()
@@ -83,6 +86,9 @@ func SetOperationName(ctx context.Context, name string) {
 		info.operation = name
 	}
 }
+
+// maxLoggedName bounds an operation name in the access log.
+const maxLoggedName = 64
 
 // goodRequestID accepts the ids proxies and clients generate (UUIDs, hex,
 // base64url); anything else is replaced, so a client cannot inject text
