@@ -262,10 +262,10 @@ func TestExplorer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("..", "docs", "explorer.png"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("testdata", "explorer.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote docs/explorer.png (%d bytes)", len(png))
+		t.Logf("wrote testdata/explorer.png (%d bytes)", len(png))
 	}
 
 	// Every type, the default one included, against the whole dataset.

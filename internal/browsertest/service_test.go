@@ -73,7 +73,7 @@ var (
 func serviceBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := filepath.Abs("..")
+		root, err := filepath.Abs(filepath.Join("..", ".."))
 		if err != nil {
 			buildErr = err
 			return

@@ -4,7 +4,7 @@
 # versions pinned below, with each package's licence and a VERSIONS file
 # (package@version, path and sha256 of every file copied).
 #
-# Usage: scripts/update-graphiql.sh        (needs npm, tar, sha256sum)
+# Usage: internal/playground/update-graphiql.sh        (needs npm, tar, sha256sum)
 #
 # To upgrade, change a pin, run the script, then `go test ./internal/playground`
 # and look at the page. GraphiQL 5 ships ES modules only (no UMD bundle), and
@@ -23,7 +23,7 @@ specs=(
 	"react-dom@${REACT_VERSION}:umd/react-dom.production.min.js"
 )
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dest="$root/internal/playground/assets/vendor"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -31,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 out="$work/vendor"
 mkdir -p "$out"
 {
-	echo "# Written by scripts/update-graphiql.sh; do not edit by hand."
+	echo "# Written by internal/playground/update-graphiql.sh; do not edit by hand."
 	echo "# package@version  path  sha256"
 } >"$out/VERSIONS"
 
