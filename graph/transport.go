@@ -109,19 +109,14 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		if !errors.As(err, &re) {
 			re = badRequest(CodeBadRequest, "could not read the request")
 		}
-		t.observe(r.Context(), "", OutcomeRejected, 0)
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(re.status)
-		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: re.message, Extensions: map[string]any{"code": re.code}}}})
+		t.refuse(w, r, "", re)
 		return
 	}
 	for _, p := range batch {
 		p.Headers = r.Header
 		// A request must carry a document, or the hash of a persisted one.
 		if p.Query == "" && persisted.RequestedHash(p) == "" {
-			t.observe(r.Context(), "", OutcomeRejected, 0)
-			w.WriteHeader(http.StatusBadRequest)
-			writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "the request has no query", Extensions: map[string]any{"code": CodeBadRequest}}}})
+			t.refuse(w, r, "", badRequest(CodeBadRequest, "the request has no query"))
 			return
 		}
 	}
@@ -147,14 +142,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 // current, the stored bytes when the response cache has them for the current
 // configuration, otherwise by executing (and storing a clean result).
 func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, media string) {
-	if r.Method == http.MethodGet && !isQuery(p) {
+	if r.Method == http.MethodGet && !t.isQuery(p) {
 		// GET is safe and cacheable, so only queries may use it (the
 		// GraphQL-over-HTTP specification: 405 with Allow: POST).
-		t.observe(r.Context(), p.OperationName, OutcomeRejected, 0)
 		w.Header().Set("Allow", http.MethodPost)
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "only queries may be sent with GET; use POST", Extensions: map[string]any{"code": CodeMethodNotAllowed}}}})
+		t.refuse(w, r, p.OperationName, &requestError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+			message: "only queries may be sent with GET; use POST"})
 		return
 	}
 	if t.cache.notModified(w, r, media, t.current) {
@@ -187,14 +180,23 @@ func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec gra
 	_, _ = w.Write(b)
 }
 
+// refuse answers a request turned away before execution, with no data entry.
+func (t httpTransport) refuse(w http.ResponseWriter, r *http.Request, operation string, e *requestError) {
+	t.observe(r.Context(), operation, OutcomeRejected, 0)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.status)
+	writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: e.message, Extensions: map[string]any{"code": e.code}}}})
+}
+
 // isQuery reports whether the operation a GET names is a query. Only a
-// document that mentions mutation or subscription is parsed for it, so the
-// common GET pays nothing; an unparsable one is left to execution to report.
-func isQuery(p *graphql.RawParams) bool {
+// document that mentions mutation or subscription is parsed for it (within
+// the token limit), so the common GET pays nothing; an unparsable one is left
+// to execution to report.
+func (t httpTransport) isQuery(p *graphql.RawParams) bool {
 	if !strings.Contains(p.Query, "mutation") && !strings.Contains(p.Query, "subscription") {
 		return true
 	}
-	doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, t.limits.MaxTokens)
 	if err != nil {
 		return true
 	}
