@@ -226,3 +226,45 @@ func hexID(b []byte) string {
 	}
 	return string(out)
 }
+
+// TestTraceparentReachesUpstreamWithoutExporter: with tracing off (no OTLP
+// endpoint), an incoming trace context is still carried to the upstream.
+func TestTraceparentReachesUpstreamWithoutExporter(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	sim := simulator.New(simulator.Options{
+		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
+		Recipe:      signature.Default(),
+	})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("traceparent"))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	defer upstream.Close()
+	s := start(t, map[string]string{
+		"UPSTREAM_URL": upstream.URL, "UPSTREAM_APP_ID": "app-run", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret,
+		"CACHE_TTL": "1ms",
+	})
+	waitReady(t, s)
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"{ opportunityTypes { typeId } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tp := range got {
+		if strings.Contains(tp, traceID) {
+			return
+		}
+	}
+	t.Errorf("no upstream request carried trace %s: %q", traceID, got)
+}

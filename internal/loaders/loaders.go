@@ -41,8 +41,8 @@ type Loaders struct {
 	res    cache.Result[*opportunity.Snapshot]
 	err    error
 
-	types   *dataloader.Loader[int, *opportunity.Type]
-	fields  *dataloader.Loader[FieldKey, *opportunity.Field]
+	types   func() *dataloader.Loader[int, *opportunity.Type]
+	fields  func() *dataloader.Loader[FieldKey, *opportunity.Field]
 	onBatch func(loader string, size int)
 }
 
@@ -57,9 +57,15 @@ func New(src Source, opts Options) *Loaders {
 	if opts.Wait <= 0 {
 		opts.Wait = DefaultWait
 	}
+	// The dataloaders are made on first use: many requests (cache hits,
+	// dropdowns, refusals) never look anything up by id.
 	l := &Loaders{src: src, onBatch: opts.OnBatch}
-	l.types = dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](opts.Wait))
-	l.fields = dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](opts.Wait))
+	l.types = sync.OnceValue(func() *dataloader.Loader[int, *opportunity.Type] {
+		return dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](opts.Wait))
+	})
+	l.fields = sync.OnceValue(func() *dataloader.Loader[FieldKey, *opportunity.Field] {
+		return dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](opts.Wait))
+	})
 	return l
 }
 
@@ -174,7 +180,7 @@ func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
 	if l == nil {
 		return nil, errNoLoaders
 	}
-	return l.types.Load(ctx, id)()
+	return l.types().Load(ctx, id)()
 }
 
 // FieldByID returns field fieldID of type typeID, or nil when there is none.
@@ -183,5 +189,5 @@ func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, er
 	if l == nil {
 		return nil, errNoLoaders
 	}
-	return l.fields.Load(ctx, FieldKey{TypeID: typeID, FieldID: fieldID})()
+	return l.fields().Load(ctx, FieldKey{TypeID: typeID, FieldID: fieldID})()
 }

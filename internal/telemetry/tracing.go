@@ -25,6 +25,7 @@ type Tracing struct {
 	Provider   trace.TracerProvider
 	Propagator propagation.TextMapPropagator
 	shutdown   func(context.Context) error
+	exporting  bool // false: spans go nowhere, so only context is propagated
 }
 
 // NewTracing exports spans over OTLP/HTTP when the standard
@@ -56,7 +57,7 @@ func NewTracing(ctx context.Context, getenv func(string) string) (*Tracing, erro
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	t.Provider, t.shutdown = tp, tp.Shutdown
+	t.Provider, t.shutdown, t.exporting = tp, tp.Shutdown, true
 	return t, nil
 }
 
@@ -66,6 +67,7 @@ func NewTracingWith(tp trace.TracerProvider) *Tracing {
 		Provider:   tp,
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		shutdown:   func(context.Context) error { return nil },
+		exporting:  true,
 	}
 }
 
@@ -76,8 +78,18 @@ func (t *Tracing) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
 func (t *Tracing) Tracer() trace.Tracer { return t.Provider.Tracer(ServiceName) }
 
 // Middleware starts a server span per HTTP request, continuing an incoming
-// traceparent.
+// traceparent. With no exporter it only carries the incoming trace context
+// (so that it still reaches the upstream): a span nobody records is not worth
+// otelhttp's per-request wrapping on the hot path.
 func (t *Tracing) Middleware(next http.Handler) http.Handler {
+	if !t.exporting {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("traceparent") != "" {
+				r = r.WithContext(t.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 	return otelhttp.NewHandler(next, "http.request",
 		otelhttp.WithTracerProvider(t.Provider),
 		otelhttp.WithPropagators(t.Propagator),
