@@ -1,75 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/proc"
 )
-
-// modulePath is the module the soak builds; moduleRoot checks it, so that a
-// soak run from another module's directory fails instead of building that one.
-const modulePath = "github.com/oppconfig/oppconfig-graphql"
-
-// moduleRoot finds the module's directory with `go env GOMOD`, run from this
-// package's source directory when it is on disk (go run, go test), else from
-// the working directory.
-func moduleRoot(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "env", "GOMOD")
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if st, err := os.Stat(filepath.Dir(file)); err == nil && st.IsDir() {
-			cmd.Dir = filepath.Dir(file)
-		}
-	}
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside module %s: run the soak from the repository", modulePath)
-	}
-	b, err := os.ReadFile(gomod)
-	if err != nil {
-		return "", err
-	}
-	if !bytes.Contains(b, []byte("module "+modulePath+"\n")) {
-		return "", fmt.Errorf("%s is not module %s: run the soak from the repository", gomod, modulePath)
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// buildService builds the service once into dir and returns the binary's path.
-func buildService(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "oppconfig-graphql")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// runtimeEnv are the parent's variables the child inherits: Go runtime knobs
-// only, so that the shell's service settings (AUTH_MODE, …) cannot leak in.
-var runtimeEnv = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG", "GOTRACEBACK"}
 
 // service is the running child process.
 type service struct {
@@ -86,7 +31,7 @@ const startupTimeout = 30 * time.Second
 // startService runs bin with exactly env (plus runtimeEnv) and waits until it
 // logs where it listens.
 func startService(ctx context.Context, bin string, env []string) (*service, error) {
-	for _, name := range runtimeEnv {
+	for _, name := range proc.RuntimeEnv {
 		if v, ok := os.LookupEnv(name); ok {
 			env = append([]string{name + "=" + v}, env...)
 		}
@@ -110,7 +55,7 @@ func startService(ctx context.Context, bin string, env []string) (*service, erro
 	defer timer.Stop()
 	select {
 	case addr := <-s.logs.listening:
-		base, err := loopbackBase(addr)
+		base, err := proc.LoopbackBase(addr)
 		if err != nil {
 			s.kill()
 			return nil, err
@@ -126,16 +71,6 @@ func startService(ctx context.Context, bin string, env []string) (*service, erro
 		s.kill()
 		return nil, context.Cause(ctx)
 	}
-}
-
-// loopbackBase turns the logged address, e.g. http://[::]:43567, into the
-// loopback URL to call: the service listens on every interface.
-func loopbackBase(addr string) (string, error) {
-	u, err := url.Parse(addr)
-	if err != nil || u.Port() == "" {
-		return "", fmt.Errorf("service logged listening address %q, want http://host:port", addr)
-	}
-	return "http://" + net.JoinHostPort("127.0.0.1", u.Port()), nil
 }
 
 func (s *service) pid() int { return s.cmd.Process.Pid }
@@ -185,29 +120,6 @@ func (s *service) kill() {
 	}
 	_ = s.cmd.Process.Kill()
 	<-s.exited
-}
-
-// procStatusKB reads a kB field such as VmRSS or VmHWM of /proc/<pid>/status;
-// 0 means unavailable (not Linux, or the process is gone).
-func procStatusKB(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0
-		}
-		return kb
-	}
-	return 0
 }
 
 // Log messages the soak counts, as the service writes them (server.go).

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/proc"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
@@ -160,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 	fmt.Fprintln(progress, "soak: building the service")
-	bin, err := buildService(ctx, tmp)
+	bin, err := proc.Build(ctx, tmp, ".")
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	rep := &Report{Config: cfg, Settings: serviceSettings(cfg)}
-	rep.RSSStartKB = procStatusKB(svc.pid(), "VmRSS")
+	rep.RSSStartKB = proc.StatusKB(svc.pid(), "VmRSS")
 	rep.GoroutinesStart = ld.goroutines(ctx)
 	callsAtStart := sim.Calls()
 	logsAtStart := svc.logs.snapshot()
@@ -236,8 +237,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.add(stats)
 
 	rep.UpstreamCalls = sim.Calls() - callsAtStart
-	rep.RSSEndKB = procStatusKB(svc.pid(), "VmRSS")
-	rep.PeakRSSKB = procStatusKB(svc.pid(), "VmHWM")
+	rep.RSSEndKB = proc.StatusKB(svc.pid(), "VmRSS")
+	rep.PeakRSSKB = proc.StatusKB(svc.pid(), "VmHWM")
 	rep.GoroutinesEnd = ld.goroutines(ctx)
 
 	// A healthy upstream for the shutdown, so that nothing the service still

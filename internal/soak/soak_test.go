@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/proc"
 )
 
 // TestRunCountersAddUp soaks the real service binary for 5s with 2 clients.
@@ -139,9 +141,9 @@ panic: not JSON
 	}
 	select {
 	case addr := <-w.listening:
-		base, err := loopbackBase(addr)
+		base, err := proc.LoopbackBase(addr)
 		if err != nil || base != "http://127.0.0.1:41234" {
-			t.Errorf("loopbackBase(%q) = %q, %v", addr, base, err)
+			t.Errorf("proc.LoopbackBase(%q) = %q, %v", addr, base, err)
 		}
 	default:
 		t.Error("listening address not seen")
