@@ -83,6 +83,11 @@ func TestStartFindsListeningLine(t *testing.T) {
 			t.Errorf("child not pinned to CPU 0:\n%s", b)
 		}
 	}
+	// "after" is written once Start has returned; give the shell its moment
+	// before SIGTERM, or the line may never be written.
+	for deadline := time.Now().Add(5 * time.Second); p.LogLines() < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := p.Stop(5 * time.Second); err == nil {
 		t.Error("Stop: sleep killed by SIGTERM reported a clean exit")
 	}
