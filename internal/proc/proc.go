@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -89,6 +90,9 @@ type Options struct {
 	CPUs string
 	// StartupTimeout bounds the wait for the "listening" line; 0 means 30s.
 	StartupTimeout time.Duration
+	// Output, when set, also gets everything the child writes (the soak
+	// counts its log lines).
+	Output io.Writer
 }
 
 // Process is a running child that has logged where it listens.
@@ -129,8 +133,12 @@ func Start(ctx context.Context, path string, args []string, opts Options) (*Proc
 	p.cmd.Env = env
 	// Wait returns only once the output is read to the end: exec copies from
 	// the pipe to this writer and Wait waits for the copy.
-	p.cmd.Stderr = p.logs
-	p.cmd.Stdout = p.logs
+	var out io.Writer = p.logs
+	if opts.Output != nil {
+		out = io.MultiWriter(p.logs, opts.Output)
+	}
+	p.cmd.Stderr = out
+	p.cmd.Stdout = out
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(path), err)
 	}
@@ -188,22 +196,40 @@ func (p *Process) Tail() string {
 	return strings.Join(p.logs.tail, "\n")
 }
 
-// Stop sends SIGTERM and waits up to timeout for the exit, then kills. It
-// returns nil for a clean exit.
-func (p *Process) Stop(timeout time.Duration) error {
+// StopResult is how a child ended.
+type StopResult struct {
+	ExitCode int           // -1 when killed or not exited
+	Took     time.Duration // from SIGTERM to exit
+	TimedOut bool          // still running after the timeout, then killed
+	Err      string        // the signal or Wait's error, when not a clean exit
+}
+
+// OK reports whether the child exited 0 in time.
+func (r StopResult) OK() bool { return !r.TimedOut && r.ExitCode == 0 && r.Err == "" }
+
+// Stop sends SIGTERM and waits up to timeout for the exit, then kills.
+func (p *Process) Stop(timeout time.Duration) StopResult {
+	start := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		p.Kill()
-		return fmt.Errorf("SIGTERM: %w", err)
+		return StopResult{ExitCode: -1, Err: "SIGTERM: " + err.Error()}
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-p.exited:
-		return p.err
 	case <-timer.C:
 		p.Kill()
-		return fmt.Errorf("still running %s after SIGTERM; killed", timeout)
+		return StopResult{ExitCode: -1, Took: time.Since(start), TimedOut: true}
 	}
+	res := StopResult{ExitCode: p.cmd.ProcessState.ExitCode(), Took: time.Since(start)}
+	var exitErr *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &exitErr) {
+		res.Err = p.err.Error()
+	} else if res.ExitCode == -1 {
+		res.Err = p.cmd.ProcessState.String() // "signal: terminated"
+	}
+	return res
 }
 
 // Kill ends the child if it still runs and waits for it; safe to repeat.

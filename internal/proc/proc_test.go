@@ -88,7 +88,7 @@ func TestStartFindsListeningLine(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); p.LogLines() < 3 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := p.Stop(5 * time.Second); err == nil {
+	if p.Stop(5 * time.Second).OK() {
 		t.Error("Stop: sleep killed by SIGTERM reported a clean exit")
 	}
 	if n := p.LogLines(); n != 3 {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/proc"
 )
 
 // Report is what a soak run measured.
@@ -35,7 +37,7 @@ type Report struct {
 	RSSStartKB, RSSEndKB, PeakRSSKB int64   // 0: unavailable
 	GoroutinesStart, GoroutinesEnd  float64 // -1: the service exposes no go_goroutines
 
-	Stop StopResult
+	Stop proc.StopResult
 }
 
 // Answered200 is the number of requests answered with HTTP 200.

@@ -176,10 +176,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer svc.kill()
-	fmt.Fprintf(progress, "soak: service pid %d at %s, simulator at %s\n", svc.pid(), svc.base, simURL)
+	defer svc.Kill()
+	fmt.Fprintf(progress, "soak: service pid %d at %s, simulator at %s\n", svc.PID(), svc.Base, simURL)
 
-	ld := newLoad(svc.base, cfg)
+	ld := newLoad(svc.Base, cfg)
 	defer ld.client.CloseIdleConnections()
 	if err := ld.check(ctx); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
@@ -193,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	rep := &Report{Config: cfg, Settings: serviceSettings(cfg)}
-	rep.RSSStartKB = proc.StatusKB(svc.pid(), "VmRSS")
+	rep.RSSStartKB = proc.StatusKB(svc.PID(), "VmRSS")
 	rep.GoroutinesStart = ld.goroutines(ctx)
 	callsAtStart := sim.Calls()
 	logsAtStart := svc.logs.snapshot()
@@ -237,8 +237,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.add(stats)
 
 	rep.UpstreamCalls = sim.Calls() - callsAtStart
-	rep.RSSEndKB = proc.StatusKB(svc.pid(), "VmRSS")
-	rep.PeakRSSKB = proc.StatusKB(svc.pid(), "VmHWM")
+	rep.RSSEndKB = proc.StatusKB(svc.PID(), "VmRSS")
+	rep.PeakRSSKB = proc.StatusKB(svc.PID(), "VmHWM")
 	rep.GoroutinesEnd = ld.goroutines(ctx)
 
 	// A healthy upstream for the shutdown, so that nothing the service still
@@ -247,7 +247,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sim.SetFault(simulator.FaultNone)
 	ld.client.CloseIdleConnections()
 	fmt.Fprintln(progress, "soak: stopping the service with SIGTERM")
-	rep.Stop = svc.stop(stopTimeout)
+	rep.Stop = svc.Stop(stopTimeout)
 	rep.Logs = svc.logs.snapshot().since(logsAtStart)
 	return rep, nil
 }
