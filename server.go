@@ -64,7 +64,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger, err := telemetry.NewLogger(stderr, cfg.LogFormat)
+	logOut := stderr
+	if cfg.LogFlushInterval > 0 {
+		// Closed last (deferred first): the shutdown lines are written too.
+		buffered := telemetry.NewBufferedWriter(stderr, cfg.LogFlushInterval)
+		defer buffered.Close()
+		logOut = buffered
+	}
+	logger, err := telemetry.NewLogger(logOut, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -207,6 +214,28 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 	if cfg.Playground {
 		playgroundHandler = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
 	}
+	gql := graph.NewHandler(logger, graph.Options{
+		APQCacheSize:     cfg.APQCacheSize,
+		TrustedDocuments: trusted,
+		HTTPCache:        &graph.HTTPCache{TTL: cfg.CacheTTL, Private: cfg.Auth.Mode != auth.ModeNone},
+		ResponseCache:    responses,
+		Current: func() (string, time.Duration, bool) {
+			res, ok := configCache.Peek()
+			if !ok || res.Stale {
+				return "", 0, false
+			}
+			return res.Value.Version(), res.Age, true
+		},
+		Introspection: cfg.Introspection,
+		Limits:        cfg.Limits,
+		MaxBodyBytes:  cfg.MaxRequestBytes,
+		MaxBatch:      cfg.MaxBatch,
+		Tracer:        tracing.Tracer(),
+		Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
+			metrics.ObserveOperation(operation, outcome, d)
+			telemetry.SetOperationName(ctx, operation)
+		},
+	})
 	return server.NewHandler(server.Deps{
 		Logger:         logger,
 		Metrics:        metrics,
@@ -219,30 +248,10 @@ func newHandler(ctx context.Context, cfg config.Config, configCache *cache.Cache
 		RateLimit:      limiter,
 		RequestTimeout: cfg.RequestTimeout,
 		CORSOrigins:    cfg.CORSAllowedOrigins,
-		GraphQL: graph.NewHandler(logger, graph.Options{
-			APQCacheSize:     cfg.APQCacheSize,
-			TrustedDocuments: trusted,
-			HTTPCache:        &graph.HTTPCache{TTL: cfg.CacheTTL, Private: cfg.Auth.Mode != auth.ModeNone},
-			ResponseCache:    responses,
-			Current: func() (string, time.Duration, bool) {
-				res, ok := configCache.Peek()
-				if !ok || res.Stale {
-					return "", 0, false
-				}
-				return res.Value.Version(), res.Age, true
-			},
-			Introspection: cfg.Introspection,
-			Limits:        cfg.Limits,
-			MaxBodyBytes:  cfg.MaxRequestBytes,
-			MaxBatch:      cfg.MaxBatch,
-			Tracer:        tracing.Tracer(),
-			Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
-				metrics.ObserveOperation(operation, outcome, d)
-				telemetry.SetOperationName(ctx, operation)
-			},
-		}),
-		Source:  meteredSource{configCache, metrics},
-		Loaders: loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
+		GraphQL:        gql,
+		Stored:         gql.Stored,
+		Source:         meteredSource{configCache, metrics},
+		Loaders:        loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
 	}), nil
 }
 

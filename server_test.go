@@ -243,6 +243,19 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	s.result <- nil
 }
 
+// logsWith waits for a log line containing substr (log lines are buffered for
+// up to LOG_FLUSH_INTERVAL, 100ms by default) and returns the logs.
+func (s *service) logsWith(t *testing.T, substr string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if logs := s.logs.String(); strings.Contains(logs, substr) {
+			return logs
+		}
+	}
+	t.Fatalf("no log line with %q within 5s:\n%s", substr, s.logs)
+	return ""
+}
+
 // waitReady polls /readyz until it answers 200.
 func waitReady(t *testing.T, s *service) {
 	t.Helper()

@@ -107,7 +107,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 				t.Fatalf("response X-Request-Id %q (sent %q)", id, tt.give)
 			}
 			found := false
-			sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+			sc := bufio.NewScanner(strings.NewReader(s.logsWith(t, `"request_id":"`+id+`"`)))
 			for sc.Scan() {
 				var line map[string]any
 				if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
@@ -131,7 +131,7 @@ func TestTextLogs(t *testing.T) {
 	s := start(t, map[string]string{"LOG_FORMAT": "text"})
 	s.post(t, `{ __typename }`)
 	waitReady(t, s)
-	if !strings.Contains(s.logs.String(), "level=INFO msg=request") || !strings.Contains(s.logs.String(), "request_id=") {
+	if logs := s.logsWith(t, "msg=request"); !strings.Contains(logs, "level=INFO msg=request") || !strings.Contains(logs, "request_id=") {
 		t.Errorf("LOG_FORMAT=text: %s", s.logs)
 	}
 }

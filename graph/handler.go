@@ -1,14 +1,16 @@
 package graph
 
 import (
-	"time"
-
+	"bytes"
 	"context"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"math"
 	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -63,11 +65,19 @@ type Options struct {
 // DefaultMaxBodyBytes bounds a request body: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
+// Handler is the GraphQL endpoint. ServeHTTP executes operations and expects
+// loaders.Middleware in front; Stored is a middleware that answers, before
+// any GraphQL work, the requests that need none.
+type Handler struct {
+	http.Handler // gqlgen's server with our transport
+	transport    httpTransport
+}
+
 // NewHandler builds the GraphQL endpoint explicitly (not NewDefaultServer, which
 // is meant for examples): our own GET/POST transport, bounded parser and query
 // cache, validation limits, a complexity limit, the error presenter and the
-// recover function. It expects loaders.Middleware in front.
-func NewHandler(logger *slog.Logger, opts Options) http.Handler {
+// recover function.
+func NewHandler(logger *slog.Logger, opts Options) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -81,7 +91,7 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 	if opts.Tracer == nil {
 		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	srv.AddTransport(httpTransport{
+	transport := httpTransport{
 		maxBodyBytes: opts.MaxBodyBytes,
 		maxBatch:     opts.MaxBatch,
 		limits:       opts.Limits,
@@ -90,7 +100,9 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 		cache:        opts.HTTPCache,
 		responses:    opts.ResponseCache,
 		current:      opts.Current,
-	})
+		bodies:       &sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
+	srv.AddTransport(transport)
 	switch {
 	case opts.TrustedDocuments != nil:
 		srv.Use(persisted.OnlyListed{Manifest: opts.TrustedDocuments})
@@ -113,7 +125,7 @@ func NewHandler(logger *slog.Logger, opts Options) http.Handler {
 	srv.SetErrorPresenter(presentError(logger))
 	srv.SetRecoverFunc(recoverPanic(logger))
 	srv.AroundResponses(addFreshness)
-	return srv
+	return &Handler{Handler: srv, transport: transport}
 }
 
 // addFreshness tells the client when the configuration it got is a stale copy

@@ -3,10 +3,11 @@ package graph
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
@@ -21,6 +22,8 @@ type HTTPCache struct {
 	// Private marks answers private (no shared caches): set it when clients
 	// authenticate, or a CDN would serve one client's answer to anyone.
 	Private bool
+
+	lastETag atomic.Pointer[etagMemo]
 }
 
 // schemaTag changes whenever the schema does, so a deploy with a new schema
@@ -35,31 +38,35 @@ func (c *HTTPCache) etag(version, media string) string {
 	if media == mediaGraphQLResponse {
 		kind = "g"
 	}
-	return fmt.Sprintf(`W/"%s-%s-%s"`, version, schemaTag(), kind)
+	if m := c.lastETag.Load(); m != nil && m.version == version && m.kind == kind {
+		return m.etag // the version changes a few times a day; no need to format per request
+	}
+	etag := `W/"` + version + "-" + schemaTag() + "-" + kind + `"`
+	c.lastETag.Store(&etagMemo{version: version, kind: kind, etag: etag})
+	return etag
 }
 
+type etagMemo struct{ version, kind, etag string }
+
 func (c *HTTPCache) setHeaders(w http.ResponseWriter, etag string, age time.Duration) {
-	scope := "public"
+	scope := "public, max-age="
 	if c.Private {
-		scope = "private"
+		scope = "private, max-age="
 	}
 	maxAge := max(int((c.TTL - age).Seconds()), 0)
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", fmt.Sprintf("%s, max-age=%d", scope, maxAge))
-	w.Header().Add("Vary", "Accept")
+	h := w.Header()
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = []string{scope + strconv.Itoa(maxAge)}
+	h["Vary"] = append(h["Vary"], "Accept")
 	if c.Private {
-		w.Header().Add("Vary", "Authorization, X-API-Key")
+		h["Vary"] = append(h["Vary"], "Authorization, X-API-Key")
 	}
 }
 
 // notModified answers 304 when the client holds the current representation.
-func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media string, current currentFunc) bool {
+func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media, version string, age time.Duration) bool {
 	inm := r.Header.Get("If-None-Match")
 	if c == nil || r.Method != http.MethodGet || inm == "" {
-		return false
-	}
-	version, age, ok := current()
-	if !ok {
 		return false
 	}
 	etag := c.etag(version, media)
@@ -78,11 +85,14 @@ func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media st
 // for a GET that executed without errors on a fresh configuration.
 func (c *HTTPCache) mark(w http.ResponseWriter, r *http.Request, failed bool, version string, age time.Duration, media string) {
 	if c == nil || r.Method != http.MethodGet || failed || version == "" {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStore
 		return
 	}
 	c.setHeaders(w, c.etag(version, media), age)
 }
+
+// noStore is the Cache-Control of every answer but a clean GET's, made once.
+var noStore = []string{"no-store"}
 
 // currentFunc reports the cached configuration's version and age while it is
 // fresh, without fetching.

@@ -11,12 +11,15 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -57,6 +60,7 @@ type httpTransport struct {
 	cache        *HTTPCache       // nil: no HTTP caching
 	responses    *respcache.Cache // nil: every operation executes
 	current      currentFunc
+	bodies       *sync.Pool // of *bytes.Buffer, for Stored's request keys
 }
 
 // Outcomes reported to Options.Observe.
@@ -150,19 +154,18 @@ func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec gra
 			message: "only queries may be sent with GET; use POST"})
 		return
 	}
-	if t.cache.notModified(w, r, media, t.current) {
+	if version, age, ok := t.current(); ok && t.cache.notModified(w, r, media, version, age) {
 		t.observe(r.Context(), p.OperationName, OutcomeNotModified, 0)
 		return
 	}
 	var key string
 	if t.responses != nil && !asksForSchema(p.Query) {
-		key = responseKey(p)
+		key = t.responseKey(p)
 		if version, age, ok := t.current(); ok {
 			start := time.Now()
 			if e, ok := t.responses.Get(version, key); ok {
-				t.cache.mark(w, r, false, version, age, media)
-				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(e.Body)
+				t.storeAnswer(r, version, "", e) // remember this spelling too
+				t.writeStored(w, r, e.Body, media, version, age)
 				t.observe(r.Context(), e.Operation, OutcomeOK, time.Since(start))
 				return
 			}
@@ -174,8 +177,9 @@ func (t httpTransport) serveOne(w http.ResponseWriter, r *http.Request, exec gra
 	t.cache.mark(w, r, failed, version, age, media)
 	b := marshal(resp)
 	if key != "" && status == http.StatusOK && !failed && version != "" && len(resp.Extensions) == 0 {
-		t.responses.Put(version, key, respcache.Entry{Body: b, Operation: name})
+		t.storeAnswer(r, version, key, respcache.Entry{Body: b, Operation: name})
 	}
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
@@ -215,16 +219,47 @@ var introspectionField = regexp.MustCompile(`__schema\b|__type\s*\(`)
 func asksForSchema(query string) bool { return introspectionField.MatchString(query) }
 
 // responseKey identifies what a response depends on besides the
-// configuration version: the document (or persisted hash), the operation and
-// the variables, encoded canonically (json.Marshal sorts map keys).
-func responseKey(p *graphql.RawParams) string {
+// configuration version: the document normalised (see writeDocument), the
+// operation, the variables encoded canonically (json.Marshal sorts map keys)
+// and the persisted document's hash.
+func (t httpTransport) responseKey(p *graphql.RawParams) string {
 	vars, _ := json.Marshal(p.Variables)
 	h := sha256.New()
-	for _, part := range []string{p.Query, p.OperationName, string(vars), persisted.RequestedHash(p)} {
-		h.Write([]byte(part))
+	writeDocument(h, p.Query, t.limits.MaxTokens)
+	for _, part := range []string{p.OperationName, string(vars), persisted.RequestedHash(p)} {
 		h.Write([]byte{0})
+		h.Write([]byte(part))
 	}
 	return string(h.Sum(nil))
+}
+
+// writeDocument writes the document's tokens without what GraphQL ignores
+// (white space, commas, comments), so that spellings of one document share a
+// key. A string is written by its value, whether block or quoted. A document
+// that does not lex, or has more than maxTokens tokens, is written as it is:
+// execution reports it, and an answer with errors is not stored.
+func writeDocument(w io.Writer, query string, maxTokens int) {
+	var buf bytes.Buffer
+	lex := lexer.New(&ast.Source{Input: query})
+	for n := 0; ; n++ {
+		tok, err := lex.ReadToken()
+		if err != nil || (maxTokens > 0 && n > maxTokens) {
+			_, _ = io.WriteString(w, query)
+			return
+		}
+		switch tok.Kind {
+		case lexer.EOF:
+			_, _ = w.Write(buf.Bytes())
+			return
+		case lexer.Comment:
+			continue
+		case lexer.BlockString:
+			tok.Kind = lexer.String
+		}
+		buf.WriteByte(byte(tok.Kind))
+		buf.WriteString(tok.Value)
+		buf.WriteByte(0)
+	}
 }
 
 // execute runs one operation in a span of its own and reports its outcome.
@@ -430,6 +465,9 @@ func jsonDepth(b []byte) int {
 // type when the client lists it, application/json otherwise (as the
 // specification asks for clients that send no Accept).
 func responseMediaType(accept string) string {
+	if !strings.Contains(accept, mediaGraphQLResponse) {
+		return mediaJSON // no Accept, */*, application/json: the common cases, unparsed
+	}
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err == nil && mt == mediaGraphQLResponse && params["q"] != "0" {
@@ -450,6 +488,14 @@ type response struct {
 }
 
 func marshal(resp *graphql.Response) []byte {
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Data != nil && !needsEscaping(resp.Data) {
+		// The common answer, written as json.Marshal would write it without
+		// its second pass over the data: gqlgen's output is already compact.
+		b := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
+		b = append(b, `{"data":`...)
+		b = append(b, resp.Data...)
+		return append(b, '}')
+	}
 	b, err := json.Marshal(response{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
 	if err != nil {
 		// Data is json.RawMessage produced by gqlgen; failing here is a bug, and
@@ -458,5 +504,10 @@ func marshal(resp *graphql.Response) []byte {
 	}
 	return b
 }
+
+// needsEscaping reports whether json.Marshal would change data: it escapes
+// <, > and & (and U+2028, U+2029, which start with 0xE2) for HTML safety,
+// where gqlgen writes them as they are.
+func needsEscaping(data []byte) bool { return bytes.ContainsAny(data, "<>&\u2028\u2029") }
 
 func writeResponse(w io.Writer, resp *graphql.Response) { _, _ = w.Write(marshal(resp)) }

@@ -21,6 +21,9 @@ import (
 type Config struct {
 	Port      int    // PORT; 0 picks a free port (tests)
 	LogFormat string // json or text
+	// LogFlushInterval bounds how long a log line may wait in the buffer; 0
+	// writes every line as it is made.
+	LogFlushInterval time.Duration
 
 	// UpstreamURL is the tanmarket base URL; empty means demo mode, served by the
 	// embedded simulator.
@@ -91,6 +94,7 @@ type Variable struct {
 var Variables = []Variable{
 	{"PORT", "8080", "TCP port to listen on"},
 	{"LOG_FORMAT", "json", "log lines as json or text"},
+	{"LOG_FLUSH_INTERVAL", "100ms", "log lines are buffered for at most this long (warnings and errors are written at once); 0 writes each line as it is made"},
 	{"UPSTREAM_URL", "", "tanmarket base URL, e.g. https://open.example.com; unset runs the embedded simulator with demo data"},
 	{"UPSTREAM_APP_ID", "", "application appId (required with UPSTREAM_URL)"},
 	{"UPSTREAM_APP_KEY", "", "application appKey (required with UPSTREAM_URL; never logged)"},
@@ -194,6 +198,11 @@ func Load(getenv func(string) string) (Config, error) {
 	case "json", "text":
 	default:
 		bad("LOG_FORMAT", c.LogFormat, "json or text")
+	}
+	if s := get("LOG_FLUSH_INTERVAL"); s == "0" {
+		c.LogFlushInterval = 0
+	} else {
+		c.LogFlushInterval = duration("LOG_FLUSH_INTERVAL")
 	}
 
 	c.UpstreamURL = getenv("UPSTREAM_URL")

@@ -93,6 +93,7 @@ var realEnv = env{
 	"PLAYGROUND":                 "false",
 	"CACHE_REFRESH_RETRY":        "5s",
 	"LOG_FORMAT":                 "text",
+	"LOG_FLUSH_INTERVAL":         "0",
 	"APQ_CACHE_SIZE":             "10",
 	"RESPONSE_CACHE":             "false",
 	"RESPONSE_CACHE_BYTES":       "1048576",
@@ -111,6 +112,7 @@ func TestLoadDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"Port", c.Port, 8080},
+		{"LogFlushInterval", c.LogFlushInterval, 100 * time.Millisecond},
 		{"UpstreamURL", c.UpstreamURL, ""},
 		{"Demo", c.Demo(), true},
 		{"AppID", c.Credentials.AppID, "demo-app"},

@@ -52,8 +52,23 @@ func (c *Cache) Get(version, key string) (Entry, bool) {
 		c.misses++
 		return Entry{}, false
 	}
-	el, ok := c.entries[key]
-	if !ok {
+	return c.get(c.entries[key])
+}
+
+// GetBytes is Get for a key held in a byte slice (a request body), looked up
+// without copying it into a string.
+func (c *Cache) GetBytes(version string, key []byte) (Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		c.misses++
+		return Entry{}, false
+	}
+	return c.get(c.entries[string(key)])
+}
+
+func (c *Cache) get(el *list.Element) (Entry, bool) {
+	if el == nil {
 		c.misses++
 		return Entry{}, false
 	}
@@ -65,7 +80,7 @@ func (c *Cache) Get(version, key string) (Entry, bool) {
 // Put stores value under key for version; a body larger than the whole
 // budget is not stored.
 func (c *Cache) Put(version, key string, value Entry) {
-	if len(value.Body) > c.maxBytes {
+	if size(key, value) > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
@@ -76,18 +91,18 @@ func (c *Cache) Put(version, key string, value Entry) {
 		c.bytes, c.version = 0, version
 	}
 	if el, ok := c.entries[key]; ok {
-		c.bytes -= len(el.Value.(*entry).value.Body)
+		c.bytes -= size(key, el.Value.(*entry).value)
 		c.order.Remove(el)
 		delete(c.entries, key)
 	}
 	c.entries[key] = c.order.PushFront(&entry{key: key, value: value})
-	c.bytes += len(value.Body)
+	c.bytes += size(key, value)
 	for c.bytes > c.maxBytes {
 		last := c.order.Back()
 		e := last.Value.(*entry)
 		c.order.Remove(last)
 		delete(c.entries, e.key)
-		c.bytes -= len(e.value.Body)
+		c.bytes -= size(e.key, e.value)
 	}
 }
 
@@ -97,3 +112,9 @@ func (c *Cache) Stats() (entries, bytes int, hits, misses uint64) {
 	defer c.mu.Unlock()
 	return len(c.entries), c.bytes, c.hits, c.misses
 }
+
+// size is what an entry counts against the budget: its key too, since a key
+// can be a whole request body. Keys that share one answer (a request's raw
+// bytes and its normalised key) each count its body, so the budget errs on
+// the safe side.
+func size(key string, e Entry) int { return len(key) + len(e.Body) }

@@ -121,24 +121,26 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	s.cache = cache.New(client.OpportunityConfig, cache.Options{TTL: 30 * time.Second, MaxStale: time.Hour, Now: s.clock.Now})
 	logger := slog.New(slog.NewJSONHandler(s.logs, nil))
+	gql := graph.NewHandler(logger, graph.Options{
+		Introspection:    !o.introspectionOff,
+		Limits:           o.limits,
+		MaxBatch:         o.maxBatch,
+		APQCacheSize:     100,
+		TrustedDocuments: o.trusted,
+		HTTPCache:        &graph.HTTPCache{TTL: 30 * time.Second},
+		ResponseCache:    o.responses,
+		Current: func() (string, time.Duration, bool) {
+			res, ok := s.cache.Peek()
+			if !ok || res.Stale {
+				return "", 0, false
+			}
+			return res.Value.Version(), res.Age, true
+		},
+	})
 	h := server.NewHandler(server.Deps{
-		Logger: logger,
-		GraphQL: graph.NewHandler(logger, graph.Options{
-			Introspection:    !o.introspectionOff,
-			Limits:           o.limits,
-			MaxBatch:         o.maxBatch,
-			APQCacheSize:     100,
-			TrustedDocuments: o.trusted,
-			HTTPCache:        &graph.HTTPCache{TTL: 30 * time.Second},
-			ResponseCache:    o.responses,
-			Current: func() (string, time.Duration, bool) {
-				res, ok := s.cache.Peek()
-				if !ok || res.Stale {
-					return "", 0, false
-				}
-				return res.Value.Version(), res.Age, true
-			},
-		}),
+		Logger:      logger,
+		GraphQL:     gql,
+		Stored:      gql.Stored,
 		Source:      s.cache,
 		Loaders:     loaders.Options{Wait: time.Millisecond},
 		CORSOrigins: o.corsOrigins,

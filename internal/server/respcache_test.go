@@ -2,15 +2,24 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
 
 func benchmarkQueries(t *testing.T) map[string]string {
@@ -103,5 +112,157 @@ func TestResponseCacheBypassAndInvalidation(t *testing.T) {
 		if got := bytes.Contains(b, []byte("新")); got != (id == "1") {
 			t.Errorf("id %s answered %s", id, b)
 		}
+	}
+}
+
+// exchange is one request and what came back, for comparing answers.
+type exchange struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func serveRecorded(t *testing.T, h http.Handler, req *http.Request) exchange {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return exchange{rec.Code, rec.Header(), rec.Body.String()}
+}
+
+// answerHeaders are the headers a stored answer must repeat exactly.
+var answerHeaders = []string{"Content-Type", "Content-Length", "Cache-Control", "Etag", "Vary"}
+
+// TestStoredAnswersRepeatExecution: for every benchmark query, by POST and
+// GET, in both response media types, the answer served from stored bytes
+// (before any GraphQL work) has the status, headers and body that execution
+// gave, and is counted as a cache hit.
+func TestStoredAnswersRepeatExecution(t *testing.T) {
+	cache := respcache.New(1 << 20)
+	s := newStack(t, stackOptions{responses: cache})
+	h := s.server.Config.Handler
+	for name, q := range benchmarkQueries(t) {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			for _, accept := range []string{"", "application/graphql-response+json"} {
+				t.Run(fmt.Sprintf("%s/%s/accept=%q", name, method, accept), func(t *testing.T) {
+					req := func() *http.Request {
+						var r *http.Request
+						if method == http.MethodGet {
+							r = httptest.NewRequest(method, "/query?"+url.Values{"query": {q}}.Encode(), nil)
+						} else {
+							r = httptest.NewRequest(method, "/query", strings.NewReader(gqlBody(q, nil)))
+							r.Header.Set("Content-Type", "application/json")
+						}
+						if accept != "" {
+							r.Header.Set("Accept", accept)
+						}
+						return r
+					}
+					executed := serveRecorded(t, h, req())
+					_, _, hits, _ := cache.Stats()
+					stored := serveRecorded(t, h, req())
+					_, _, hitsAfter, _ := cache.Stats()
+					if executed.status != 200 || strings.Contains(executed.body, `"errors"`) {
+						t.Fatalf("executed: %d %.200s", executed.status, executed.body)
+					}
+					if hitsAfter != hits+1 {
+						t.Errorf("the repeat was not a cache hit (hits %d → %d)", hits, hitsAfter)
+					}
+					if stored.status != executed.status || stored.body != executed.body {
+						t.Errorf("stored answer differs: %d %.200s", stored.status, stored.body)
+					}
+					for _, k := range answerHeaders {
+						if got, want := stored.header.Values(k), executed.header.Values(k); !slices.Equal(got, want) {
+							t.Errorf("%s: stored %q, executed %q", k, got, want)
+						}
+					}
+					if n, _ := strconv.Atoi(stored.header.Get("Content-Length")); n != len(stored.body) {
+						t.Errorf("Content-Length %q for %d bytes", stored.header.Get("Content-Length"), len(stored.body))
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestStoredAnswersShareSpellings: two spellings of one operation share the
+// answer through its normalised key; each is then found by its own bytes.
+func TestStoredAnswersShareSpellings(t *testing.T) {
+	cache := respcache.New(1 << 20)
+	s := newStack(t, stackOptions{responses: cache})
+	rawPost(t, s.server.URL, `{ opportunityTypes { typeName } }`) // a first request, to fetch the configuration
+	first := rawPost(t, s.server.URL, `{ opportunityTypes { typeId } }`)
+	entries, _, hits, _ := cache.Stats()
+	other := rawPost(t, s.server.URL, "# the same operation, spelt otherwise\n{opportunityTypes{typeId,},}")
+	entriesAfter, _, hitsAfter, _ := cache.Stats()
+	if !bytes.Equal(first, other) || hitsAfter != hits+1 {
+		t.Errorf("second spelling: hits %d → %d, %s", hits, hitsAfter, other)
+	}
+	// The raw lookup missed, the normalised one hit, and the new spelling's
+	// bytes were remembered: one entry more.
+	if entriesAfter != entries+1 {
+		t.Errorf("entries %d → %d, want one more (the new spelling's raw key)", entries, entriesAfter)
+	}
+	// A different document does not share the key.
+	if b := rawPost(t, s.server.URL, `{ opportunityTypes { typeName } }`); bytes.Equal(b, first) {
+		t.Errorf("another document got the same answer: %s", b)
+	}
+}
+
+// TestStoredAnswersHandOnWhatTheyCannotServe: with the answer stored, requests
+// it does not fit still get the transport's own answers, and a body the front
+// read reaches the transport whole.
+func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
+	cache := respcache.New(1 << 20)
+	s := newStack(t, stackOptions{responses: cache})
+	h := s.server.Config.Handler
+	const q = `{ opportunityTypes { typeId } }`
+	rawPost(t, s.server.URL, q)
+	rawPost(t, s.server.URL, q) // stored under its raw bytes too
+
+	post := func(body io.Reader, contentType string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/query", body)
+		r.Header.Set("Content-Type", contentType)
+		return r
+	}
+	tooLarge := gqlBody(q, nil)[:1] + strings.Repeat(" ", graph.DefaultMaxBodyBytes) + gqlBody(q, nil)[1:]
+	getMutation := httptest.NewRequest(http.MethodGet, "/query?"+url.Values{"query": {"mutation { x }"}}.Encode(), nil)
+	getMutation.Header.Set("If-None-Match", "*")
+	tests := []struct {
+		name       string
+		req        *http.Request
+		wantStatus int
+		wantCode   string
+	}{
+		{"wrong content type", post(strings.NewReader(gqlBody(q, nil)), "text/plain"), http.StatusUnsupportedMediaType, graph.CodeUnsupportedMediaType},
+		{"body over the limit", post(strings.NewReader(tooLarge), "application/json"), http.StatusRequestEntityTooLarge, graph.CodeBodyTooLarge},
+		{"body that fails mid-read", post(io.MultiReader(strings.NewReader(`{"query":`), iotest.ErrReader(errors.New("connection reset"))), "application/json"), http.StatusBadRequest, graph.CodeBadRequest},
+		{"GET mutation with If-None-Match", getMutation, http.StatusMethodNotAllowed, graph.CodeMethodNotAllowed},
+		{"charset parameter, same bytes", post(strings.NewReader(gqlBody(q, nil)), "application/json; charset=UTF-8"), http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := serveRecorded(t, h, tt.req)
+			if got.status != tt.wantStatus || (tt.wantCode != "" && !strings.Contains(got.body, `"code":"`+tt.wantCode+`"`)) {
+				t.Errorf("got %d %.300s; want %d %s", got.status, got.body, tt.wantStatus, tt.wantCode)
+			}
+			if tt.wantStatus == http.StatusOK && !strings.Contains(got.body, `"typeId"`) {
+				t.Errorf("body %.300s", got.body)
+			}
+		})
+	}
+}
+
+// TestStoredAnswersNotWhileStale: a stale configuration is never answered
+// from stored bytes; execution marks it stale.
+func TestStoredAnswersNotWhileStale(t *testing.T) {
+	cache := respcache.New(1 << 20)
+	s := newStack(t, stackOptions{responses: cache})
+	const q = `{ opportunityTypes { typeId } }`
+	rawPost(t, s.server.URL, q)
+	rawPost(t, s.server.URL, q)
+	s.sim.SetFault(simulator.FaultServerError)
+	s.clock.Advance(31 * time.Second)
+	if b := rawPost(t, s.server.URL, q); !bytes.Contains(b, []byte(`"stale":true`)) {
+		t.Errorf("stale configuration answered without its mark: %s", b)
 	}
 }

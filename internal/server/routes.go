@@ -21,8 +21,12 @@ import (
 
 // Deps is what the handler needs; run builds it.
 type Deps struct {
-	Logger         *slog.Logger
-	GraphQL        http.Handler   // graph.NewHandler
+	Logger  *slog.Logger
+	GraphQL http.Handler // graph.NewHandler
+	// Stored answers requests that need no GraphQL work (graph.Handler.Stored:
+	// 304s and response-cache hits), before the deadline and loaders that
+	// only execution uses. nil: everything goes to GraphQL.
+	Stored         func(http.Handler) http.Handler
 	Source         loaders.Source // the configuration cache
 	Loaders        loaders.Options
 	Metrics        *telemetry.Metrics  // nil: no /metrics
@@ -101,7 +105,8 @@ func NewHandler(d Deps) http.Handler {
 	// Only GET and POST are mounted; chi answers 405 to the rest. In order, a
 	// request to /query is checked for a cross-site origin, then for
 	// credentials (401 before any work), then against its client's rate (429),
-	// then given a deadline that bounds the upstream work it causes.
+	// then answered from what is stored if it can be, else given a deadline
+	// that bounds the upstream work it causes and its loaders.
 	csrf := http.NewCrossOriginProtection()
 	for _, origin := range d.CORSOrigins {
 		// An allowed front-end's POSTs are cross-origin too; trust them here
@@ -118,6 +123,9 @@ func NewHandler(d Deps) http.Handler {
 	}
 	if d.RateLimit != nil {
 		q = q.With(d.RateLimit.Middleware)
+	}
+	if d.Stored != nil {
+		q = q.With(d.Stored)
 	}
 	if d.RequestTimeout > 0 {
 		q = q.With(deadline(d.RequestTimeout))

@@ -77,6 +77,27 @@ func newBenchHandlerTTL(b *testing.B, respCache bool, loaderWait, ttl time.Durat
 	if respCache {
 		responses = respcache.New(cfg.ResponseCacheBytes)
 	}
+	gql := graph.NewHandler(logger, graph.Options{
+		APQCacheSize:  cfg.APQCacheSize,
+		HTTPCache:     &graph.HTTPCache{TTL: cfg.CacheTTL},
+		ResponseCache: responses,
+		Current: func() (string, time.Duration, bool) {
+			res, ok := configCache.Peek()
+			if !ok || res.Stale {
+				return "", 0, false
+			}
+			return res.Value.Version(), res.Age, true
+		},
+		Introspection: cfg.Introspection,
+		Limits:        cfg.Limits,
+		MaxBodyBytes:  cfg.MaxRequestBytes,
+		MaxBatch:      cfg.MaxBatch,
+		Tracer:        tracing.Tracer(),
+		Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
+			metrics.ObserveOperation(operation, outcome, d)
+			telemetry.SetOperationName(ctx, operation)
+		},
+	})
 	return server.NewHandler(server.Deps{
 		Logger:         logger,
 		Metrics:        metrics,
@@ -84,29 +105,10 @@ func newBenchHandlerTTL(b *testing.B, respCache bool, loaderWait, ttl time.Durat
 		SchemaSDL:      graph.SDL(),
 		Readiness:      func() (bool, map[string]any) { return true, nil },
 		RequestTimeout: cfg.RequestTimeout,
-		GraphQL: graph.NewHandler(logger, graph.Options{
-			APQCacheSize:  cfg.APQCacheSize,
-			HTTPCache:     &graph.HTTPCache{TTL: cfg.CacheTTL},
-			ResponseCache: responses,
-			Current: func() (string, time.Duration, bool) {
-				res, ok := configCache.Peek()
-				if !ok || res.Stale {
-					return "", 0, false
-				}
-				return res.Value.Version(), res.Age, true
-			},
-			Introspection: cfg.Introspection,
-			Limits:        cfg.Limits,
-			MaxBodyBytes:  cfg.MaxRequestBytes,
-			MaxBatch:      cfg.MaxBatch,
-			Tracer:        tracing.Tracer(),
-			Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
-				metrics.ObserveOperation(operation, outcome, d)
-				telemetry.SetOperationName(ctx, operation)
-			},
-		}),
-		Source:  loaders.Source(configCache),
-		Loaders: loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
+		GraphQL:        gql,
+		Stored:         gql.Stored,
+		Source:         loaders.Source(configCache),
+		Loaders:        loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
 	})
 }
 

@@ -1,0 +1,41 @@
+package graph
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestWriteDocumentNormalises: spellings of one document share a response
+// cache key; different documents do not.
+func TestWriteDocumentNormalises(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"white space", `{ a { b } }`, "{a{b}}", true},
+		{"commas and comments", "query Q($x: Int) { a(x: $x) }", "# list\nquery Q($x: Int,) {a(x: $x),}", true},
+		{"block and quoted string", `{ a(s: "v") }`, `{ a(s: """v""") }`, true},
+		{"another field", `{ a }`, `{ b }`, false},
+		{"a string is not a number", `{ a(x: "1") }`, `{ a(x: 1) }`, false},
+		{"two names are not one", `{ a b }`, `{ ab }`, false},
+		{"string contents count", `{ a(s: "x y") }`, `{ a(s: "x  y") }`, false},
+		{"does not lex: kept as is", `{ a(s: "open }`, `{ a(s: "open  }`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a, b bytes.Buffer
+			writeDocument(&a, tt.a, 100)
+			writeDocument(&b, tt.b, 100)
+			if got := bytes.Equal(a.Bytes(), b.Bytes()); got != tt.same {
+				t.Errorf("same key = %v, want %v (%q, %q)", got, tt.same, a.Bytes(), b.Bytes())
+			}
+		})
+	}
+	// Past the token limit the document is not lexed further but kept whole.
+	var buf bytes.Buffer
+	writeDocument(&buf, `{ a b c d }`, 2)
+	if buf.String() != `{ a b c d }` {
+		t.Errorf("over the token limit: %q", buf.String())
+	}
+}

@@ -1,0 +1,79 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+)
+
+// lockedBuffer is the process's stderr: written by the flusher, read by the test.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes++
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) Writes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writes
+}
+
+// TestBufferedLogs: info lines wait for the interval and go out in one write;
+// a warning goes out at once with everything before it, in order; Close
+// flushes the rest.
+func TestBufferedLogs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &lockedBuffer{}
+		w := telemetry.NewBufferedWriter(out, 100*time.Millisecond)
+		logger, err := telemetry.NewLogger(w, "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			logger.Info("request", "n", i)
+		}
+		if out.String() != "" {
+			t.Fatalf("lines written before the interval: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if got := strings.Count(out.String(), `"msg":"request"`); got != 50 || out.Writes() != 1 {
+			t.Fatalf("after the interval: %d lines in %d writes, want 50 in 1", got, out.Writes())
+		}
+
+		logger.Info("before")
+		logger.WarnContext(context.Background(), "upstream failing")
+		s := out.String()
+		if !strings.Contains(s, "upstream failing") || strings.Index(s, "before") > strings.Index(s, "upstream failing") {
+			t.Fatalf("a warning waited, or lines lost their order: %s", s)
+		}
+
+		logger.Info("last words")
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "last words") {
+			t.Errorf("Close did not flush: %s", out)
+		}
+	})
+}
