@@ -40,8 +40,8 @@ func (h *Handler) Stored(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		media := responseMediaType(r.Header.Get("Accept"))
-		if r.Method == http.MethodGet && r.Header.Get("If-None-Match") != "" {
+		media := responseMediaType(headerValue(r.Header, "Accept"))
+		if r.Method == http.MethodGet && headerValue(r.Header, "If-None-Match") != "" {
 			q := r.URL.Query()
 			p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
 			// A GET mutation gets its 405 from the transport, not a 304.
@@ -67,7 +67,7 @@ func (h *Handler) Stored(next http.Handler) http.Handler {
 		buf.WriteByte(mediaKind(media))
 		if r.Method == http.MethodGet {
 			buf.WriteString(r.URL.RawQuery)
-		} else if !isJSONContent(r.Header.Get("Content-Type")) || !readBody(buf, r, t.maxBodyBytes) {
+		} else if !isJSONContent(headerValue(r.Header, "Content-Type")) || !readBody(buf, r, t.maxBodyBytes) {
 			next.ServeHTTP(w, r) // the transport refuses it (415, 413, 400)
 			return
 		}
@@ -117,6 +117,15 @@ func (t httpTransport) writeStored(w http.ResponseWriter, r *http.Request, body 
 var contentTypes = map[string][]string{
 	mediaJSON:            {mediaJSON + "; charset=utf-8"},
 	mediaGraphQLResponse: {mediaGraphQLResponse + "; charset=utf-8"},
+}
+
+// headerValue is h.Get(key) for a key already in canonical form (net/http
+// canonicalises incoming names), without canonicalising it again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func mediaKind(media string) byte {

@@ -506,8 +506,19 @@ func marshal(resp *graphql.Response) []byte {
 }
 
 // needsEscaping reports whether json.Marshal would change data: it escapes
-// <, > and & (and U+2028, U+2029, which start with 0xE2) for HTML safety,
-// where gqlgen writes them as they are.
-func needsEscaping(data []byte) bool { return bytes.ContainsAny(data, "<>&\u2028\u2029") }
+// <, > and & (and U+2028, U+2029: E2 80 A8, E2 80 A9) for HTML safety, where
+// gqlgen writes them as they are. A plain loop: bytes.ContainsAny with
+// non-ASCII runes in its set decodes every rune of the data.
+func needsEscaping(data []byte) bool {
+	for i, c := range data {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return true
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
+			return true
+		}
+	}
+	return false
+}
 
 func writeResponse(w io.Writer, resp *graphql.Response) { _, _ = w.Write(marshal(resp)) }

@@ -2,7 +2,10 @@ package graph
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // TestWriteDocumentNormalises: spellings of one document share a response
@@ -37,5 +40,26 @@ func TestWriteDocumentNormalises(t *testing.T) {
 	writeDocument(&buf, `{ a b c d }`, 2)
 	if buf.String() != `{ a b c d }` {
 		t.Errorf("over the token limit: %q", buf.String())
+	}
+}
+
+// TestMarshalMatchesEncodingJSON: the direct writing of a clean answer gives
+// the bytes json.Marshal gives, including where it escapes.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	for _, data := range []string{
+		`{"a":"plain"}`,
+		`{"a":"中文，带标点…“引号”"}`,
+		`{"a":"<b>&"}`,
+		"{\"a\":\"line\u2028sep\u2029\"}",
+		`{"a":[1,2,{"b":null}]}`,
+	} {
+		resp := &graphql.Response{Data: json.RawMessage(data)}
+		want, err := json.Marshal(response{Data: resp.Data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := marshal(resp); !bytes.Equal(got, want) {
+			t.Errorf("marshal(%s) = %s, want %s", data, got, want)
+		}
 	}
 }

@@ -47,6 +47,19 @@ type Metrics struct {
 
 	mu    sync.Mutex
 	names map[string]bool
+
+	// handles keeps the series of operations already seen, by name and
+	// outcome, so that counting one costs a map lookup, not a name check
+	// and two label hashes. Only names kept as their own label are stored
+	// (at most maxOperationNames of them, times the outcomes).
+	handles sync.Map // opKey → opHandles
+}
+
+type opKey struct{ name, outcome string }
+
+type opHandles struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewMetrics registers every metric, Go runtime and process collectors included.
@@ -129,9 +142,17 @@ func (m *Metrics) OperationLabel(name string) string {
 
 // ObserveOperation counts one GraphQL operation.
 func (m *Metrics) ObserveOperation(name, outcome string, d time.Duration) {
-	label := m.OperationLabel(name)
-	m.operations.WithLabelValues(label, outcome).Inc()
-	m.operationDuration.WithLabelValues(label).Observe(d.Seconds())
+	key := opKey{name, outcome}
+	h, ok := m.handles.Load(key)
+	if !ok {
+		label := m.OperationLabel(name)
+		h = opHandles{m.operations.WithLabelValues(label, outcome), m.operationDuration.WithLabelValues(label)}
+		if label == name || name == "" {
+			m.handles.Store(key, h)
+		}
+	}
+	h.(opHandles).count.Inc()
+	h.(opHandles).duration.Observe(d.Seconds())
 }
 
 // ObserveRefresh counts one configuration refresh.
