@@ -462,19 +462,30 @@ func jsonDepth(b []byte) int {
 }
 
 // responseMediaType picks the response type from Accept: the GraphQL response
-// type when the client lists it, application/json otherwise (as the
-// specification asks for clients that send no Accept).
+// type when the client lists it without q=0, application/json otherwise (as
+// the specification asks for clients that send no Accept). It runs on every
+// request, so it reads the header in place rather than through
+// mime.ParseMediaType, which allocates a map per part.
 func responseMediaType(accept string) string {
-	if !strings.Contains(accept, mediaGraphQLResponse) {
-		return mediaJSON // no Accept, */*, application/json: the common cases, unparsed
-	}
-	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == mediaGraphQLResponse && params["q"] != "0" {
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, _ := strings.Cut(part, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), mediaGraphQLResponse) && !refused(params) {
 			return mediaGraphQLResponse
 		}
 	}
 	return mediaJSON
+}
+
+// refused reports whether media type parameters say q=0.
+func refused(params string) bool {
+	for param := range strings.SplitSeq(params, ";") {
+		name, value, _ := strings.Cut(param, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "q") {
+			q, err := strconv.ParseFloat(strings.Trim(strings.TrimSpace(value), `"`), 64)
+			return err == nil && q == 0
+		}
+	}
+	return false
 }
 
 // response is graphql.Response with data left out when there is none: a

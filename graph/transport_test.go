@@ -63,3 +63,25 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestResponseMediaType(t *testing.T) {
+	tests := []struct {
+		accept, want string
+	}{
+		{"", mediaJSON},
+		{"*/*", mediaJSON},
+		{"application/json", mediaJSON},
+		{"application/graphql-response+json", mediaGraphQLResponse},
+		{"application/graphql-response+json, application/json;q=0.9", mediaGraphQLResponse},
+		{"application/json, Application/GraphQL-Response+JSON ; charset=utf-8", mediaGraphQLResponse},
+		{"application/graphql-response+json;q=0", mediaJSON},
+		{"application/graphql-response+json; q=0.0, application/json", mediaJSON},
+		{"application/graphql-response+json;q=0.5", mediaGraphQLResponse},
+		{"application/graphql-response+jsonx", mediaJSON},
+	}
+	for _, tt := range tests {
+		if got := responseMediaType(tt.accept); got != tt.want {
+			t.Errorf("responseMediaType(%q) = %s, want %s", tt.accept, got, tt.want)
+		}
+	}
+}
