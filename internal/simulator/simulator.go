@@ -56,6 +56,17 @@ var demoDataset []byte // read-only: DemoDataset hands out copies
 // or change.
 func DemoDataset() []byte { return bytes.Clone(demoDataset) }
 
+// demoWire is the demo dataset as the simulator sends it: compact, as an API
+// answers. dataset.json is indented for people to read; sent as it is, its
+// whitespace would be half the bytes every client reads and decodes.
+var demoWire = func() []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, demoDataset); err != nil {
+		panic("simulator: dataset.json is not JSON: " + err.Error()) // TestDemoDataset keeps it valid
+	}
+	return b.Bytes()
+}()
+
 // Fault is a failure the simulator injects into every request after SetFault.
 type Fault int32
 
@@ -92,7 +103,7 @@ func (f Fault) String() string {
 type Options struct {
 	Credentials signature.Credentials // what a caller must present; its AppID/AppKey must match the headers
 	Recipe      signature.Recipe      // how the sign header is checked (the same recipe the client uses)
-	Dataset     []byte                // JSON array of types, served verbatim; nil means DemoDataset()
+	Dataset     []byte                // JSON array of types, served verbatim; nil means DemoDataset(), compacted
 	MaxSkew     time.Duration         // allowed |now - timestamp|; 0 means DefaultMaxSkew
 	Now         func() time.Time      // nil means time.Now
 }
@@ -131,11 +142,12 @@ func New(opts Options) *Simulator {
 	return s
 }
 
-// SetDataset swaps the served data; nil restores the demo dataset. b is copied
-// and served verbatim, not validated, so that tests can serve any bytes they like.
+// SetDataset swaps the served data; nil restores the demo dataset (compacted).
+// Other bytes are copied and served verbatim, not validated, so that tests can
+// serve any bytes they like.
 func (s *Simulator) SetDataset(b []byte) {
 	if b == nil {
-		b = demoDataset
+		b = demoWire
 	}
 	const head, tail = `{"code":0,"message":"success","data":`, `}`
 	body := make([]byte, 0, len(head)+len(b)+len(tail))

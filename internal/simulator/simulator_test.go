@@ -518,7 +518,7 @@ func TestSetDataset(t *testing.T) {
 	}{
 		{name: "Options.Dataset", set: func() {}, want: []byte(`[]`)},
 		{name: "custom", set: func() { sim.SetDataset(custom) }, want: custom},
-		{name: "nil restores the demo", set: func() { sim.SetDataset(nil) }, want: simulator.DemoDataset()},
+		{name: "nil restores the demo, compacted", set: func() { sim.SetDataset(nil) }, want: compact(t, simulator.DemoDataset())},
 		{name: "copied, not aliased", set: func() {
 			b := bytes.Clone(custom)
 			sim.SetDataset(b)
@@ -533,6 +533,15 @@ func TestSetDataset(t *testing.T) {
 			t.Errorf("%s: code %d, data %.80s; want 0 and %.80s verbatim", s.name, *env.Code, env.Data, s.want)
 		}
 	}
+}
+
+func compact(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 func TestDemoDatasetIsACopy(t *testing.T) {
