@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -76,7 +77,12 @@ func (h *Handler) Stored(next http.Handler) http.Handler {
 			t.observe(r.Context(), e.Operation, OutcomeOK, time.Since(start))
 			return
 		}
-		ctx := context.WithValue(r.Context(), rawKey{}, buf.String())
+		raw := buf.String()
+		if r.Method == http.MethodPost {
+			// The body, as read, for the transport; the key starts with two bytes of its own.
+			r.Body = readCloser{strings.NewReader(raw[2:]), r.Body}
+		}
+		ctx := context.WithValue(r.Context(), rawKey{}, raw)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -136,9 +142,10 @@ func mediaKind(media string) byte {
 }
 
 // readBody appends r's body to buf and reports whether it was read whole
-// within limit bytes. Otherwise (too large, or a read error) r.Body is put
-// back as it was, what was read followed by the rest or the error, for the
-// transport to answer as it always does.
+// within limit bytes; the caller then hands the bytes on as the body if it
+// needs to. Otherwise (too large, or a read error) r.Body is put back as it
+// was, what was read followed by the rest or the error, for the transport to
+// answer as it always does.
 func readBody(buf *bytes.Buffer, r *http.Request, limit int64) bool {
 	if r.ContentLength > limit {
 		return false
@@ -157,7 +164,6 @@ func readBody(buf *bytes.Buffer, r *http.Request, limit int64) bool {
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(read), r.Body), r.Body}
 		return false
 	}
-	r.Body = readCloser{bytes.NewReader(read), r.Body}
 	return true
 }
 

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5/middleware"
 )
@@ -21,20 +24,25 @@ import (
 // Flush method, as BufferedWriter does), warnings and errors are flushed at
 // once.
 func NewLogger(w io.Writer, format string) (*slog.Logger, error) {
-	var h slog.Handler
-	switch format {
-	case "", "json":
-		h = slog.NewJSONHandler(w, nil)
-	case "text":
-		h = slog.NewTextHandler(w, nil)
-	default:
-		return nil, fmt.Errorf("log format %q is not json or text", format)
-	}
 	flush := func() error { return nil }
 	if f, ok := w.(interface{ Flush() error }); ok {
 		flush = f.Flush
 	}
-	return slog.New(requestIDHandler{h, flush}), nil
+	// Lines are written whole under one lock, whether slog writes them or
+	// the access log does (see accessLine).
+	lw := &lockedWriter{w: w}
+	var h slog.Handler
+	var direct *lockedWriter
+	switch format {
+	case "", "json":
+		h = slog.NewJSONHandler(lw, nil)
+		direct = lw
+	case "text":
+		h = slog.NewTextHandler(lw, nil)
+	default:
+		return nil, fmt.Errorf("log format %q is not json or text", format)
+	}
+	return slog.New(requestIDHandler{h, flush, direct}), nil
 }
 
 // requestIDHandler adds request_id to records logged with a request's
@@ -42,6 +50,23 @@ func NewLogger(w io.Writer, format string) (*slog.Logger, error) {
 type requestIDHandler struct {
 	slog.Handler
 	flush func() error
+	// direct is where the access log may write its JSON lines itself: set
+	// only on NewLogger's JSON logger as made, before any With, whose
+	// lines the access log knows how to spell.
+	direct *lockedWriter
+}
+
+// lockedWriter serialises writes, so that lines written by slog and by the
+// access log never interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -55,11 +80,11 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as), h.flush}
+	return requestIDHandler{h.Handler.WithAttrs(as), h.flush, nil}
 }
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name), h.flush}
+	return requestIDHandler{h.Handler.WithGroup(name), h.flush, nil}
 }
 
 // requestInfo is what the access log learns while a request is served.
@@ -117,6 +142,10 @@ const RequestIDHeader = "X-Request-Id"
 // the operation name, status and duration. The query string is left out: a
 // GET GraphQL request carries its variables there.
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+	var direct *lockedWriter
+	if h, ok := logger.Handler().(requestIDHandler); ok {
+		direct = h.direct
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -126,7 +155,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			}
 			info := &requestInfo{id: id}
 			ctx := context.WithValue(r.Context(), infoKey{}, info)
-			w.Header().Set(RequestIDHeader, id)
+			w.Header()[RequestIDHeader] = []string{id} // the name is canonical already
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r.WithContext(ctx))
 
@@ -137,19 +166,140 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			info.mu.Lock()
 			op := info.operation
 			info.mu.Unlock()
-			attrs := []slog.Attr{
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			end := time.Now()
+			line := accessLine{method: r.Method, path: r.URL.Path, status: status, bytes: ww.BytesWritten(),
+				durationMS: float64(end.Sub(start).Microseconds()) / 1000, operation: op, requestID: id}
+			if direct != nil && logger.Enabled(ctx, slog.LevelInfo) {
+				line.writeJSON(direct, end)
+			} else {
+				line.log(ctx, logger)
 			}
-			if op != "" {
-				attrs = append(attrs, slog.String("operation", op))
-			}
-			logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 		})
 	}
+}
+
+// accessLine is one access-log line.
+type accessLine struct {
+	method, path  string
+	status, bytes int
+	durationMS    float64
+	operation     string // "" when no operation ran: left out
+	requestID     string
+}
+
+// log writes the line through slog.
+func (a accessLine) log(ctx context.Context, logger *slog.Logger) {
+	logger.LogAttrs(ctx, slog.LevelInfo, "request", a.attrs()...)
+}
+
+// attrs are the line's attributes but request_id, which requestIDHandler
+// adds from the context.
+func (a accessLine) attrs() []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("method", a.method),
+		slog.String("path", a.path),
+		slog.Int("status", a.status),
+		slog.Int("bytes", a.bytes),
+		slog.Float64("duration_ms", a.durationMS),
+	}
+	if a.operation != "" {
+		attrs = append(attrs, slog.String("operation", a.operation))
+	}
+	return attrs
+}
+
+// writeJSON writes the line as slog's JSON handler would, byte for byte (a
+// test compares them), in a fifth of the time: a cached answer costs a few
+// microseconds, and slog's generic record handling (a float encoded by
+// encoding/json, attributes copied past five) took two of them.
+func (a accessLine) writeJSON(w io.Writer, now time.Time) {
+	bp := lineBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], `{"time":"`...)
+	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":"request","method":`...)
+	b = appendJSONString(b, a.method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, a.path)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(a.status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, int64(a.bytes), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendDuration(b, a.durationMS)
+	if a.operation != "" {
+		b = append(b, `,"operation":`...)
+		b = appendJSONString(b, a.operation)
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, a.requestID)
+	b = append(b, "}\n"...)
+	_, _ = w.Write(b)
+	*bp = b
+	lineBuffers.Put(bp)
+}
+
+var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendDuration spells a non-negative float as encoding/json does in the
+// range a duration in milliseconds takes ([1e-6, 1e21) or 0: 'f' format,
+// shortest representation); outside it, encoding/json itself.
+func appendDuration(b []byte, f float64) []byte {
+	if f == 0 || (f >= 1e-6 && f < 1e21) {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	out, err := json.Marshal(f)
+	if err != nil { // NaN or Inf: not a duration
+		return append(b, '0')
+	}
+	return append(b, out...)
+}
+
+// appendJSONString appends s quoted as slog's JSON handler quotes it:
+// control characters, quote and backslash escaped, invalid UTF-8 as
+// \ufffd, U+2028 and U+2029 escaped; <, > and & left as they are.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(append(b, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(append(b, s[start:i]...), `\u202`...)
+			b = append(b, hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(b, s[start:]...), '"')
 }
 
 // newRequestID returns 24 random hex digits. math/rand/v2's generator is
