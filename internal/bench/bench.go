@@ -126,6 +126,9 @@ type ColdRow struct {
 	Requests      int
 	UpstreamCalls int64
 	P50, P99      time.Duration
+	// CeilingP50 is the ceiling's p50 when it makes the same upstream call
+	// before answering: the upstream's latency plus one HTTP hop.
+	CeilingP50 time.Duration
 }
 
 // Report is what a run measured.
@@ -390,7 +393,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		answers[r.name] = a
 	}
 
-	ceil, err := m.startCeiling(ctx, label, reqs, answers)
+	ceil, err := m.startCeiling(ctx, label, reqs, answers, "")
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -485,8 +488,9 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 	return rows, answers, lines, nil
 }
 
-// startCeiling writes the canned answers and starts the ceiling on them.
-func (m *measurer) startCeiling(ctx context.Context, label string, reqs []request, answers map[string]answer) (*target, error) {
+// startCeiling writes the canned answers and starts the ceiling on them;
+// with an upstream, the ceiling calls it before each answer.
+func (m *measurer) startCeiling(ctx context.Context, label string, reqs []request, answers map[string]answer, upstreamURL string) (*target, error) {
 	type canned struct { // the ceiling's Canned
 		Method, Body, RawQuery, IfNoneMatch string
 		Status                              int
@@ -510,7 +514,16 @@ func (m *measurer) startCeiling(ctx context.Context, label string, reqs []reques
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := proc.Start(ctx, m.bins.ceiling, []string{"-responses", file}, proc.Options{CPUs: m.cpus()})
+	args, opts := []string{"-responses", file}, proc.Options{CPUs: m.cpus()}
+	if upstreamURL != "" {
+		args = append(args, "-upstream", upstreamURL)
+		opts.Env = []string{
+			"UPSTREAM_APP_ID=" + benchCredentials.AppID,
+			"UPSTREAM_APP_KEY=" + benchCredentials.AppKey.Reveal(),
+			"UPSTREAM_APP_SECRET=" + benchCredentials.AppSecret.Reveal(),
+		}
+	}
+	p, err := proc.Start(ctx, m.bins.ceiling, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -519,7 +532,8 @@ func (m *measurer) startCeiling(ctx context.Context, label string, reqs []reques
 
 // cold measures requests that each refresh the configuration: CACHE_TTL=1ms,
 // one connection, a pause of a few ms before each request so that the copy
-// has expired when it comes.
+// has expired when it comes. The ceiling, calling the upstream before each
+// answer, is measured the same way beside it.
 func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL string, reqs []request, answers map[string]answer) ([]ColdRow, error) {
 	cfg := m.cfg
 	cfg.CacheTTL = time.Millisecond
@@ -528,6 +542,11 @@ func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL st
 		return nil, err
 	}
 	defer stop(svc)
+	ceil, err := m.startCeiling(ctx, "cold", reqs, answers, simURL)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(ceil)
 	var rows []ColdRow
 	for _, r := range reqs {
 		calls := sim.Calls()
@@ -535,9 +554,15 @@ func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL st
 		if err != nil {
 			return nil, err
 		}
+		row := ColdRow{Query: r.name, Requests: len(lat), UpstreamCalls: sim.Calls() - calls}
 		slices.Sort(lat)
-		rows = append(rows, ColdRow{Query: r.name, Requests: len(lat), UpstreamCalls: sim.Calls() - calls,
-			P50: percentile(lat, 50), P99: percentile(lat, 99)})
+		row.P50, row.P99 = percentile(lat, 50), percentile(lat, 99)
+		if lat, err = sequential(ctx, ceil.p.Base, r, answers[r.name], cfg.Cold, 3*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("ceiling: %w", err)
+		}
+		slices.Sort(lat)
+		row.CeilingP50 = percentile(lat, 50)
+		rows = append(rows, row)
 	}
 	return rows, nil
 }

@@ -70,6 +70,9 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("cold %s: %d requests, %d upstream calls, p50 %s; want %d, %d, at least %s",
 				c.Query, c.Requests, c.UpstreamCalls, c.P50, cfg.Cold, cfg.Cold, cfg.Latency)
 		}
+		if c.CeilingP50 < cfg.Latency {
+			t.Errorf("cold %s: the ceiling answered in %s, under the upstream's %s: it did not call it", c.Query, c.CeilingP50, cfg.Latency)
+		}
 	}
 	if rep.AccessLogLines <= 0 {
 		t.Errorf("access log lines %d: the services should log every request", rep.AccessLogLines)

@@ -4,14 +4,21 @@
 // it reaches on one core is what any Go HTTP server can reach with those
 // bytes; the benchmark reports the service as a fraction of it.
 //
-//	ceiling -responses FILE
+//	ceiling -responses FILE [-upstream URL]
 //
 // FILE is a JSON list of canned answers; a POST is matched by its body, a GET
 // by its query string and If-None-Match. It listens on a loopback port and
 // logs {"msg":"listening","addr":"http://127.0.0.1:PORT"}, as the service does.
+//
+// With -upstream it is the cold path's ceiling: before each answer it makes
+// the service's upstream call (a signed POST, credentials in UPSTREAM_APP_ID,
+// UPSTREAM_APP_KEY and UPSTREAM_APP_SECRET, the default recipe) and reads the
+// whole response, decoding nothing. What a request costs it over the
+// upstream's own latency is what one more HTTP hop costs on this machine.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,7 +27,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
 
 // Canned is one answer; internal/bench writes the file (its type of the same
@@ -46,6 +57,7 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	file := fs.String("responses", "", "JSON list of canned answers")
+	upstreamURL := fs.String("upstream", "", "call this tanmarket endpoint (base URL) before each answer")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -61,6 +73,18 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	h := newHandler(table)
+	if *upstreamURL != "" {
+		h.upstream = &upstream{
+			url: *upstreamURL + simulator.Path,
+			creds: signature.Credentials{
+				AppID:     os.Getenv("UPSTREAM_APP_ID"),
+				AppKey:    signature.NewSecret(os.Getenv("UPSTREAM_APP_KEY")),
+				AppSecret: signature.NewSecret(os.Getenv("UPSTREAM_APP_SECRET")),
+			},
+			recipe: signature.Default(),
+			client: &http.Client{Timeout: 10 * time.Second},
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -74,8 +98,43 @@ func run(args []string, stderr io.Writer) error {
 // handler answers from two maps, so that a request costs a body read and a
 // map lookup.
 type handler struct {
-	posts map[string]*Canned // by request body
-	gets  map[string]*Canned // by query string + "\n" + If-None-Match
+	posts    map[string]*Canned // by request body
+	gets     map[string]*Canned // by query string + "\n" + If-None-Match
+	upstream *upstream          // nil: answer at once
+}
+
+// upstream makes the service's upstream call.
+type upstream struct {
+	url    string
+	creds  signature.Credentials
+	recipe signature.Recipe
+	client *http.Client
+}
+
+// call sends one signed POST and reads the answer whole.
+func (u *upstream) call(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url, strings.NewReader("{}"))
+	if err != nil {
+		return err
+	}
+	ts, sign := u.recipe.Sign(u.creds, time.Now())
+	req.Header["appId"] = []string{u.creds.AppID}
+	req.Header["appKey"] = []string{u.creds.AppKey.Reveal()}
+	req.Header["timestamp"] = []string{ts}
+	req.Header["sign"] = []string{sign}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
 
 func newHandler(table []*Canned) *handler {
@@ -105,6 +164,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		http.NotFound(w, r)
 		return
+	}
+	if h.upstream != nil {
+		if err := h.upstream.call(r.Context()); err != nil {
+			http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+			return
+		}
 	}
 	hdr := w.Header()
 	for k, v := range c.Header {
