@@ -76,6 +76,7 @@ func TestResponseMediaType(t *testing.T) {
 		{"application/json, Application/GraphQL-Response+JSON ; charset=utf-8", mediaGraphQLResponse},
 		{"application/graphql-response+json;q=0", mediaJSON},
 		{"application/graphql-response+json; q=0.0, application/json", mediaJSON},
+		{"application/graphql-response+json;Q=0.000, application/json", mediaJSON},
 		{"application/graphql-response+json;q=0.5", mediaGraphQLResponse},
 		{"application/graphql-response+jsonx", mediaJSON},
 	}
