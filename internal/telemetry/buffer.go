@@ -1,22 +1,33 @@
 package telemetry
 
 import (
-	"bufio"
 	"io"
 	"sync"
 	"time"
 )
 
 // BufferedWriter gathers log lines and writes them in batches: at most every
-// interval, or when the buffer fills, or on Flush. One write(2) per request
+// interval, or when the batch fills, or on Flush. One write(2) per request
 // for the access log costs a loaded service more than the rest of answering a
 // cached request; a batch costs one write for hundreds of lines.
+//
+// A batch is written outside the lock that lines are added under, so a slow
+// log reader (a full pipe) holds up only the goroutine that flushes, not
+// every request that logs; a writer waits only when a second batch has filled
+// while the first is still being written, which bounds the memory to two
+// batches.
 //
 // A logger made by NewLogger over a BufferedWriter flushes after every
 // warning or error, so those are never held back, and lines keep their order.
 type BufferedWriter struct {
-	mu   sync.Mutex
-	buf  *bufio.Writer
+	w io.Writer
+
+	mu  sync.Mutex // guards buf, the batch being filled
+	buf []byte
+
+	out   sync.Mutex // held while a batch is written: one at a time, in order
+	spare []byte     // the last written batch's memory, for the next; guarded by out
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -29,7 +40,7 @@ const logBufferBytes = 64 << 10
 // NewBufferedWriter buffers writes to w and flushes them every interval until
 // Close.
 func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
-	b := &BufferedWriter{buf: bufio.NewWriterSize(w, logBufferBytes), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &BufferedWriter{w: w, buf: make([]byte, 0, logBufferBytes), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		tick := time.NewTicker(interval)
@@ -46,18 +57,37 @@ func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
 	return b
 }
 
-// Write buffers p; it is written whole, in one write with other lines.
+// Write adds p, a whole line, to the batch; when the batch is full it is
+// written first.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	full := len(b.buf) > 0 && len(b.buf)+len(p) > logBufferBytes
+	b.mu.Unlock()
+	if full {
+		if err := b.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	b.mu.Lock()
+	b.buf = append(b.buf, p...)
+	b.mu.Unlock()
+	return len(p), nil
 }
 
-// Flush writes what is buffered.
+// Flush writes what is buffered, after any batch being written.
 func (b *BufferedWriter) Flush() error {
+	b.out.Lock()
+	defer b.out.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Flush()
+	batch := b.buf
+	b.buf = b.spare[:0]
+	b.mu.Unlock()
+	b.spare = batch[:0]
+	if len(batch) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(batch)
+	return err
 }
 
 // Close stops the periodic flush and writes what is left. Lines written after

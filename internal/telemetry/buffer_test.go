@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -76,4 +77,62 @@ func TestBufferedLogs(t *testing.T) {
 			t.Errorf("Close did not flush: %s", out)
 		}
 	})
+}
+
+// gatedWriter is a log reader that has stopped reading: Write blocks until
+// the gate opens, and says when it has started.
+type gatedWriter struct {
+	lockedBuffer
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.lockedBuffer.Write(p)
+}
+
+// TestBufferedLogsDoNotWaitForASlowReader: while a batch is being written to
+// a reader that does not read, lines go on being added; they wait only when a
+// second batch has filled. Order is kept.
+func TestBufferedLogsDoNotWaitForASlowReader(t *testing.T) {
+	out := &gatedWriter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	w := telemetry.NewBufferedWriter(out, time.Hour)
+	if _, err := w.Write([]byte("first\n")); err != nil {
+		t.Fatal(err)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- w.Flush() }()
+	<-out.entered // the first batch is being written, and stuck
+
+	added := make(chan struct{})
+	go func() {
+		for i := range 100 {
+			_, _ = fmt.Fprintf(w, "line %d\n", i)
+		}
+		close(added)
+	}()
+	select {
+	case <-added:
+	case <-time.After(10 * time.Second):
+		t.Fatal("lines waited for the stuck write of an earlier batch")
+	}
+
+	close(out.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range out.entered { // let the later writes through
+		}
+	}()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(out.entered)
+	got := out.String()
+	if !strings.HasPrefix(got, "first\nline 0\n") || !strings.HasSuffix(got, "line 99\n") || strings.Count(got, "\n") != 101 {
+		t.Errorf("lines lost or out of order: %.80q … %d lines", got, strings.Count(got, "\n"))
+	}
 }
