@@ -23,7 +23,8 @@ type HTTPCache struct {
 	// authenticate, or a CDN would serve one client's answer to anyone.
 	Private bool
 
-	lastETag atomic.Pointer[etagMemo]
+	lastETag     atomic.Pointer[etagMemo]
+	cacheControl atomic.Pointer[cacheControlMemo]
 }
 
 // schemaTag changes whenever the schema does, so a deploy with a new schema
@@ -33,35 +34,59 @@ var schemaTag = sync.OnceValue(func() string {
 	return hex.EncodeToString(sum[:4])
 })
 
-func (c *HTTPCache) etag(version, media string) string {
+// etagMemo returns the ETag of version in media, formatted once per version
+// and media type: the version changes a few times a day, requests come
+// thousands of times a second. header is the ETag as a header value; like
+// every memoised header value here it is shared, and net/http only reads it.
+func (c *HTTPCache) etagMemo(version, media string) *etagMemo {
 	kind := "j"
 	if media == mediaGraphQLResponse {
 		kind = "g"
 	}
 	if m := c.lastETag.Load(); m != nil && m.version == version && m.kind == kind {
-		return m.etag // the version changes a few times a day; no need to format per request
+		return m
 	}
 	etag := `W/"` + version + "-" + schemaTag() + "-" + kind + `"`
-	c.lastETag.Store(&etagMemo{version: version, kind: kind, etag: etag})
-	return etag
+	m := &etagMemo{version: version, kind: kind, etag: etag, header: []string{etag}}
+	c.lastETag.Store(m)
+	return m
 }
 
-type etagMemo struct{ version, kind, etag string }
+type etagMemo struct {
+	version, kind, etag string
+	header              []string
+}
 
-func (c *HTTPCache) setHeaders(w http.ResponseWriter, etag string, age time.Duration) {
-	scope := "public, max-age="
-	if c.Private {
-		scope = "private, max-age="
-	}
+type cacheControlMemo struct {
+	maxAge int
+	header []string
+}
+
+func (c *HTTPCache) setHeaders(w http.ResponseWriter, etag *etagMemo, age time.Duration) {
 	maxAge := max(int((c.TTL - age).Seconds()), 0)
+	cc := c.cacheControl.Load()
+	if cc == nil || cc.maxAge != maxAge { // changes once a second
+		scope := "public, max-age="
+		if c.Private {
+			scope = "private, max-age="
+		}
+		cc = &cacheControlMemo{maxAge: maxAge, header: []string{scope + strconv.Itoa(maxAge)}}
+		c.cacheControl.Store(cc)
+	}
 	h := w.Header()
-	h["Etag"] = []string{etag}
-	h["Cache-Control"] = []string{scope + strconv.Itoa(maxAge)}
+	h["Etag"] = etag.header
+	h["Cache-Control"] = cc.header
+	if len(h["Vary"]) == 0 && !c.Private {
+		h["Vary"] = varyAccept // full (len = cap): a later append copies
+		return
+	}
 	h["Vary"] = append(h["Vary"], "Accept")
 	if c.Private {
 		h["Vary"] = append(h["Vary"], "Authorization, X-API-Key")
 	}
 }
+
+var varyAccept = []string{"Accept"}
 
 // notModified answers 304 when the client holds the current representation.
 func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media, version string, age time.Duration) bool {
@@ -69,9 +94,9 @@ func (c *HTTPCache) notModified(w http.ResponseWriter, r *http.Request, media, v
 	if c == nil || r.Method != http.MethodGet || inm == "" {
 		return false
 	}
-	etag := c.etag(version, media)
-	for _, candidate := range strings.Split(inm, ",") {
-		if candidate = strings.TrimSpace(candidate); candidate == etag || candidate == "*" {
+	etag := c.etagMemo(version, media)
+	for candidate := range strings.SplitSeq(inm, ",") {
+		if candidate = strings.TrimSpace(candidate); candidate == etag.etag || candidate == "*" {
 			c.setHeaders(w, etag, age)
 			w.WriteHeader(http.StatusNotModified)
 			return true
@@ -88,7 +113,7 @@ func (c *HTTPCache) mark(w http.ResponseWriter, r *http.Request, failed bool, ve
 		w.Header()["Cache-Control"] = noStore
 		return
 	}
-	c.setHeaders(w, c.etag(version, media), age)
+	c.setHeaders(w, c.etagMemo(version, media), age)
 }
 
 // noStore is the Cache-Control of every answer but a clean GET's, made once.

@@ -84,7 +84,7 @@ func (t *Tracing) Tracer() trace.Tracer { return t.Provider.Tracer(ServiceName) 
 func (t *Tracing) Middleware(next http.Handler) http.Handler {
 	if !t.exporting {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("traceparent") != "" {
+			if len(r.Header["Traceparent"]) > 0 { // the canonical name: Get would canonicalise "traceparent" on every request
 				r = r.WithContext(t.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 			}
 			next.ServeHTTP(w, r)
