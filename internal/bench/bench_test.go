@@ -61,8 +61,8 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("%s/ceiling: %d upstream calls while the service was idle", row.Query, row.UpstreamCalls)
 		}
 	}
-	if len(rep.Cold) != 2 {
-		t.Fatalf("%d cold rows, want 2", len(rep.Cold))
+	if len(rep.Cold) != 3 {
+		t.Fatalf("%d cold rows, want 3 (dropdown, full, dropdown with new bytes)", len(rep.Cold))
 	}
 	for _, c := range rep.Cold {
 		// A 3ms pause before each request outlasts CACHE_TTL=1ms: every request refreshes.

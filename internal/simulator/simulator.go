@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,7 @@ type Simulator struct {
 	fault   atomic.Int32           // a Fault
 	body    atomic.Pointer[[]byte] // the whole success response, built once per dataset
 	calls   atomic.Int64
+	respell atomic.Bool
 }
 
 // New returns a Simulator serving opts.Dataset (or the demo dataset) to callers
@@ -149,11 +151,19 @@ func (s *Simulator) SetDataset(b []byte) {
 	if b == nil {
 		b = demoWire
 	}
-	const head, tail = `{"code":0,"message":"success","data":`, `}`
-	body := make([]byte, 0, len(head)+len(b)+len(tail))
-	body = append(append(append(body, head...), b...), tail...)
+	body := make([]byte, 0, len(envelopeHead)+len(b)+len(envelopeTail))
+	body = append(append(append(body, envelopeHead...), b...), envelopeTail...)
 	s.body.Store(&body)
 }
+
+const envelopeHead, envelopeTail = `{"code":0,"message":"success","data":`, `}`
+
+// SetRespell makes every later success answer differ from the one before in
+// its bytes but not in its data (1 to 16 spaces before the data, by call), as
+// an upstream whose configuration changes on every call would look to a
+// client that only compares bytes. The load benchmark uses it to measure a
+// refresh that must decode.
+func (s *Simulator) SetRespell(on bool) { s.respell.Store(on) }
 
 // SetLatency delays every later answer by d (negative means zero). A request
 // whose context ends during the delay gets no answer.
@@ -215,7 +225,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeCode(w, code, msg)
 		return
 	}
-	writeJSON(w, *s.body.Load())
+	body := *s.body.Load()
+	if s.respell.Load() {
+		spaces := int(s.calls.Load()%16) + 1
+		body = slices.Concat(body[:len(envelopeHead)], bytes.Repeat([]byte(" "), spaces), body[len(envelopeHead):])
+	}
+	writeJSON(w, body)
 }
 
 // wait applies the latency and reports whether the request is still wanted.

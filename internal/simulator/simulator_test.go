@@ -955,3 +955,28 @@ func checkKeys(raw []byte) error {
 	}
 	return errs
 }
+
+// TestRespell: each answer's bytes differ from the one before; its data do not.
+func TestRespell(t *testing.T) {
+	opts := defaultOptions()
+	sim, url := start(t, opts)
+	h := signed(testCreds(), opts.Recipe, testNow())
+	plain := mustDo(t, http.MethodPost, url+simulator.Path, h).body
+	sim.SetRespell(true)
+	prev := plain
+	for i := range 3 {
+		resp := mustDo(t, http.MethodPost, url+simulator.Path, h)
+		env := resp.envelope(t)
+		if bytes.Equal(resp.body, prev) {
+			t.Errorf("answer %d: the same bytes as the one before", i)
+		}
+		if *env.Code != 0 || !bytes.Equal(compact(t, env.Data), compact(t, simulator.DemoDataset())) {
+			t.Errorf("answer %d: code %d, data changed: %.80s", i, *env.Code, env.Data)
+		}
+		prev = resp.body
+	}
+	sim.SetRespell(false)
+	if got := mustDo(t, http.MethodPost, url+simulator.Path, h).body; !bytes.Equal(got, plain) {
+		t.Errorf("respelling off: %.80s, want the plain answer", got)
+	}
+}

@@ -82,6 +82,13 @@ type Client struct {
 
 	breaker  *gobreaker.CircuitBreaker[*opportunity.Snapshot]
 	attempts atomic.Int64
+	last     atomic.Pointer[lastAnswer]
+}
+
+// lastAnswer is the last answer decoded, by a hash of its whole body.
+type lastAnswer struct {
+	sum  [sha256.Size]byte
+	snap *opportunity.Snapshot
 }
 
 // NewClient checks baseURL (scheme and host, optional path prefix) and opts and
@@ -251,8 +258,26 @@ func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Heade
 	if int64(len(body)) > c.maxBody {
 		return nil, resp.Header, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
 	}
-	snap, derr := c.decode(resp.StatusCode, body, sign)
+	snap, derr := c.decodeUnlessUnchanged(resp.StatusCode, body, sign)
 	return snap, resp.Header, derr
+}
+
+// decodeUnlessUnchanged returns the last snapshot when the body is byte for
+// byte the last one decoded. The configuration changes a few times a day and
+// is fetched every CACHE_TTL, so most refreshes bring the same bytes: hashing
+// them (25 KiB: ~15 µs) saves decoding and indexing them (~350 µs), which a
+// request waiting for the refresh would pay. Snapshots are immutable, so the
+// same one can be handed out again.
+func (c *Client) decodeUnlessUnchanged(status int, body []byte, sign string) (*opportunity.Snapshot, *Error) {
+	sum := sha256.Sum256(body)
+	if last := c.last.Load(); last != nil && last.sum == sum {
+		return last.snap, nil
+	}
+	snap, err := c.decode(status, body, sign)
+	if err == nil {
+		c.last.Store(&lastAnswer{sum: sum, snap: snap})
+	}
+	return snap, err
 }
 
 // decode reads the vendor's envelope with the v1 semantics of encoding/json

@@ -1066,3 +1066,50 @@ func TestOpportunityConfigAgainstSimulator(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchangedAnswerKeepsTheSnapshot: a refresh that brings the same bytes
+// as the last one decoded hands out that snapshot again, without decoding;
+// any change of the bytes is decoded, and a failed refresh changes nothing.
+func TestUnchangedAnswerKeepsTheSnapshot(t *testing.T) {
+	sim := simulator.New(simulator.Options{Credentials: testCreds, Recipe: signature.Default(), Now: clock})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c, err := tanmarket.NewClient(srv.URL, testCreds, signature.Default(), srv.Client(), tanmarket.Options{Now: clock, MaxRetries: new(int)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := []byte(`[{"typeName":"only","typeId":7}]`)
+	var prev *opportunity.Snapshot
+	steps := []struct {
+		name     string
+		set      func()
+		wantErr  bool
+		wantSame bool // the same *Snapshot as the step before's
+	}{
+		{"first fetch", func() {}, false, false},
+		{"same bytes", func() {}, false, true},
+		{"same bytes again", func() {}, false, true},
+		{"a failed refresh", func() { sim.SetFault(simulator.FaultMalformedJSON) }, true, false},
+		{"same bytes after the failure", func() { sim.SetFault(simulator.FaultNone) }, false, true},
+		{"changed data", func() { sim.SetDataset(changed) }, false, false},
+		{"changed data again", func() {}, false, true},
+		{"the demo back", func() { sim.SetDataset(nil) }, false, false},
+	}
+	for _, s := range steps {
+		s.set()
+		snap, err := c.OpportunityConfig(context.Background())
+		if (err != nil) != s.wantErr {
+			t.Fatalf("%s: err %v, want error %v", s.name, err, s.wantErr)
+		}
+		if err != nil {
+			continue // prev stays the last good snapshot
+		}
+		if same := snap == prev; same != s.wantSame {
+			t.Errorf("%s: same snapshot %v, want %v", s.name, same, s.wantSame)
+		}
+		prev = snap
+	}
+	if got := len(prev.Types()); got != 4 {
+		t.Errorf("the demo back: %d types, want 4", got)
+	}
+}
