@@ -101,6 +101,8 @@ func NewHandler(logger *slog.Logger, opts Options) *Handler {
 		responses:    opts.ResponseCache,
 		current:      opts.Current,
 		bodies:       &sync.Pool{New: func() any { return new(bytes.Buffer) }},
+
+		exactDocuments: opts.TrustedDocuments != nil,
 	}
 	srv.AddTransport(transport)
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,10 @@ type httpTransport struct {
 	responses    *respcache.Cache // nil: every operation executes
 	current      currentFunc
 	bodies       *sync.Pool // of *bytes.Buffer, for Stored's request keys
+	// exactDocuments keys answers by the document's exact text, not its
+	// tokens: with trusted documents only the listed text may be answered,
+	// and another spelling is another, unlisted document.
+	exactDocuments bool
 }
 
 // Outcomes reported to Options.Observe.
@@ -221,30 +226,40 @@ func asksForSchema(query string) bool { return introspectionField.MatchString(qu
 // responseKey identifies what a response depends on besides the
 // configuration version: the document normalised (see writeDocument), the
 // operation, the variables encoded canonically (json.Marshal sorts map keys)
-// and the persisted document's hash.
+// and the persisted document's hash. Every part is written with its length
+// first, so no part's bytes can pass for the next's.
 func (t httpTransport) responseKey(p *graphql.RawParams) string {
 	vars, _ := json.Marshal(p.Variables)
+	var doc bytes.Buffer
+	if t.exactDocuments {
+		doc.WriteString("R" + p.Query)
+	} else {
+		writeDocument(&doc, p.Query, t.limits.MaxTokens)
+	}
 	h := sha256.New()
-	writeDocument(h, p.Query, t.limits.MaxTokens)
-	for _, part := range []string{p.OperationName, string(vars), persisted.RequestedHash(p)} {
-		h.Write([]byte{0})
-		h.Write([]byte(part))
+	for _, part := range [][]byte{doc.Bytes(), []byte(p.OperationName), vars, []byte(persisted.RequestedHash(p))} {
+		_, _ = h.Write(binary.AppendUvarint(nil, uint64(len(part))))
+		_, _ = h.Write(part)
 	}
 	return string(h.Sum(nil))
 }
 
 // writeDocument writes the document's tokens without what GraphQL ignores
 // (white space, commas, comments), so that spellings of one document share a
-// key. A string is written by its value, whether block or quoted. A document
-// that does not lex, or has more than maxTokens tokens, is written as it is:
-// execution reports it, and an answer with errors is not stored.
+// key: 'T', then each token's kind, its value's length and its value (a
+// string's value, whether block or quoted). A document that does not lex, or
+// has more than maxTokens tokens, is written as it is after an 'R': execution
+// reports it, and an answer with errors is not stored. Lengths and the first
+// byte keep a value, or a document that does not lex, from spelling other
+// tokens.
 func writeDocument(w io.Writer, query string, maxTokens int) {
 	var buf bytes.Buffer
+	buf.WriteByte('T')
 	lex := lexer.New(&ast.Source{Input: query})
 	for n := 0; ; n++ {
 		tok, err := lex.ReadToken()
 		if err != nil || (maxTokens > 0 && n > maxTokens) {
-			_, _ = io.WriteString(w, query)
+			_, _ = io.WriteString(w, "R"+query)
 			return
 		}
 		switch tok.Kind {
@@ -257,8 +272,8 @@ func writeDocument(w io.Writer, query string, maxTokens int) {
 			tok.Kind = lexer.String
 		}
 		buf.WriteByte(byte(tok.Kind))
+		buf.Write(binary.AppendUvarint(buf.AvailableBuffer(), uint64(len(tok.Value))))
 		buf.WriteString(tok.Value)
-		buf.WriteByte(0)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
 
@@ -154,6 +155,40 @@ func TestTrustedDocuments(t *testing.T) {
 				t.Errorf("want code %s: %s", tt.wantCode, b)
 			}
 		})
+	}
+}
+
+// TestTrustedDocumentsAreAnsweredByTheirText: with a response cache, an
+// answer stored for a listed document is not served to another spelling of
+// it, which is not listed.
+func TestTrustedDocumentsAreAnsweredByTheirText(t *testing.T) {
+	const listed = `query Types { opportunityTypes { typeId } }`
+	s := newStack(t, stackOptions{
+		trusted:   persisted.Manifest{persisted.Hash(listed): listed},
+		responses: respcache.New(1 << 20),
+	})
+	tests := []struct {
+		name, query string
+		wantData    bool
+	}{
+		{"listed", listed, true},
+		{"listed, again (stored)", listed, true},
+		{"another spelling", `query Types {opportunityTypes{typeId}}`, false},
+		{"with a comment", "# hi\n" + listed, false},
+	}
+	for _, tt := range tests {
+		resp, err := http.Post(s.server.URL+"/query", "application/json", strings.NewReader(`{"query":`+jsonString(tt.query)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.Contains(string(b), `"typeId":1001`); got != tt.wantData {
+			t.Errorf("%s: data served = %v, want %v: %s", tt.name, got, tt.wantData, b)
+		}
+		if !tt.wantData && !strings.Contains(string(b), persisted.CodeNotAllowed) {
+			t.Errorf("%s: want %s: %s", tt.name, persisted.CodeNotAllowed, b)
+		}
 	}
 }
 
