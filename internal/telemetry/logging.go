@@ -234,8 +234,10 @@ func (a accessLine) writeJSON(w io.Writer, now time.Time) {
 	b = appendJSONString(b, a.requestID)
 	b = append(b, "}\n"...)
 	_, _ = w.Write(b)
-	*bp = b
-	lineBuffers.Put(bp)
+	if cap(b) <= 64<<10 { // a line with a huge path is not kept for reuse
+		*bp = b
+		lineBuffers.Put(bp)
+	}
 }
 
 var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
