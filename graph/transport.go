@@ -232,7 +232,8 @@ func (t httpTransport) responseKey(p *graphql.RawParams) string {
 	vars, _ := json.Marshal(p.Variables)
 	var doc bytes.Buffer
 	if t.exactDocuments {
-		doc.WriteString("R" + p.Query)
+		doc.WriteByte('R')
+		doc.WriteString(p.Query)
 	} else {
 		writeDocument(&doc, p.Query, t.limits.MaxTokens)
 	}

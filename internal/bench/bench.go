@@ -595,10 +595,7 @@ func bareUpstream(ctx context.Context, simURL string, n int) (time.Duration, err
 			return 0, err
 		}
 		ts, sign := recipe.Sign(benchCredentials, time.Now())
-		req.Header["appId"] = []string{benchCredentials.AppID}
-		req.Header["appKey"] = []string{benchCredentials.AppKey.Reveal()}
-		req.Header["timestamp"] = []string{ts}
-		req.Header["sign"] = []string{sign}
+		signature.SetHeaders(req.Header, benchCredentials, ts, sign)
 		req.Header.Set("Content-Type", "application/json")
 		t0 := time.Now()
 		resp, err := client.Do(req)

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -235,4 +236,14 @@ func (r Recipe) SignTimestamp(c Credentials, ts string) string {
 func (r Recipe) Verify(c Credentials, ts, sign string) bool {
 	want := r.SignTimestamp(c, ts)
 	return subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(sign))) == 1
+}
+
+// SetHeaders puts a signed request's four headers on h under the vendor's
+// exact spelling: the map is set directly, since Header.Set would canonicalise
+// appId to Appid.
+func SetHeaders(h http.Header, c Credentials, timestamp, sign string) {
+	h["appId"] = []string{c.AppID}
+	h["appKey"] = []string{c.AppKey.Reveal()}
+	h["timestamp"] = []string{timestamp}
+	h["sign"] = []string{sign}
 }

@@ -226,12 +226,7 @@ func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Heade
 		return nil, nil, &Error{Kind: KindRejected, Message: "build request failed", Err: c.scrubErr(err)}
 	}
 	ts, sign := c.signer.Sign(c.creds, c.now())
-	// Set the map directly: Header.Set would canonicalise appId to Appid, and
-	// the vendor documents the exact spelling.
-	req.Header["appId"] = []string{c.creds.AppID}
-	req.Header["appKey"] = []string{c.creds.AppKey.Reveal()}
-	req.Header["timestamp"] = []string{ts}
-	req.Header["sign"] = []string{sign}
+	signature.SetHeaders(req.Header, c.creds, ts, sign)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 

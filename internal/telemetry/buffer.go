@@ -61,12 +61,14 @@ func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
 // written first.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	full := len(b.buf) > 0 && len(b.buf)+len(p) > logBufferBytes
+	if len(b.buf) == 0 || len(b.buf)+len(p) <= logBufferBytes {
+		b.buf = append(b.buf, p...) // the common case: one lock per line
+		b.mu.Unlock()
+		return len(p), nil
+	}
 	b.mu.Unlock()
-	if full {
-		if err := b.Flush(); err != nil {
-			return 0, err
-		}
+	if err := b.Flush(); err != nil {
+		return 0, err
 	}
 	b.mu.Lock()
 	b.buf = append(b.buf, p...)

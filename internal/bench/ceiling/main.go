@@ -118,10 +118,7 @@ func (u *upstream) call(ctx context.Context) error {
 		return err
 	}
 	ts, sign := u.recipe.Sign(u.creds, time.Now())
-	req.Header["appId"] = []string{u.creds.AppID}
-	req.Header["appKey"] = []string{u.creds.AppKey.Reveal()}
-	req.Header["timestamp"] = []string{ts}
-	req.Header["sign"] = []string{sign}
+	signature.SetHeaders(req.Header, u.creds, ts, sign)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := u.client.Do(req)
 	if err != nil {
