@@ -10,26 +10,20 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 )
 
-// Error codes clients see in extensions.code. They are part of the public
-// contract, listed in the README.
-const (
-	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
-	CodeUpstreamRejected    = "UPSTREAM_REJECTED"
-	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
-	CodeRequestCancelled    = "REQUEST_CANCELLED"
-	CodeInternal            = "INTERNAL_SERVER_ERROR"
-)
-
 // upstreamErrors maps each upstream failure kind to what the client is told:
 // the one table from domain error to transport.
-var upstreamErrors = map[tanmarket.Kind]struct{ code, message string }{
-	tanmarket.KindUnavailable: {CodeUpstreamUnavailable, "the opportunity configuration is unavailable: the upstream did not answer in time or answered with an error status"},
-	tanmarket.KindRejected:    {CodeUpstreamRejected, "the upstream refused the request for the opportunity configuration"},
-	tanmarket.KindBadResponse: {CodeUpstreamBadResponse, "the upstream answered with a malformed opportunity configuration"},
+var upstreamErrors = map[tanmarket.Kind]struct {
+	code    apierror.Code
+	message string
+}{
+	tanmarket.KindUnavailable: {apierror.UpstreamUnavailable, "the opportunity configuration is unavailable: the upstream did not answer in time or answered with an error status"},
+	tanmarket.KindRejected:    {apierror.UpstreamRejected, "the upstream refused the request for the opportunity configuration"},
+	tanmarket.KindBadResponse: {apierror.UpstreamBadResponse, "the upstream answered with a malformed opportunity configuration"},
 }
 
 // presentError turns a resolver error into what the client sees. Errors gqlgen
@@ -45,7 +39,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// already; a bound of ours gets its own code back from gqlgen's
 			// generic GRAPHQL_VALIDATION_FAILED / GRAPHQL_PARSE_FAILED.
 			if code := limits.Code(gqlErr); code != "" {
-				gqlErr.Extensions = map[string]any{"code": code}
+				gqlErr.Extensions = map[string]any{"code": string(code)}
 			}
 			return gqlErr
 		}
@@ -55,7 +49,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.As(cause, &upstream):
 			shown := upstreamErrors[upstream.Kind]
 			gqlErr.Message = shown.message
-			ext := map[string]any{"code": shown.code}
+			ext := map[string]any{"code": string(shown.code)}
 			if upstream.Status != 0 {
 				ext["upstreamStatus"] = upstream.Status
 			}
@@ -66,11 +60,11 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			gqlErr.Extensions = ext
 		case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
 			gqlErr.Message = "the request was cancelled or ran out of time before the configuration arrived"
-			gqlErr.Extensions = map[string]any{"code": CodeRequestCancelled}
+			gqlErr.Extensions = map[string]any{"code": string(apierror.RequestCancelled)}
 		default:
 			logger.ErrorContext(ctx, "resolver failed", "path", gqlErr.Path.String(), "err", cause)
 			gqlErr.Message = "internal server error"
-			gqlErr.Extensions = map[string]any{"code": CodeInternal}
+			gqlErr.Extensions = map[string]any{"code": string(apierror.Internal)}
 		}
 		return gqlErr
 	}
@@ -82,6 +76,6 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
 		logger.ErrorContext(ctx, "panic in resolver", "type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
-		return &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}
+		return apierror.GraphQL(apierror.Internal, "internal server error")
 	}
 }

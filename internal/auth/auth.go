@@ -13,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
-
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
 
@@ -161,8 +160,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			if presented {
 				level = slog.LevelInfo
 			}
+			// No request_id here: the logger adds the request's own from
+			// the context (chi's, which this used to log, is never set).
 			a.logger.Log(r.Context(), level, "authentication failed",
-				"request_id", middleware.GetReqID(r.Context()),
 				"mode", string(a.mode), "reason", err.Error())
 			unauthorized(w, presented)
 			return
@@ -219,11 +219,11 @@ func bearer(r *http.Request) string {
 func unauthorized(w http.ResponseWriter, presented bool) {
 	if presented {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "invalid or expired credentials")
+		apierror.Write(w, "", apierror.Unauthenticated, "invalid or expired credentials")
 		return
 	}
 	w.Header().Set("WWW-Authenticate", "Bearer")
-	WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "authentication required")
+	apierror.Write(w, "", apierror.Unauthenticated, "authentication required")
 }
 
 type clientIDKey struct{}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
@@ -95,7 +96,7 @@ func (s *server) check(t *testing.T, header http.Header, wantID string, wantInva
 	if got := resp.Header.Get("WWW-Authenticate"); got != wantChallenge {
 		t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
 	}
-	checkErrorBody(t, resp, body, auth.CodeUnauthenticated)
+	checkErrorBody(t, resp, body, string(apierror.Unauthenticated))
 }
 
 // checkErrorBody asserts the GraphQL-shaped error body with code.

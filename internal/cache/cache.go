@@ -12,14 +12,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Defaults for Options left zero.
-const (
-	DefaultTTL           = 30 * time.Second
-	DefaultMaxStale      = 24 * time.Hour
-	DefaultRetryInterval = time.Second
-)
-
-// Options tunes a Cache.
+// Options tunes a Cache. The durations are required (positive): their
+// defaults are the service's configuration's (CACHE_TTL, CACHE_MAX_STALE,
+// CACHE_REFRESH_RETRY), not this package's.
 type Options struct {
 	TTL time.Duration // how long a fetched value is fresh
 	// MaxStale bounds stale-if-error: how long past its TTL a value may still be
@@ -74,21 +69,16 @@ type Cache[T any] struct {
 
 // New returns a cache around fetch. fetch must bound its own run time: it runs
 // detached from any one caller's cancellation, because other callers share it.
-func New[T any](fetch func(context.Context) (T, error), opts Options) *Cache[T] {
+func New[T any](fetch func(context.Context) (T, error), opts Options) (*Cache[T], error) {
+	if opts.TTL <= 0 || opts.MaxStale <= 0 || opts.RetryInterval <= 0 {
+		return nil, fmt.Errorf("cache options: TTL (%s), max stale (%s) and retry interval (%s) must be positive",
+			opts.TTL, opts.MaxStale, opts.RetryInterval)
+	}
 	c := &Cache[T]{fetch: fetch, ttl: opts.TTL, maxStale: opts.MaxStale, retryInterval: opts.RetryInterval, now: opts.Now}
-	if c.ttl <= 0 {
-		c.ttl = DefaultTTL
-	}
-	if c.maxStale <= 0 {
-		c.maxStale = DefaultMaxStale
-	}
-	if c.retryInterval <= 0 {
-		c.retryInterval = DefaultRetryInterval
-	}
 	if c.now == nil {
 		c.now = time.Now
 	}
-	return c
+	return c, nil
 }
 
 // Get returns the cached value while fresh; otherwise it refreshes (sharing the

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
 )
 
 // fakeClock is the injected clock: it moves only when a test advances it.
@@ -95,7 +97,7 @@ func runSteps(t *testing.T, opts Options, clk *fakeClock, steps []step) {
 	t.Helper()
 	f := &fakeFetch{}
 	opts.Now = clk.Now
-	c := New(f.fetch, opts)
+	c := newCache(t, f.fetch, opts)
 	for i, s := range steps {
 		clk.Advance(s.advance)
 		if s.fail {
@@ -213,23 +215,22 @@ func TestGet(t *testing.T) {
 	}
 }
 
-func TestDefaults(t *testing.T) {
+// TestOptionsAreRequired: the durations have no defaults here (they are
+// internal/config's); a zero or negative one is refused.
+func TestOptionsAreRequired(t *testing.T) {
 	tests := []struct {
 		name string
 		opts Options
 	}{
 		{"zero options", Options{}},
-		{"negative options", Options{TTL: -time.Second, MaxStale: -time.Second}},
+		{"no retry interval", Options{TTL: time.Second, MaxStale: time.Second}},
+		{"negative options", Options{TTL: -time.Second, MaxStale: -time.Second, RetryInterval: time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runSteps(t, tt.opts, newClock(), []step{
-				{wantValue: 1, wantFetches: 1},
-				{advance: DefaultTTL - 1, wantValue: 1, wantAge: DefaultTTL - 1, wantFetches: 1},
-				{advance: 1, fail: true, wantValue: 1, wantStale: true, wantAge: DefaultTTL, wantFetches: 2},
-				{advance: DefaultMaxStale, fail: true, wantValue: 1, wantStale: true, wantAge: DefaultTTL + DefaultMaxStale, wantFetches: 3},
-				{advance: 1, fail: true, wantErr: true, wantFetches: 4},
-			})
+			if _, err := New((&fakeFetch{}).fetch, tt.opts); err == nil {
+				t.Errorf("New(%+v) accepted", tt.opts)
+			}
 		})
 	}
 }
@@ -237,7 +238,7 @@ func TestDefaults(t *testing.T) {
 // With no clock injected the cache reads the wall clock.
 func TestDefaultClock(t *testing.T) {
 	f := &fakeFetch{}
-	c := New(f.fetch, Options{})
+	c := newCache(t, f.fetch, Options{})
 	before := time.Now()
 	res, err := c.Get(context.Background())
 	after := time.Now()
@@ -272,7 +273,7 @@ func TestPeek(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock()
 			f := &fakeFetch{}
-			c := New(f.fetch, Options{TTL: ttl, MaxStale: time.Minute, Now: clk.Now})
+			c := newCache(t, f.fetch, Options{TTL: ttl, MaxStale: time.Minute, Now: clk.Now})
 			if tt.fetch {
 				if _, err := c.Get(context.Background()); err != nil {
 					t.Fatal(err)
@@ -304,7 +305,7 @@ func TestPeek(t *testing.T) {
 func TestPeekAfterFailedRefresh(t *testing.T) {
 	clk := newClock()
 	f := &fakeFetch{}
-	c := New(f.fetch, Options{TTL: time.Second, Now: clk.Now})
+	c := newCache(t, f.fetch, Options{TTL: time.Second, Now: clk.Now})
 	if _, err := c.Get(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestGetSharesOneFetch(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				clk := newClock()
 				f := &fakeFetch{}
-				c := New(f.fetch, Options{TTL: time.Minute, MaxStale: time.Hour, Now: clk.Now})
+				c := newCache(t, f.fetch, Options{TTL: time.Minute, MaxStale: time.Hour, Now: clk.Now})
 				wantFetches := int64(1)
 				if tt.warm {
 					if _, err := c.Get(context.Background()); err != nil {
@@ -451,7 +452,7 @@ func TestGetCallerLeaves(t *testing.T) {
 				clk := newClock()
 				release := make(chan struct{})
 				f := &fakeFetch{block: release}
-				c := New(f.fetch, Options{TTL: time.Minute, Now: clk.Now})
+				c := newCache(t, f.fetch, Options{TTL: time.Minute, Now: clk.Now})
 
 				ctx, leave := tt.ctx(t)
 				ctx = context.WithValue(ctx, traceKey{}, "trace-1")
@@ -540,7 +541,7 @@ func TestGetWithDoneContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clk := newClock()
 		f := &fakeFetch{}
-		c := New(f.fetch, Options{TTL: time.Minute, Now: clk.Now})
+		c := newCache(t, f.fetch, Options{TTL: time.Minute, Now: clk.Now})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 
@@ -573,7 +574,7 @@ func TestRetryIntervalSpacesRefreshesWhileStale(t *testing.T) {
 	clk := newClock()
 	now, advance := clk.Now, clk.Advance
 	boom := errors.New("upstream down")
-	c := New(func(context.Context) (string, error) {
+	c := newCache(t, func(context.Context) (string, error) {
 		calls.Add(1)
 		if fail.Load() == 1 {
 			return "", boom
@@ -619,4 +620,28 @@ func TestRetryIntervalSpacesRefreshesWhileStale(t *testing.T) {
 	if res, err := c.Get(ctx); err != nil || res.Stale {
 		t.Errorf("after recovery: %+v, %v", res, err)
 	}
+}
+
+// newCache is New with the options left zero set to the service's documented
+// defaults (internal/config), the only defaults there are.
+func newCache[T any](t *testing.T, fetch func(context.Context) (T, error), opts Options) *Cache[T] {
+	t.Helper()
+	cfg, err := config.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.TTL == 0 {
+		opts.TTL = cfg.CacheTTL
+	}
+	if opts.MaxStale == 0 {
+		opts.MaxStale = cfg.CacheMaxStale
+	}
+	if opts.RetryInterval == 0 {
+		opts.RetryInterval = cfg.CacheRetry
+	}
+	c, err := New(fetch, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

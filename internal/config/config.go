@@ -84,13 +84,21 @@ const (
 	demoAppSecret = "demo-secret"
 )
 
-// Variable is one environment variable the service reads, for the README table
-// and for tests that check every one is documented.
+// Variable is one environment variable the service reads: its name, its
+// default ("" for none) and the help text `-h` prints. The README documents
+// each one, and a test holds the two together.
 type Variable struct {
 	Name, Default, Help string
 }
 
-// Variables lists every setting with its default.
+// Variables lists every setting with its default and help text, in the order
+// `-h` prints them and the README's table documents them. Load takes its
+// defaults from here and nowhere else; a package constant that repeats one of
+// these values would be a second default that configuration overrides.
+//
+// It is a variable only because Go has no constant slices; nothing assigns to
+// it. It stays a variable rather than a function returning a fresh table
+// because main's usage text and the README test range over it as a value.
 var Variables = []Variable{
 	{"PORT", "8080", "TCP port to listen on"},
 	{"LOG_FORMAT", "json", "log lines as json or text"},
@@ -100,7 +108,7 @@ var Variables = []Variable{
 	{"UPSTREAM_APP_KEY", "", "application appKey (required with UPSTREAM_URL; never logged)"},
 	{"UPSTREAM_APP_SECRET", "", "application secret used to sign (required with UPSTREAM_URL; never logged)"},
 	{"UPSTREAM_SIGN_ALGORITHM", "md5", "md5, sha1, sha256 or hmac-sha256 (HMAC keyed by the app secret)"},
-	{"UPSTREAM_SIGN_TEMPLATE", signature.DefaultTemplate, "message to sign, over {appId} {appKey} {appSecret} {timestamp}"},
+	{"UPSTREAM_SIGN_TEMPLATE", "{appId}{appKey}{timestamp}{appSecret}", "message to sign, over {appId} {appKey} {appSecret} {timestamp}"},
 	{"UPSTREAM_TIMESTAMP_UNIT", "ms", "timestamp header in ms (milliseconds) or s (seconds)"},
 	{"UPSTREAM_TIMEOUT", "3s", "bound on one upstream attempt"},
 	{"UPSTREAM_BUDGET", "8s", "bound on one refresh, retries and backoff included"},
@@ -150,78 +158,90 @@ var Variables = []Variable{
 }
 
 // Load reads every variable and returns all problems at once, each naming its
-// variable. Secrets never appear in the messages.
+// variable. Secrets never appear in the messages. A variable left unset (or
+// empty) takes its default from Variables, the only place defaults live.
 func Load(getenv func(string) string) (Config, error) {
-	get := func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		for _, v := range Variables {
-			if v.Name == name {
-				return v.Default
-			}
-		}
-		return ""
+	r := &reader{getenv: getenv, defaults: make(map[string]string, len(Variables))}
+	for _, v := range Variables {
+		r.defaults[v.Name] = v.Default
 	}
-	var errs []error
-	bad := func(name, value, want string) {
-		errs = append(errs, fmt.Errorf("%s: %q is not %s", name, value, want))
-	}
-	duration := func(name string) time.Duration {
-		s := get(name)
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			bad(name, s, "a positive duration such as 30s or 5m")
-		}
-		return d
-	}
-
-	integer := func(name string, min int) int {
-		s := get(name)
-		n, err := strconv.Atoi(s)
-		if err != nil || n < min {
-			bad(name, s, fmt.Sprintf("an integer of at least %d", min))
-		}
-		return n
-	}
-
 	var c Config
-	if s := get("PORT"); s != "" {
-		p, err := strconv.Atoi(s)
-		if err != nil || p < 0 || p > 65535 {
-			bad("PORT", s, "a port number (0-65535)")
-		}
-		c.Port = p
+	// One function per section. readUpstream comes before readGraphQL, whose
+	// INTROSPECTION default depends on demo mode.
+	for _, read := range []func(*reader, *Config){
+		readHTTPServer,
+		readLogging,
+		readUpstream,
+		readSigning,
+		readResilience,
+		readCaching,
+		readGraphQL,
+		readLimits,
+		readAuth,
+		readCORS,
+		readRateLimit,
+		readPersisted,
+	} {
+		read(r, &c)
 	}
+	if len(r.problems) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(r.problems...))
+	}
+	return c, nil
+}
 
-	switch c.LogFormat = get("LOG_FORMAT"); c.LogFormat {
+// Defaults returns the configuration of an empty environment: every default
+// in Variables, in demo mode. It is for tests and tools that need the
+// documented values without an environment; an error means the table itself
+// is wrong.
+func Defaults() (Config, error) {
+	return Load(func(string) string { return "" })
+}
+
+// readHTTPServer reads the listener and the http.Server bounds against slow
+// clients, and checks that a request's deadline fits in its write timeout.
+func readHTTPServer(r *reader, c *Config) {
+	c.Port = r.port("PORT")
+	c.RequestTimeout = r.duration("REQUEST_TIMEOUT")
+	c.ReadHeaderTimeout = r.duration("SERVER_READ_HEADER_TIMEOUT")
+	c.ReadTimeout = r.duration("SERVER_READ_TIMEOUT")
+	c.WriteTimeout = r.duration("SERVER_WRITE_TIMEOUT")
+	c.IdleTimeout = r.duration("SERVER_IDLE_TIMEOUT")
+	c.MaxHeaderBytes = r.integer("SERVER_MAX_HEADER_BYTES", 1024)
+	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT")
+	// Skipped when SERVER_WRITE_TIMEOUT is itself invalid (read as 0): that is
+	// reported already, and comparing with it would add a false second problem.
+	if c.WriteTimeout > 0 && c.RequestTimeout >= c.WriteTimeout {
+		r.fail("SERVER_WRITE_TIMEOUT", "%s must exceed REQUEST_TIMEOUT (%s), or a slow request's answer is cut off", c.WriteTimeout, c.RequestTimeout)
+	}
+}
+
+// readLogging reads the log format and how long a line may wait in the buffer.
+func readLogging(r *reader, c *Config) {
+	switch c.LogFormat = r.get("LOG_FORMAT"); c.LogFormat {
 	case "json", "text":
 	default:
-		bad("LOG_FORMAT", c.LogFormat, "json or text")
+		r.invalid("LOG_FORMAT", c.LogFormat, "json or text")
 	}
-	if s := get("LOG_FLUSH_INTERVAL"); s == "0" {
-		c.LogFlushInterval = 0
-	} else {
-		c.LogFlushInterval = duration("LOG_FLUSH_INTERVAL")
+	// "0" turns buffering off; any other value is a positive duration.
+	if r.get("LOG_FLUSH_INTERVAL") != "0" {
+		c.LogFlushInterval = r.duration("LOG_FLUSH_INTERVAL")
 	}
+}
 
-	c.UpstreamURL = getenv("UPSTREAM_URL")
+// readUpstream reads the tanmarket URL and credentials. Neither the URL nor a
+// credential is ever quoted in a message: a URL may carry user:password.
+func readUpstream(r *reader, c *Config) {
+	c.UpstreamURL = r.get("UPSTREAM_URL")
 	c.Credentials = signature.Credentials{
-		AppID:     getenv("UPSTREAM_APP_ID"),
-		AppKey:    signature.NewSecret(getenv("UPSTREAM_APP_KEY")),
-		AppSecret: signature.NewSecret(getenv("UPSTREAM_APP_SECRET")),
+		AppID:     r.get("UPSTREAM_APP_ID"),
+		AppKey:    signature.NewSecret(r.get("UPSTREAM_APP_KEY")),
+		AppSecret: signature.NewSecret(r.get("UPSTREAM_APP_SECRET")),
 	}
-	if c.UpstreamURL != "" {
-		if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			// Not echoed: a URL may carry user:password.
-			errs = append(errs, errors.New("UPSTREAM_URL: want an http(s)://host[/prefix] URL"))
-		}
-		for _, name := range []string{"UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET"} {
-			if getenv(name) == "" {
-				errs = append(errs, fmt.Errorf("%s: required when UPSTREAM_URL is set", name))
-			}
-		}
-	} else {
+	if c.Demo() {
+		// The embedded simulator is given these same credentials, so a given
+		// one is kept (to rehearse a real pair against it) and only a missing
+		// one takes its demo value.
 		if c.Credentials.AppID == "" {
 			c.Credentials.AppID = demoAppID
 		}
@@ -231,12 +251,24 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Credentials.AppSecret.IsZero() {
 			c.Credentials.AppSecret = signature.NewSecret(demoAppSecret)
 		}
+		return
 	}
+	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail("UPSTREAM_URL", "want an http(s)://host[/prefix] URL")
+	}
+	for _, name := range []string{"UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET"} {
+		if r.get(name) == "" {
+			r.fail(name, "required when UPSTREAM_URL is set")
+		}
+	}
+}
 
-	// Each part is checked on its own, so that every bad one is reported.
-	alg := signature.Algorithm(get("UPSTREAM_SIGN_ALGORITHM"))
-	unit := signature.Unit(get("UPSTREAM_TIMESTAMP_UNIT"))
-	template := get("UPSTREAM_SIGN_TEMPLATE")
+// readSigning reads the signing recipe. Each part is checked on its own, so
+// that every bad one is reported, not only the first NewRecipe would meet.
+func readSigning(r *reader, c *Config) {
+	alg := signature.Algorithm(r.get("UPSTREAM_SIGN_ALGORITHM"))
+	unit := signature.Unit(r.get("UPSTREAM_TIMESTAMP_UNIT"))
+	template := r.get("UPSTREAM_SIGN_TEMPLATE")
 	for _, check := range []struct {
 		name string
 		err  error
@@ -246,126 +278,204 @@ func Load(getenv func(string) string) (Config, error) {
 		{"UPSTREAM_SIGN_TEMPLATE", signature.ValidateTemplate(template)},
 	} {
 		if check.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", check.name, check.err))
+			r.fail(check.name, "%w", check.err)
 		}
 	}
+	// Its error is one of those just reported.
 	if recipe, err := signature.NewRecipe(alg, template, unit); err == nil {
 		c.Recipe = recipe
 	}
+}
 
-	c.UpstreamTimeout = duration("UPSTREAM_TIMEOUT")
-	c.UpstreamBudget = duration("UPSTREAM_BUDGET")
-	c.UpstreamRetries = integer("UPSTREAM_RETRIES", 0)
-	c.BreakerFailures = integer("BREAKER_FAILURES", 1)
-	c.BreakerCooldown = duration("BREAKER_COOLDOWN")
-	if s := get("UPSTREAM_MAX_BODY_BYTES"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			bad("UPSTREAM_MAX_BODY_BYTES", s, "a positive number of bytes")
-		}
-		c.MaxBodyBytes = n
-	}
-	c.CacheTTL = duration("CACHE_TTL")
-	c.CacheMaxStale = duration("CACHE_MAX_STALE")
-	c.CacheRetry = duration("CACHE_REFRESH_RETRY")
-	c.LoaderWait = duration("LOADER_WAIT")
-	c.ShutdownTimeout = duration("SHUTDOWN_TIMEOUT")
+// readResilience reads how the upstream client bounds, retries and breaks.
+func readResilience(r *reader, c *Config) {
+	c.UpstreamTimeout = r.duration("UPSTREAM_TIMEOUT")
+	c.UpstreamBudget = r.duration("UPSTREAM_BUDGET")
+	c.UpstreamRetries = r.integer("UPSTREAM_RETRIES", 0)
+	c.BreakerFailures = r.integer("BREAKER_FAILURES", 1)
+	c.BreakerCooldown = r.duration("BREAKER_COOLDOWN")
+	c.MaxBodyBytes = r.bytes("UPSTREAM_MAX_BODY_BYTES")
+}
 
-	switch s := get("PLAYGROUND"); s {
-	case "true", "false":
-		c.Playground = s == "true"
-	default:
-		bad("PLAYGROUND", s, "true or false")
-	}
-	switch s := getenv("INTROSPECTION"); s {
-	case "":
+// readCaching reads the configuration cache's lifetimes and the response
+// cache.
+func readCaching(r *reader, c *Config) {
+	c.CacheTTL = r.duration("CACHE_TTL")
+	c.CacheMaxStale = r.duration("CACHE_MAX_STALE")
+	c.CacheRetry = r.duration("CACHE_REFRESH_RETRY")
+	c.ResponseCache = r.boolean("RESPONSE_CACHE")
+	c.ResponseCacheBytes = r.integer("RESPONSE_CACHE_BYTES", 1)
+}
+
+// readGraphQL reads what the GraphQL endpoint serves and how it batches loads.
+func readGraphQL(r *reader, c *Config) {
+	c.Playground = r.boolean("PLAYGROUND")
+	if r.get("INTROSPECTION") == "" {
 		c.Introspection = c.Demo()
-	case "true", "false":
-		c.Introspection = s == "true"
-	default:
-		bad("INTROSPECTION", s, "true or false")
+	} else {
+		c.Introspection = r.boolean("INTROSPECTION")
 	}
-	c.MaxRequestBytes = int64(integer("MAX_REQUEST_BYTES", 1))
-	c.Limits = limits.Limits{
-		MaxQueryBytes: integer("MAX_QUERY_BYTES", 1),
-		MaxTokens:     integer("MAX_TOKENS", 1),
-		MaxDepth:      integer("MAX_DEPTH", 1),
-		MaxAliases:    integer("MAX_ALIASES", 0),
-		MaxRootFields: integer("MAX_ROOT_FIELDS", 1),
-		MaxDirectives: integer("MAX_DIRECTIVES", 0),
-		MaxJSONDepth:  integer("MAX_JSON_DEPTH", 1),
-		MaxComplexity: integer("MAX_COMPLEXITY", 1),
-	}
-	c.MaxBatch = integer("MAX_BATCH", 0)
-	c.RequestTimeout = duration("REQUEST_TIMEOUT")
-	c.ReadHeaderTimeout = duration("SERVER_READ_HEADER_TIMEOUT")
-	c.ReadTimeout = duration("SERVER_READ_TIMEOUT")
-	c.WriteTimeout = duration("SERVER_WRITE_TIMEOUT")
-	c.IdleTimeout = duration("SERVER_IDLE_TIMEOUT")
-	c.MaxHeaderBytes = integer("SERVER_MAX_HEADER_BYTES", 1024)
-	if c.WriteTimeout > 0 && c.RequestTimeout >= c.WriteTimeout {
-		errs = append(errs, fmt.Errorf("SERVER_WRITE_TIMEOUT: %s must exceed REQUEST_TIMEOUT (%s), or a slow request's answer is cut off", c.WriteTimeout, c.RequestTimeout))
-	}
+	c.LoaderWait = r.duration("LOADER_WAIT")
+}
 
-	mode, err := auth.ParseMode(get("AUTH_MODE"))
+// readLimits reads the bounds on one request. MAX_ALIASES, MAX_DIRECTIVES
+// and MAX_BATCH may be 0: for the first two that turns the bound off (a zero
+// limits.Limits field disables it), for MAX_BATCH it refuses batches.
+func readLimits(r *reader, c *Config) {
+	c.MaxRequestBytes = int64(r.integer("MAX_REQUEST_BYTES", 1))
+	c.Limits = limits.Limits{
+		MaxQueryBytes: r.integer("MAX_QUERY_BYTES", 1),
+		MaxTokens:     r.integer("MAX_TOKENS", 1),
+		MaxDepth:      r.integer("MAX_DEPTH", 1),
+		MaxAliases:    r.integer("MAX_ALIASES", 0),
+		MaxRootFields: r.integer("MAX_ROOT_FIELDS", 1),
+		MaxDirectives: r.integer("MAX_DIRECTIVES", 0),
+		MaxJSONDepth:  r.integer("MAX_JSON_DEPTH", 1),
+		MaxComplexity: r.integer("MAX_COMPLEXITY", 1),
+	}
+	c.MaxBatch = r.integer("MAX_BATCH", 0)
+}
+
+// readAuth reads client authentication. The keys and the HMAC secret are
+// never quoted; auth.New checks what depends on the mode (a secret's length,
+// keys present with apikey).
+func readAuth(r *reader, c *Config) {
+	mode, err := auth.ParseMode(r.get("AUTH_MODE"))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("AUTH_MODE: %w", err))
+		r.fail("AUTH_MODE", "%w", err)
 	}
 	c.Auth = auth.Options{
 		Mode:       mode,
-		HMACSecret: signature.NewSecret(getenv("AUTH_JWT_HMAC_SECRET")),
-		JWKSURL:    getenv("AUTH_JWKS_URL"),
-		Issuer:     getenv("AUTH_JWT_ISSUER"),
-		Audience:   getenv("AUTH_JWT_AUDIENCE"),
-		Leeway:     duration("AUTH_JWT_LEEWAY"),
+		HMACSecret: signature.NewSecret(r.get("AUTH_JWT_HMAC_SECRET")),
+		JWKSURL:    r.get("AUTH_JWKS_URL"),
+		Issuer:     r.get("AUTH_JWT_ISSUER"),
+		Audience:   r.get("AUTH_JWT_AUDIENCE"),
+		Leeway:     r.duration("AUTH_JWT_LEEWAY"),
 	}
-	if s := getenv("AUTH_API_KEYS"); s != "" {
-		keys, err := auth.ParseAPIKeys(s)
+	if s := r.get("AUTH_API_KEYS"); s != "" {
+		keys, err := auth.ParseAPIKeys(s) // its errors name entries and key names, never a key
 		if err != nil {
-			errs = append(errs, fmt.Errorf("AUTH_API_KEYS: %w", err))
+			r.fail("AUTH_API_KEYS", "%w", err)
 		}
 		c.Auth.APIKeys = keys
 	}
-	switch s := get("RESPONSE_CACHE"); s {
-	case "true", "false":
-		c.ResponseCache = s == "true"
-	default:
-		bad("RESPONSE_CACHE", s, "true or false")
-	}
-	c.ResponseCacheBytes = integer("RESPONSE_CACHE_BYTES", 1)
-	c.APQCacheSize = integer("APQ_CACHE_SIZE", 0)
-	switch s := get("PERSISTED_QUERIES_ONLY"); s {
-	case "true", "false":
-		c.PersistedOnly = s == "true"
-	default:
-		bad("PERSISTED_QUERIES_ONLY", s, "true or false")
-	}
-	c.PersistedFile = getenv("PERSISTED_QUERIES_FILE")
-	if c.PersistedOnly && c.PersistedFile == "" {
-		errs = append(errs, errors.New("PERSISTED_QUERIES_FILE: required when PERSISTED_QUERIES_ONLY=true"))
-	}
-	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
+}
+
+// readCORS reads the browser origins allowed to call; each bad one is
+// reported.
+func readCORS(r *reader, c *Config) {
+	for _, o := range strings.Split(r.get("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
 		}
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
-			bad("CORS_ALLOWED_ORIGINS", o, "an origin such as https://app.example.com")
+			r.invalid("CORS_ALLOWED_ORIGINS", o, "an origin such as https://app.example.com")
 			continue
 		}
 		c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
 	}
-	c.RateLimit = integer("RATE_LIMIT", 0)
-	c.RateLimitWindow = duration("RATE_LIMIT_WINDOW")
-	if s := getenv("TRUSTED_PROXIES"); s != "" {
+}
+
+// readRateLimit reads the per-client rate limit and the proxies whose
+// X-Forwarded-For names the client it counts.
+func readRateLimit(r *reader, c *Config) {
+	c.RateLimit = r.integer("RATE_LIMIT", 0)
+	c.RateLimitWindow = r.duration("RATE_LIMIT_WINDOW")
+	if s := r.get("TRUSTED_PROXIES"); s != "" {
 		prefixes, err := ratelimit.ParsePrefixes(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+			r.fail("TRUSTED_PROXIES", "%w", err)
 		}
 		c.TrustedProxies = prefixes
 	}
+}
 
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+// readPersisted reads automatic persisted queries and trusted documents.
+func readPersisted(r *reader, c *Config) {
+	c.APQCacheSize = r.integer("APQ_CACHE_SIZE", 0)
+	c.PersistedOnly = r.boolean("PERSISTED_QUERIES_ONLY")
+	c.PersistedFile = r.get("PERSISTED_QUERIES_FILE")
+	if c.PersistedOnly && c.PersistedFile == "" {
+		r.fail("PERSISTED_QUERIES_FILE", "required when PERSISTED_QUERIES_ONLY=true")
 	}
-	return c, nil
+}
+
+// reader looks variables up, falling back on their defaults, and collects
+// every problem so that Load can report them all at once. Each problem starts
+// with the name of its variable.
+type reader struct {
+	getenv   func(string) string
+	defaults map[string]string // from Variables
+	problems []error
+}
+
+// get returns the variable's value, or its default when unset or empty.
+func (r *reader) get(name string) string {
+	if v := r.getenv(name); v != "" {
+		return v
+	}
+	return r.defaults[name]
+}
+
+// fail records a problem with the named variable.
+func (r *reader) fail(name, format string, args ...any) {
+	r.problems = append(r.problems, fmt.Errorf("%s: %w", name, fmt.Errorf(format, args...)))
+}
+
+// invalid records a value that is not what the variable wants, quoting it.
+// Never call it with a secret's value: those get a message of their own.
+func (r *reader) invalid(name, value, want string) {
+	r.fail(name, "%q is not %s", value, want)
+}
+
+// duration reads a positive duration.
+func (r *reader) duration(name string) time.Duration {
+	s := r.get(name)
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.invalid(name, s, "a positive duration such as 30s or 5m")
+	}
+	return d
+}
+
+// integer reads an int of at least min.
+func (r *reader) integer(name string, min int) int {
+	s := r.get(name)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min {
+		r.invalid(name, s, fmt.Sprintf("an integer of at least %d", min))
+	}
+	return n
+}
+
+// bytes reads a positive byte count that may exceed an int on 32-bit systems.
+func (r *reader) bytes(name string) int64 {
+	s := r.get(name)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		r.invalid(name, s, "a positive number of bytes")
+	}
+	return n
+}
+
+// port reads a TCP port; 0 asks the system for a free one.
+func (r *reader) port(name string) int {
+	s := r.get(name)
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 0 || p > 65535 {
+		r.invalid(name, s, "a port number (0-65535)")
+	}
+	return p
+}
+
+// boolean reads exactly true or false, so that a typo such as "ture" or "1"
+// is reported rather than read as one of them.
+func (r *reader) boolean(name string) bool {
+	switch s := r.get(name); s {
+	case "true", "false":
+		return s == "true"
+	default:
+		r.invalid(name, s, "true or false")
+		return false
+	}
 }

@@ -2,7 +2,9 @@ package config_test
 
 import (
 	"maps"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -450,5 +452,178 @@ func TestVariableDefaultsMatchLoad(t *testing.T) {
 				t.Errorf("%s=%q gives %+v, unset gives %+v", v.Name, v.Default, c, unset)
 			}
 		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	got, err := config.Defaults()
+	if err != nil {
+		t.Fatalf("Defaults() = %v; the table in Variables is broken", err)
+	}
+	want, err := config.Load(env{}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Defaults() = %+v, want Load of an empty environment %+v", got, want)
+	}
+}
+
+// TestLoadAsksOnlyForVariables: a name Load reads that is not in Variables
+// would have no documented default and no README row.
+func TestLoadAsksOnlyForVariables(t *testing.T) {
+	known := map[string]bool{}
+	for _, v := range config.Variables {
+		known[v.Name] = true
+	}
+	tests := []struct {
+		name string
+		give env
+	}{
+		{"demo", env{}},
+		{"real upstream", realEnv},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := config.Load(func(name string) string {
+				if !known[name] {
+					t.Errorf("Load asked for %s, which Variables does not list", name)
+				}
+				return tt.give[name]
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLoadMessages pins the text of Load's own messages, each on top of
+// realEnv so that it is the only problem. Messages that wrap another
+// package's error are checked elsewhere by the variable they name.
+func TestLoadMessages(t *testing.T) {
+	without := func(name string) env {
+		e := maps.Clone(realEnv)
+		delete(e, name)
+		return e
+	}
+	tests := []struct {
+		name string
+		give env
+		want string
+	}{
+		{"port", realEnv.with("PORT", "http"), `PORT: "http" is not a port number (0-65535)`},
+		{"log format", realEnv.with("LOG_FORMAT", "xml"), `LOG_FORMAT: "xml" is not json or text`},
+		{"flush interval 0s: only 0 turns buffering off", realEnv.with("LOG_FLUSH_INTERVAL", "0s"),
+			`LOG_FLUSH_INTERVAL: "0s" is not a positive duration such as 30s or 5m`},
+		{"upstream URL", realEnv.with("UPSTREAM_URL", "ftp://x"), `UPSTREAM_URL: want an http(s)://host[/prefix] URL`},
+		{"missing key", without("UPSTREAM_APP_KEY"), `UPSTREAM_APP_KEY: required when UPSTREAM_URL is set`},
+		{"retries", realEnv.with("UPSTREAM_RETRIES", "-1"), `UPSTREAM_RETRIES: "-1" is not an integer of at least 0`},
+		{"breaker", realEnv.with("BREAKER_FAILURES", "0"), `BREAKER_FAILURES: "0" is not an integer of at least 1`},
+		{"body bytes", realEnv.with("UPSTREAM_MAX_BODY_BYTES", "0"), `UPSTREAM_MAX_BODY_BYTES: "0" is not a positive number of bytes`},
+		{"header bytes", realEnv.with("SERVER_MAX_HEADER_BYTES", "1023"), `SERVER_MAX_HEADER_BYTES: "1023" is not an integer of at least 1024`},
+		{"playground", realEnv.with("PLAYGROUND", "yes"), `PLAYGROUND: "yes" is not true or false`},
+		{"introspection", realEnv.with("INTROSPECTION", "1"), `INTROSPECTION: "1" is not true or false`},
+		{"response cache", realEnv.with("RESPONSE_CACHE", "on"), `RESPONSE_CACHE: "on" is not true or false`},
+		{"rate limit window", realEnv.with("RATE_LIMIT_WINDOW", "0"), `RATE_LIMIT_WINDOW: "0" is not a positive duration such as 30s or 5m`},
+		{"write timeout within request timeout", realEnv.with("SERVER_WRITE_TIMEOUT", "20s"),
+			`SERVER_WRITE_TIMEOUT: 20s must exceed REQUEST_TIMEOUT (20s), or a slow request's answer is cut off`},
+		{"trusted documents without a file", without("PERSISTED_QUERIES_FILE"),
+			`PERSISTED_QUERIES_FILE: required when PERSISTED_QUERIES_ONLY=true`},
+		{"origin with a path", realEnv.with("CORS_ALLOWED_ORIGINS", "https://app.example.com, https://b.example.com/x"),
+			`CORS_ALLOWED_ORIGINS: "https://b.example.com/x" is not an origin such as https://app.example.com`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			if got, want := err.Error(), "configuration: "+tt.want; got != want {
+				t.Errorf("error = %q\nwant    %q", got, want)
+			}
+		})
+	}
+}
+
+// TestLoadNeverQuotesASecret sets each variable that holds a secret (or, for
+// UPSTREAM_URL, may hold a password) to a bad value carrying a marker, with
+// other problems around it, and looks for the marker in the message.
+func TestLoadNeverQuotesASecret(t *testing.T) {
+	const marker = "Mk7qZ2"
+	tests := []struct {
+		name string
+		give env
+	}{
+		{"UPSTREAM_URL", realEnv.with("UPSTREAM_URL", "ftp://u:"+marker+"@h{", "PORT", "x")},
+		{"UPSTREAM_APP_KEY", realEnv.with("UPSTREAM_APP_KEY", "garbage{"+marker, "PORT", "x")},
+		{"UPSTREAM_APP_SECRET", realEnv.with("UPSTREAM_APP_SECRET", "garbage{"+marker, "PORT", "x")},
+		{"AUTH_API_KEYS without a name", realEnv.with("AUTH_API_KEYS", "bare-"+marker, "PORT", "x")},
+		{"AUTH_API_KEYS repeated", realEnv.with("AUTH_API_KEYS", "a:"+marker+"0123456789,b:"+marker+"0123456789")},
+		{"AUTH_API_KEYS empty name", realEnv.with("AUTH_API_KEYS", ":"+marker+"0123456789")},
+		{"AUTH_JWT_HMAC_SECRET", realEnv.with("AUTH_JWT_HMAC_SECRET", "short{"+marker, "AUTH_MODE", "x")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.give.get)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, secret := range []string{marker, testAppKey, testAppSecret, testAPIKey, testJWTSecret} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows %q: %v", secret, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps the table under the README's
+// "## Configuration" in step with Variables: the same names, in the same
+// order (the README says `-h` prints this table), each with its default, and
+// no row for a variable Load does not read.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README has no "## Configuration" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+
+	type row struct{ name, def string }
+	var rows []row
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\| ([^|]*) \\|").FindAllStringSubmatch(section, -1) {
+		rows = append(rows, row{m[1], m[2]})
+	}
+	var want []row
+	for _, v := range config.Variables {
+		def := "unset"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		want = append(want, row{v.Name, def})
+	}
+	if !slices.Equal(rows, want) {
+		got := map[string]string{}
+		for _, r := range rows {
+			got[r.name] = r.def
+		}
+		for _, w := range want {
+			switch def, ok := got[w.name]; {
+			case !ok:
+				t.Errorf("README has no row for %s (default %s)", w.name, w.def)
+			case def != w.def:
+				t.Errorf("README gives %s the default %s, Variables %s", w.name, def, w.def)
+			}
+			delete(got, w.name)
+		}
+		for name := range got {
+			t.Errorf("README documents %s, which is not in Variables", name)
+		}
+		if !t.Failed() {
+			t.Errorf("README rows are not in the order of Variables (or repeat one):\n got %v\nwant %v", rows, want)
+		}
 	}
 }

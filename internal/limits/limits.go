@@ -8,9 +8,13 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 )
 
-// Limits are the request bounds; zero disables a bound. Defaults gives safe values.
+// Limits are the request bounds; zero disables a bound. The values the
+// service runs with, and their documented defaults, come from configuration
+// (MAX_QUERY_BYTES … MAX_COMPLEXITY in config.Variables), not from here.
 type Limits struct {
 	MaxQueryBytes int // characters of the document, checked before parsing
 	MaxTokens     int // parser tokens; bounds parse and validation work
@@ -22,8 +26,12 @@ type Limits struct {
 	MaxComplexity int // gqlgen complexity, lists multiplying their children
 }
 
-// Defaults are tuned so that GraphiQL's and graphql-codegen's introspection
-// queries and the heaviest real query pass (see the tests).
+// Defaults repeats the defaults of MAX_QUERY_BYTES … MAX_COMPLEXITY.
+//
+// Deprecated: the defaults live in config.Variables alone; use
+// config.Defaults() and its Limits field. This copy stays only until the
+// tests that still call it load their limits through config, and a test in
+// this package keeps it equal to config's meanwhile.
 func Defaults() Limits {
 	return Limits{
 		MaxQueryBytes: 32 << 10,
@@ -37,16 +45,8 @@ func Defaults() Limits {
 	}
 }
 
-// Error codes clients see in extensions.code.
+// Names of our validation rules; the codes clients see are apierror's.
 const (
-	CodeQueryTooLarge     = "QUERY_TOO_LARGE"
-	CodeTokens            = "MAX_TOKENS_EXCEEDED"
-	CodeDepth             = "MAX_DEPTH_EXCEEDED"
-	CodeAliases           = "MAX_ALIASES_EXCEEDED"
-	CodeRootFields        = "MAX_ROOT_FIELDS_EXCEEDED"
-	CodeDirectives        = "MAX_DIRECTIVES_EXCEEDED"
-	CodeJSONDepth         = "JSON_TOO_DEEP"
-	CodeComplexity        = "COMPLEXITY_LIMIT_EXCEEDED" // gqlgen's own code, kept
 	ruleDepth             = "oppconfig/MaxDepth"
 	ruleAliases           = "oppconfig/MaxAliases"
 	ruleRootFields        = "oppconfig/MaxRootFields"
@@ -56,21 +56,21 @@ const (
 
 // ruleCodes maps our validation rules to their codes; gqlgen stamps every
 // validation error GRAPHQL_VALIDATION_FAILED, and Code undoes that for ours.
-var ruleCodes = map[string]string{
-	ruleDepth:      CodeDepth,
-	ruleAliases:    CodeAliases,
-	ruleRootFields: CodeRootFields,
-	ruleDirectives: CodeDirectives,
+var ruleCodes = map[string]apierror.Code{
+	ruleDepth:      apierror.MaxDepthExceeded,
+	ruleAliases:    apierror.MaxAliasesExceeded,
+	ruleRootFields: apierror.MaxRootFieldsExceeded,
+	ruleDirectives: apierror.MaxDirectivesExceeded,
 }
 
 // Code returns the limit code of an error made by these limits (or by the
 // parser's token limit), and "" for any other error.
-func Code(err *gqlerror.Error) string {
+func Code(err *gqlerror.Error) apierror.Code {
 	if code, ok := ruleCodes[err.Rule]; ok {
 		return code
 	}
 	if len(err.Message) >= len(tokenLimitMessageHead) && err.Message[:len(tokenLimitMessageHead)] == tokenLimitMessageHead {
-		return CodeTokens
+		return apierror.MaxTokensExceeded
 	}
 	return ""
 }

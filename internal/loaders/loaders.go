@@ -1,12 +1,13 @@
-// Package loaders gives each GraphQL request its own dataloaders over one
-// consistent configuration snapshot: every resolver of a request reads the same
-// version, fetched (or taken from the cache) once.
+// Package loaders is one GraphQL request's view of the configuration: its
+// dataloaders over one consistent snapshot, so that every resolver of a
+// request reads the same version, fetched (or taken from the cache) once.
+// internal/endpoint makes one per executed request; resolvers reach it with
+// For(ctx) through the lookups below.
 package loaders
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -15,10 +16,6 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 )
-
-// DefaultWait is the batch window. 1ms, not the library's 16ms default: a batch
-// reads an in-memory snapshot, so waiting longer only adds latency.
-const DefaultWait = time.Millisecond
 
 // Source gives the current configuration; *cache.Cache[*opportunity.Snapshot] is one.
 type Source interface {
@@ -48,15 +45,15 @@ type Loaders struct {
 
 // Options tunes the loaders.
 type Options struct {
-	Wait    time.Duration                 // batch window; 0 means DefaultWait
+	// Wait is the batch window (LOADER_WAIT): 1ms by default, not the
+	// library's 16ms, since a batch reads an in-memory snapshot.
+	Wait    time.Duration
 	OnBatch func(loader string, size int) // observes each batch ("type" or "field"); may be nil
 }
 
-// New returns the loaders of one request.
+// New returns the loaders of one request. opts.Wait must be positive; the
+// endpoint checks it once, at construction.
 func New(src Source, opts Options) *Loaders {
-	if opts.Wait <= 0 {
-		opts.Wait = DefaultWait
-	}
 	// The dataloaders are made on first use: many requests (cache hits,
 	// dropdowns, refusals) never look anything up by id.
 	l := &Loaders{src: src, onBatch: opts.OnBatch}
@@ -76,23 +73,13 @@ func NewContext(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// For returns the request's loaders, or nil outside a request served by Middleware.
+// For returns the request's loaders, or nil outside a request the endpoint executes.
 func For(ctx context.Context) *Loaders {
 	l, _ := ctx.Value(ctxKey{}).(*Loaders)
 	return l
 }
 
-// Middleware installs fresh loaders on every request, so nothing loaded for one
-// request is seen by another.
-func Middleware(src Source, opts Options) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), New(src, opts))))
-		})
-	}
-}
-
-var errNoLoaders = errors.New("loaders: request has no loaders (is loaders.Middleware installed?)")
+var errNoLoaders = errors.New("loaders: the context has no request loaders (only internal/endpoint's requests do)")
 
 // Snapshot returns the request's configuration, asking the source on first use
 // only. A failure is kept for the rest of the request too, so one request makes

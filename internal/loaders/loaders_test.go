@@ -3,8 +3,6 @@ package loaders
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +28,9 @@ func (s *source) Get(context.Context) (cache.Result[*opportunity.Snapshot], erro
 	return cache.Result[*opportunity.Snapshot]{Value: s.snap, Stale: s.stale, Age: 42 * time.Second}, nil
 }
 
+// testOptions is LOADER_WAIT's default.
+var testOptions = Options{Wait: time.Millisecond}
+
 func testSnapshot() *opportunity.Snapshot {
 	return opportunity.NewSnapshot([]*opportunity.Type{
 		{TypeID: 1, TypeName: "one", Fields: []*opportunity.Field{{ID: 10, Name: "a"}, {ID: 11, Name: "b"}}},
@@ -39,7 +40,7 @@ func testSnapshot() *opportunity.Snapshot {
 
 func TestBatchFunctionsAnswerInKeyOrder(t *testing.T) {
 	src := &source{snap: testSnapshot()}
-	l := New(src, Options{})
+	l := New(src, testOptions)
 	ctx := context.Background()
 
 	types := l.loadTypes(ctx, []int{2, 99, 1, 2})
@@ -76,7 +77,7 @@ func TestBatchFunctionsAnswerInKeyOrder(t *testing.T) {
 func TestSourceErrorReachesEveryKey(t *testing.T) {
 	boom := errors.New("upstream down")
 	src := &source{err: boom}
-	l := New(src, Options{})
+	l := New(src, testOptions)
 	for i, r := range l.loadTypes(context.Background(), []int{1, 2, 3}) {
 		if !errors.Is(r.Error, boom) || r.Data != nil {
 			t.Errorf("key %d: got %+v, want the source's error", i, r)
@@ -136,25 +137,23 @@ func TestHelpersOutsideARequest(t *testing.T) {
 	}
 }
 
-func TestMiddlewareGivesEachRequestItsOwnLoaders(t *testing.T) {
+func TestEachRequestHasItsOwnLoaders(t *testing.T) {
 	src := &source{snap: testSnapshot(), stale: true}
 	var seen []*Loaders
-	var mu sync.Mutex
-	h := Middleware(src, Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := For(r.Context())
-		def, err := DefaultType(r.Context())
+	for range 2 {
+		l := New(src, testOptions)
+		ctx := NewContext(context.Background(), l)
+		def, err := DefaultType(ctx)
 		if err != nil || def == nil || def.TypeID != 2 {
 			t.Errorf("DefaultType = %+v, %v", def, err)
 		}
-		if res, ok := l.Freshness(); !ok || !res.Stale || res.Age != 42*time.Second {
+		if _, err := Types(ctx); err != nil {
+			t.Errorf("Types: %v", err)
+		}
+		if res, ok := For(ctx).Freshness(); !ok || !res.Stale || res.Age != 42*time.Second {
 			t.Errorf("Freshness = %+v, %v", res, ok)
 		}
-		mu.Lock()
-		seen = append(seen, l)
-		mu.Unlock()
-	}))
-	for range 2 {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		seen = append(seen, For(ctx))
 	}
 	if len(seen) != 2 || seen[0] == nil || seen[0] == seen[1] {
 		t.Fatalf("loaders shared or missing: %v", seen)

@@ -14,14 +14,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// Error codes clients see in extensions.code.
-const (
-	// CodeNotFound matches gqlgen's APQ code, so clients that fall back to
-	// sending the document do so here too.
-	CodeNotFound   = "PERSISTED_QUERY_NOT_FOUND"
-	CodeNotAllowed = "PERSISTED_QUERY_NOT_ALLOWED"
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 )
 
 // Manifest maps a document's sha256 (lowercase hex) to the document.
@@ -86,16 +80,16 @@ func (o OnlyListed) MutateOperationParameters(_ context.Context, p *graphql.RawP
 	if hash := RequestedHash(p); hash != "" {
 		doc, ok := o.Manifest[hash]
 		if !ok {
-			return &gqlerror.Error{Message: "PersistedQueryNotFound", Extensions: map[string]any{"code": CodeNotFound}}
+			return apierror.GraphQL(apierror.PersistedQueryNotFound, "PersistedQueryNotFound")
 		}
 		if p.Query != "" && p.Query != doc {
-			return &gqlerror.Error{Message: "the document does not match its hash", Extensions: map[string]any{"code": CodeNotAllowed}}
+			return apierror.GraphQL(apierror.PersistedQueryNotAllowed, "the document does not match its hash")
 		}
 		p.Query = doc
 		return nil
 	}
 	if _, ok := o.Manifest[Hash(p.Query)]; !ok {
-		return &gqlerror.Error{Message: "only persisted documents may run on this server", Extensions: map[string]any{"code": CodeNotAllowed}}
+		return apierror.GraphQL(apierror.PersistedQueryNotAllowed, "only persisted documents may run on this server")
 	}
 	return nil
 }

@@ -14,22 +14,18 @@ import (
 
 	"github.com/go-chi/httprate"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 )
-
-// CodeRateLimited is the extensions.code of a request refused for exceeding
-// the rate limit. It is part of the public contract.
-const CodeRateLimited = "RATE_LIMITED"
-
-// DefaultWindow is the window of Options left zero.
-const DefaultWindow = time.Minute
 
 // Options configures a Limiter.
 type Options struct {
 	// Limit is how many requests one client may make per Window; 0 disables
 	// limiting.
 	Limit int
-	// Window is the length of the sliding window; 0 means DefaultWindow.
+	// Window is the length of the sliding window, required when Limit > 0.
+	// There is no default here: the service's is RATE_LIMIT_WINDOW in
+	// config.Variables, and a second one here could silently disagree.
 	Window time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For is believed; see
 	// ParsePrefixes. Empty means the peer address is always the client.
@@ -43,14 +39,18 @@ type Limiter struct {
 	trusted []netip.Prefix
 }
 
-// New validates opts and returns a Limiter.
+// New validates opts and returns a Limiter. With Limit > 0, Window must be
+// positive; a zero one is an error rather than a guess.
 func New(opts Options) (*Limiter, error) {
 	var problems []error
 	if opts.Limit < 0 {
 		problems = append(problems, fmt.Errorf("rate limit %d must not be negative", opts.Limit))
 	}
-	if opts.Window < 0 {
+	switch {
+	case opts.Window < 0:
 		problems = append(problems, fmt.Errorf("rate limit window %s must not be negative", opts.Window))
+	case opts.Window == 0 && opts.Limit > 0:
+		problems = append(problems, fmt.Errorf("rate limit window must be positive with a limit of %d", opts.Limit))
 	}
 	for i, p := range opts.TrustedProxies {
 		if !p.IsValid() {
@@ -65,24 +65,20 @@ func New(opts Options) (*Limiter, error) {
 	if opts.Limit == 0 {
 		return l, nil
 	}
-	window := opts.Window
-	if window == 0 {
-		window = DefaultWindow
-	}
 	// httprate writes Retry-After as whole seconds rounded down, which is 0 for
 	// a sub-second window; RFC 9110 wants a non-negative integer and 0 would
 	// invite an immediate retry, so round up to at least 1.
-	retryAfter := strconv.Itoa(max(1, int(math.Ceil(window.Seconds()))))
-	l.rl = httprate.NewRateLimiter(opts.Limit, window,
+	retryAfter := strconv.Itoa(max(1, int(math.Ceil(opts.Window.Seconds()))))
+	l.rl = httprate.NewRateLimiter(opts.Limit, opts.Window,
 		httprate.WithKeyFuncs(l.key),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retryAfter)
-			auth.WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "rate limit exceeded; retry later")
+			apierror.Write(w, "", apierror.RateLimited, "rate limit exceeded; retry later")
 		}),
 		// The in-memory counter never fails; should another one, the client is
 		// told nothing of it.
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			auth.WriteError(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error")
+			apierror.Write(w, "", apierror.Internal, "internal server error")
 		}),
 	)
 	return l, nil

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 )
@@ -35,7 +36,7 @@ func TestLimiter(t *testing.T) {
 	}{
 		{
 			name: "per IP",
-			opts: ratelimit.Options{Limit: 2},
+			opts: ratelimit.Options{Limit: 2, Window: time.Minute},
 			requests: []request{
 				{from: "a", wantStatus: 200},
 				{from: "a", wantStatus: 200},
@@ -44,7 +45,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "two peers do not share a bucket",
-			opts: ratelimit.Options{Limit: 1},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute},
 			requests: []request{
 				{from: "a", wantStatus: 200},
 				{from: "b", wantStatus: 200},
@@ -54,7 +55,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "X-Forwarded-For from an untrusted peer is ignored",
-			opts: ratelimit.Options{Limit: 1, TrustedProxies: prefixes(t, "10.0.0.0/8")},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute, TrustedProxies: prefixes(t, "10.0.0.0/8")},
 			requests: []request{
 				{from: "a", xff: "198.51.100.1", wantStatus: 200},
 				{from: "a", xff: "198.51.100.2", wantStatus: 429},
@@ -63,7 +64,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "clients behind a trusted proxy do not share a bucket",
-			opts: ratelimit.Options{Limit: 1, TrustedProxies: trustLoopback},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute, TrustedProxies: trustLoopback},
 			requests: []request{
 				{from: "a", xff: "198.51.100.1", wantStatus: 200},
 				{from: "a", xff: "198.51.100.2", wantStatus: 200},
@@ -73,7 +74,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "trusted proxy chain: the right-most untrusted address is the client",
-			opts: ratelimit.Options{Limit: 1, TrustedProxies: prefixes(t, "127.0.0.0/8, 10.0.0.0/8")},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute, TrustedProxies: prefixes(t, "127.0.0.0/8, 10.0.0.0/8")},
 			requests: []request{
 				{from: "a", xff: "192.0.2.66, 198.51.100.1, 10.0.0.5", wantStatus: 200},
 				// The client spoofs a different left part: still the same client.
@@ -84,7 +85,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "IPv6 clients in one /64 share a bucket",
-			opts: ratelimit.Options{Limit: 1, TrustedProxies: trustLoopback},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute, TrustedProxies: trustLoopback},
 			requests: []request{
 				{from: "a", xff: "2001:db8:1:2::1", wantStatus: 200},
 				{from: "a", xff: "2001:db8:1:2::ffff", wantStatus: 429},
@@ -93,7 +94,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "authenticated client id beats IP",
-			opts: ratelimit.Options{Limit: 1},
+			opts: ratelimit.Options{Limit: 1, Window: time.Minute},
 			auth: auth.Options{Mode: auth.ModeAPIKey, APIKeys: apiKeys(t, "one:key-one-0123456789,two:key-two-0123456789")},
 			requests: []request{
 				{from: "a", apiKey: "key-one-0123456789", wantStatus: 200},
@@ -205,7 +206,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}{
 		{"negative limit", ratelimit.Options{Limit: -1}, "must not be negative"},
 		{"negative window", ratelimit.Options{Limit: 1, Window: -time.Second}, "window -1s must not be negative"},
-		{"zero prefix", ratelimit.Options{Limit: 1, TrustedProxies: []netip.Prefix{{}}}, "trusted proxy 1 is not a valid prefix"},
+		{"zero prefix", ratelimit.Options{Limit: 1, Window: time.Minute, TrustedProxies: []netip.Prefix{{}}}, "trusted proxy 1 is not a valid prefix"},
+		// No default window: the service's is RATE_LIMIT_WINDOW in config.
+		{"limit without a window", ratelimit.Options{Limit: 1}, "window must be positive with a limit of 1"},
+		{"negative window, limiting off", ratelimit.Options{Limit: 0, Window: -time.Second}, "window -1s must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,8 +281,8 @@ func checkRefusal(t *testing.T, resp *http.Response, body, wantRetryAfter string
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("body %q: %v", body, err)
 	}
-	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions.Code != ratelimit.CodeRateLimited {
-		t.Errorf("body = %s, want one error with code %s", body, ratelimit.CodeRateLimited)
+	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions.Code != string(apierror.RateLimited) {
+		t.Errorf("body = %s, want one error with code %s", body, string(apierror.RateLimited))
 	}
 }
 

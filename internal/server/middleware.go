@@ -1,17 +1,19 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 )
 
-// recoverer answers 500 to a panicking handler and logs the panic's type and
-// stack, never its value: chi's Recoverer prints the value, which could hold a
-// credential.
+// recoverer answers 500 to a panic anywhere on the path, with a GraphQL-shaped
+// body like every other refusal, and logs the panic's type and stack, never
+// its value: chi's Recoverer prints the value, which could hold a credential.
+// Resolver panics never reach it: gqlgen's executor recovers them (graph's
+// recover function) into an INTERNAL_SERVER_ERROR inside the response.
 func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,22 +27,9 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				logger.ErrorContext(r.Context(), "panic in handler",
 					"type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
-				http.Error(w, "internal server error", http.StatusInternalServerError)
+				apierror.Write(w, "", apierror.Internal, "internal server error")
 			}()
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// deadline bounds a request's context. Unlike http.TimeoutHandler it does not
-// buffer the response: the GraphQL layer sees the deadline through its context
-// (an upstream wait ends with REQUEST_CANCELLED) and answers itself.
-func deadline(d time.Duration) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

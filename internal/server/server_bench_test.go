@@ -1,28 +1,21 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oppconfig/oppconfig-graphql/graph"
-	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
-	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
-	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
-	"github.com/oppconfig/oppconfig-graphql/internal/server"
-	"github.com/oppconfig/oppconfig-graphql/internal/signature"
-	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
-	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
-	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // benchQueryNames are the load benchmark's queries (testdata/queries).
@@ -33,11 +26,10 @@ var benchQueryNames = []string{"dropdown", "full", "lookup", "default"}
 // leaves the limiter out, as Deps.RateLimit nil does here).
 var benchEnv = map[string]string{"INTROSPECTION": "false", "RATE_LIMIT": "0"}
 
-// newBenchHandler wires the handler as run does in server.go, with the
-// defaults of internal/config: access log (JSON, to io.Discard), metrics,
-// tracing (no exporter), HTTP cache, response cache when respCache, loaders,
-// over a configuration fetched once from the simulator by the real client and
-// kept fresh for an hour, so every request is on a warm cache.
+// newBenchHandler is the service as run builds it (server.New), with the
+// defaults of internal/config but benchEnv, logging JSON to io.Discard, over a
+// configuration fetched once from the simulator by the real client and kept
+// fresh for an hour, so every request is on a warm cache.
 func newBenchHandler(b *testing.B, respCache bool, loaderWait time.Duration) http.Handler {
 	return newBenchHandlerTTL(b, respCache, loaderWait, time.Hour)
 }
@@ -45,71 +37,23 @@ func newBenchHandler(b *testing.B, respCache bool, loaderWait time.Duration) htt
 // newBenchHandlerTTL is newBenchHandler with the configuration cache's TTL.
 func newBenchHandlerTTL(b *testing.B, respCache bool, loaderWait, ttl time.Duration) http.Handler {
 	b.Helper()
-	cfg, err := config.Load(func(name string) string { return benchEnv[name] })
-	if err != nil {
-		b.Fatal(err)
-	}
+	env := maps.Clone(benchEnv)
+	env["RESPONSE_CACHE"] = strconv.FormatBool(respCache)
 	if loaderWait > 0 {
-		cfg.LoaderWait = loaderWait
+		env["LOADER_WAIT"] = loaderWait.String()
 	}
-	recipe := signature.Default()
-	sim := simulator.New(simulator.Options{Credentials: testCreds, Recipe: recipe})
-	upstream := httptest.NewServer(sim)
-	b.Cleanup(upstream.Close)
-	client, err := tanmarket.NewClient(upstream.URL, testCreds, recipe, upstream.Client(), tanmarket.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	configCache := cache.New(client.OpportunityConfig, cache.Options{TTL: ttl})
-	if _, err := configCache.Get(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	logger, err := telemetry.NewLogger(io.Discard, cfg.LogFormat)
-	if err != nil {
-		b.Fatal(err)
-	}
-	metrics := telemetry.NewMetrics()
-	tracing, err := telemetry.NewTracing(b.Context(), func(string) string { return "" })
-	if err != nil {
-		b.Fatal(err)
-	}
-	var responses *respcache.Cache
-	if respCache {
-		responses = respcache.New(cfg.ResponseCacheBytes)
-	}
-	gql := graph.NewHandler(logger, graph.Options{
-		APQCacheSize:  cfg.APQCacheSize,
-		HTTPCache:     &graph.HTTPCache{TTL: cfg.CacheTTL},
-		ResponseCache: responses,
-		Current: func() (string, time.Duration, bool) {
-			res, ok := configCache.Peek()
-			if !ok || res.Stale {
-				return "", 0, false
-			}
-			return res.Value.Version(), res.Age, true
-		},
-		Introspection: cfg.Introspection,
-		Limits:        cfg.Limits,
-		MaxBodyBytes:  cfg.MaxRequestBytes,
-		MaxBatch:      cfg.MaxBatch,
-		Tracer:        tracing.Tracer(),
-		Observe: func(ctx context.Context, operation, outcome string, d time.Duration) {
-			metrics.ObserveOperation(operation, outcome, d)
-			telemetry.SetOperationName(ctx, operation)
-		},
+	s := testkit.NewStack(b, testkit.StackOptions{
+		Env:       env,
+		WallClock: true,
+		Log:       io.Discard,
+		// CACHE_TTL takes no value under a millisecond's precision of
+		// intent; set the TTL itself (1ns: every request refreshes).
+		Configure: func(c *config.Config) { c.CacheTTL = ttl },
 	})
-	return server.NewHandler(server.Deps{
-		Logger:         logger,
-		Metrics:        metrics,
-		Tracing:        tracing,
-		SchemaSDL:      graph.SDL(),
-		Readiness:      func() (bool, map[string]any) { return true, nil },
-		RequestTimeout: cfg.RequestTimeout,
-		GraphQL:        gql,
-		Stored:         gql.Stored,
-		Source:         loaders.Source(configCache),
-		Loaders:        loaders.Options{Wait: cfg.LoaderWait, OnBatch: metrics.ObserveBatch},
-	})
+	if _, err := s.Service.Config.Get(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	return s.Service.Handler
 }
 
 // benchBody reads testdata/queries/NAME.graphql as a POST body.

@@ -11,27 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
-
-// stageFields selects every upstream field of a stage except children.
-const stageFields = `id name rank possibility requirement remind remindAfterDays
-	customerFields { fieldId name type }
-	requiredOppTypeFields { name required rank type maxUnicode id options { id name } scale }`
-
-// everyUpstreamField asks for every field the vendor documents, stages four
-// levels deep, with the upstream's own names, so the answer can be compared
-// with the upstream's JSON key for key.
-var everyUpstreamField = fmt.Sprintf(`fragment S on Stage { %s }
-query {
-  opportunityTypes {
-    typeName typeId defaultType allowSkip allowGoBack allowInvalidGoBack allowDeleteOpportunity deleteOpportunityDate
-    fields { id name required type options { id name } scale maxUnicode minUnicode pattern rank }
-    stages { ...S children { ...S children { ...S children { ...S } } } }
-  }
-}`, stageFields)
 
 // listKeys are the upstream keys holding lists; the schema serves null as [].
 var listKeys = map[string]bool{
@@ -128,11 +111,11 @@ func TestEveryUpstreamFieldIsServed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStack(t, stackOptions{dataset: tt.dataset})
+			s := testkit.NewStack(t, testkit.StackOptions{Dataset: tt.dataset})
 			var got struct {
 				OpportunityTypes any `json:"opportunityTypes"`
 			}
-			s.query(t, everyUpstreamField, nil).decode(t, &got)
+			s.Query(t, testkit.EveryUpstreamField, nil).Decode(t, &got)
 
 			var upstream any
 			if err := json.Unmarshal(tt.dataset, &upstream); err != nil {
@@ -162,7 +145,7 @@ const navDataset = `[
 ]`
 
 func TestNavigation(t *testing.T) {
-	s := newStack(t, stackOptions{dataset: []byte(navDataset)})
+	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(navDataset)})
 	tests := []struct {
 		name  string
 		query string
@@ -216,7 +199,7 @@ func TestNavigation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := s.query(t, tt.query, nil)
+			r := s.Query(t, tt.query, nil)
 			if len(r.Errors) > 0 {
 				t.Fatalf("errors: %s", r.Body)
 			}
@@ -235,8 +218,8 @@ func TestNavigation(t *testing.T) {
 }
 
 func TestNoDefaultTypeIsNull(t *testing.T) {
-	s := newStack(t, stackOptions{dataset: []byte(`[{"typeName":"x","typeId":1,"defaultType":false}]`)})
-	r := s.query(t, `{ defaultOpportunityType { typeId } }`, nil)
+	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(`[{"typeName":"x","typeId":1,"defaultType":false}]`)})
+	r := s.Query(t, `{ defaultOpportunityType { typeId } }`, nil)
 	if len(r.Errors) > 0 || string(r.Data) != `{"defaultOpportunityType":null}` {
 		t.Fatalf("got %s", r.Body)
 	}
@@ -258,10 +241,8 @@ func twentyLookups() string {
 func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
 	// 20 lookups are 20 root fields: over the default MAX_ROOT_FIELDS of 10,
 	// so this deployment raises it, as one whose front-end batches would.
-	l := limits.Defaults()
-	l.MaxRootFields = 20
-	s := newStack(t, stackOptions{limits: l})
-	r := s.query(t, twentyLookups(), map[string]any{"missing": 999999})
+	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"MAX_ROOT_FIELDS": "20"}})
+	r := s.Query(t, twentyLookups(), map[string]any{"missing": 999999})
 	var got map[string]*struct {
 		TypeID int `json:"typeId"`
 		Stages []struct {
@@ -273,8 +254,8 @@ func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
 			} `json:"requiredOppTypeFields"`
 		} `json:"stages"`
 	}
-	r.decode(t, &got)
-	if n := s.sim.Calls(); n != 1 {
+	r.Decode(t, &got)
+	if n := s.Sim.Calls(); n != 1 {
 		t.Errorf("upstream calls = %d, want 1", n)
 	}
 	if len(got) != 20 {
@@ -306,16 +287,16 @@ func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
 }
 
 func TestConcurrentColdRequestsShareOneUpstreamCall(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := testkit.NewStack(t, testkit.StackOptions{})
 	// The latency keeps the first call in flight while the others arrive;
 	// any that arrive later find a fresh cache, so the count is exact either way.
-	s.sim.SetLatency(100 * time.Millisecond)
+	s.Sim.SetLatency(100 * time.Millisecond)
 	const n = 100
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for range n {
 		wg.Go(func() {
-			r := s.query(t, `{ opportunityTypes { typeId } }`, nil)
+			r := s.Query(t, `{ opportunityTypes { typeId } }`, nil)
 			if len(r.Errors) > 0 || !strings.Contains(string(r.Data), "1001") {
 				errs <- string(r.Body)
 			}
@@ -326,13 +307,13 @@ func TestConcurrentColdRequestsShareOneUpstreamCall(t *testing.T) {
 	for e := range errs {
 		t.Errorf("bad response: %s", e)
 	}
-	if c := s.sim.Calls(); c != 1 {
+	if c := s.Sim.Calls(); c != 1 {
 		t.Errorf("upstream calls = %d, want 1", c)
 	}
 }
 
 func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
-	wrongSecret := testCreds
+	wrongSecret := testkit.Creds()
 	wrongSecret.AppSecret = signature.NewSecret("not-the-secret")
 	tests := []struct {
 		name         string
@@ -352,12 +333,16 @@ func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStack(t, stackOptions{clientCreds: tt.creds, clientTimeout: 300 * time.Millisecond})
-			s.sim.SetFault(tt.fault)
-			if tt.down {
-				s.upstream.Close()
+			env := map[string]string{"UPSTREAM_TIMEOUT": "300ms"}
+			if tt.creds != nil {
+				env["UPSTREAM_APP_SECRET"] = tt.creds.AppSecret.Reveal()
 			}
-			r := s.query(t, `{ opportunityTypes { typeId } }`, nil)
+			s := testkit.NewStack(t, testkit.StackOptions{Env: env})
+			s.Sim.SetFault(tt.fault)
+			if tt.down {
+				s.Upstream.Close()
+			}
+			r := s.Query(t, `{ opportunityTypes { typeId } }`, nil)
 			if r.Status != http.StatusOK {
 				t.Errorf("HTTP status %d, want 200 (a field error)", r.Status)
 			}
@@ -384,8 +369,8 @@ func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
 				return
 			}
 			// Errors are not cached: once the fault clears, the next request is answered.
-			s.sim.SetFault(simulator.FaultNone)
-			if r := s.query(t, `{ opportunityTypes { typeId } }`, nil); len(r.Errors) > 0 {
+			s.Sim.SetFault(simulator.FaultNone)
+			if r := s.Query(t, `{ opportunityTypes { typeId } }`, nil); len(r.Errors) > 0 {
 				t.Fatalf("after recovery: %s", r.Body)
 			}
 		})
@@ -393,15 +378,15 @@ func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
 }
 
 func TestStaleIfError(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := testkit.NewStack(t, testkit.StackOptions{})
 	const q = `{ opportunityTypes { typeId } }`
-	if r := s.query(t, q, nil); len(r.Errors) > 0 || r.Extensions != nil {
+	if r := s.Query(t, q, nil); len(r.Errors) > 0 || r.Extensions != nil {
 		t.Fatalf("fresh answer: %s", r.Body)
 	}
 
-	s.clock.Advance(45 * time.Second) // past the 30s TTL
-	s.sim.SetFault(simulator.FaultServerError)
-	r := s.query(t, q, nil)
+	s.Clock.Advance(45 * time.Second) // past the 30s TTL
+	s.Sim.SetFault(simulator.FaultServerError)
+	r := s.Query(t, q, nil)
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), "1001") {
 		t.Fatalf("stale copy not served: %s", r.Body)
 	}
@@ -410,41 +395,41 @@ func TestStaleIfError(t *testing.T) {
 		t.Errorf("extensions.opportunityConfig = %v, want stale true, ageSeconds 45, a version", r.Extensions)
 	}
 
-	s.clock.Advance(time.Hour) // past TTL + max-stale
-	r = s.query(t, q, nil)
+	s.Clock.Advance(time.Hour) // past TTL + max-stale
+	r = s.Query(t, q, nil)
 	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "UPSTREAM_UNAVAILABLE" {
 		t.Fatalf("past max-stale: want UPSTREAM_UNAVAILABLE, got %s", r.Body)
 	}
 
-	s.sim.SetFault(simulator.FaultNone)
-	if r := s.query(t, q, nil); len(r.Errors) > 0 || r.Extensions != nil {
+	s.Sim.SetFault(simulator.FaultNone)
+	if r := s.Query(t, q, nil); len(r.Errors) > 0 || r.Extensions != nil {
 		t.Fatalf("after recovery: %s", r.Body)
 	}
 	// One refresh per expired request (each may retry inside the client).
-	if c := s.cache.Fetches(); c != 4 {
+	if c := s.Service.Config.Fetches(); c != 4 {
 		t.Errorf("refreshes = %d, want 4 (one per expired request)", c)
 	}
 }
 
 func TestConfigChangeIsServedAfterTTL(t *testing.T) {
-	s := newStack(t, stackOptions{dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
+	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
 	const q = `{ opportunityType(typeId: 1) { typeName } }`
-	if r := s.query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
+	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
 		t.Fatalf("got %s", r.Body)
 	}
-	s.sim.SetDataset([]byte(`[{"typeName":"新","typeId":1}]`))
-	if r := s.query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
+	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1}]`))
+	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
 		t.Fatalf("within TTL the cached copy should be served, got %s", r.Body)
 	}
-	s.clock.Advance(31 * time.Second)
-	if r := s.query(t, q, nil); !strings.Contains(string(r.Data), "新") {
+	s.Clock.Advance(31 * time.Second)
+	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "新") {
 		t.Fatalf("after TTL the new configuration should be served, got %s", r.Body)
 	}
 }
 
 func TestGETAndPlayground(t *testing.T) {
-	s := newStack(t, stackOptions{})
-	resp, err := http.Get(s.server.URL + "/query?query=" + "%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D")
+	s := testkit.NewStack(t, testkit.StackOptions{})
+	resp, err := http.Get(s.Server.URL + "/query?query=" + "%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +446,7 @@ func TestGETAndPlayground(t *testing.T) {
 		t.Fatalf("GET /query: %d %v %+v", resp.StatusCode, err, body)
 	}
 
-	resp, err = http.Get(s.server.URL + "/")
+	resp, err = http.Get(s.Server.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +457,7 @@ func TestGETAndPlayground(t *testing.T) {
 }
 
 func TestBadQueriesAreGraphQLErrors(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := testkit.NewStack(t, testkit.StackOptions{})
 	tests := []struct {
 		name     string
 		query    string
@@ -487,7 +472,7 @@ func TestBadQueriesAreGraphQLErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := s.query(t, tt.query, tt.vars)
+			r := s.Query(t, tt.query, tt.vars)
 			if r.Status >= 500 || len(r.Errors) == 0 {
 				t.Fatalf("status %d: %s", r.Status, r.Body)
 			}
@@ -497,34 +482,34 @@ func TestBadQueriesAreGraphQLErrors(t *testing.T) {
 		})
 	}
 	// The service keeps serving.
-	if r := s.query(t, `{ opportunityTypes { typeId } }`, nil); len(r.Errors) > 0 {
+	if r := s.Query(t, `{ opportunityTypes { typeId } }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("after bad queries: %s", r.Body)
 	}
-	if c := s.sim.Calls(); c != 1 {
+	if c := s.Sim.Calls(); c != 1 {
 		t.Errorf("upstream calls = %d; bad queries must not reach the upstream", c)
 	}
 }
 
 func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := testkit.NewStack(t, testkit.StackOptions{})
 	const q = `{ opportunityTypes { typeId } }`
-	if r := s.query(t, q, nil); len(r.Errors) > 0 {
+	if r := s.Query(t, q, nil); len(r.Errors) > 0 {
 		t.Fatalf("fresh: %s", r.Body)
 	}
-	s.sim.SetFault(simulator.FaultServerError)
+	s.Sim.SetFault(simulator.FaultServerError)
 	for range 5 { // tanmarket.DefaultBreakerFailures failed refreshes open the breaker
-		s.clock.Advance(31 * time.Second)
-		if r := s.query(t, q, nil); r.Extensions["opportunityConfig"] == nil {
+		s.Clock.Advance(31 * time.Second)
+		if r := s.Query(t, q, nil); r.Extensions["opportunityConfig"] == nil {
 			t.Fatalf("want a stale answer: %s", r.Body)
 		}
 	}
-	calls := s.sim.Calls()
-	s.clock.Advance(31 * time.Second)
-	r := s.query(t, q, nil)
+	calls := s.Sim.Calls()
+	s.Clock.Advance(31 * time.Second)
+	r := s.Query(t, q, nil)
 	if len(r.Errors) > 0 || r.Extensions["opportunityConfig"] == nil {
 		t.Fatalf("breaker open: want the stale copy, got %s", r.Body)
 	}
-	if got := s.sim.Calls(); got != calls {
+	if got := s.Sim.Calls(); got != calls {
 		t.Errorf("upstream called %d more times while the breaker is open", got-calls)
 	}
 }

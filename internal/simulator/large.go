@@ -1,9 +1,9 @@
 package simulator
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 )
 
 // LargeDataset returns a deterministic configuration in the vendor's wire
@@ -12,84 +12,18 @@ import (
 // grandchildren, never deeper than three levels) and fieldsPerType custom
 // fields, a quarter of them selects with options. Stages require customer
 // fields and fields of their own type, as the demo dataset's do. The same
-// arguments give the same bytes, so benchmarks compare across runs.
+// arguments give the same bytes, so benchmarks compare across runs. Lists
+// the vendor sends as null here are nil, and both null and [] occur.
 //
 // LargeDataset(40, 30, 150) is the large tenant of the load benchmark: 1.9 MB
 // of JSON, 1 200 stages and 6 000 fields. Type ids start at 1001, as in the demo.
 func LargeDataset(types, stagesPerType, fieldsPerType int) []byte {
-	out := make([]wireType, max(types, 0))
+	out := make([]wire.Type, max(types, 0))
 	for i := range out {
 		out[i] = largeType(i, max(stagesPerType, 0), max(fieldsPerType, 0))
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // patterns keep their & and <, as the vendor sends them
-	if err := enc.Encode(out); err != nil {
-		// Only ints, bools, strings and slices of them: cannot fail.
-		panic(err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return wire.EncodeTypes(out)
 }
-
-// Wire shapes, in the vendor's key order (dataset.json). Slices that the
-// vendor sends as null stay nil.
-type (
-	wireType struct {
-		TypeName               string       `json:"typeName"`
-		TypeID                 int          `json:"typeId"`
-		DefaultType            bool         `json:"defaultType"`
-		AllowSkip              bool         `json:"allowSkip"`
-		AllowGoBack            bool         `json:"allowGoBack"`
-		Stages                 []*wireStage `json:"stages"`
-		Fields                 []wireField  `json:"fields"`
-		AllowInvalidGoBack     bool         `json:"allowInvalidGoBack"`
-		AllowDeleteOpportunity bool         `json:"allowDeleteOpportunity"`
-		DeleteOpportunityDate  int          `json:"deleteOpportunityDate"`
-	}
-	wireStage struct {
-		ID                    int               `json:"id"`
-		Name                  string            `json:"name"`
-		Rank                  int               `json:"rank"`
-		Possibility           int               `json:"possibility"`
-		Requirement           string            `json:"requirement"`
-		Remind                bool              `json:"remind"`
-		RemindAfterDays       []string          `json:"remindAfterDays"`
-		Children              []*wireStage      `json:"children"`
-		CustomerFields        []wireCustomer    `json:"customerFields"`
-		RequiredOppTypeFields []wireRequirement `json:"requiredOppTypeFields"`
-	}
-	wireCustomer struct {
-		FieldID int    `json:"fieldId"`
-		Name    string `json:"name"`
-		Type    int    `json:"type"`
-	}
-	wireRequirement struct {
-		Name       string       `json:"name"`
-		Required   bool         `json:"required"`
-		Rank       int          `json:"rank"`
-		Type       int          `json:"type"`
-		MaxUnicode int          `json:"maxUnicode"`
-		ID         int          `json:"id"`
-		Options    []wireOption `json:"options"`
-		Scale      int          `json:"scale"`
-	}
-	wireField struct {
-		ID         int          `json:"id"`
-		Name       string       `json:"name"`
-		Required   bool         `json:"required"`
-		Type       int          `json:"type"`
-		Options    []wireOption `json:"options"`
-		Scale      int          `json:"scale"`
-		MaxUnicode int          `json:"maxUnicode"`
-		MinUnicode *int         `json:"minUnicode"`
-		Pattern    *string      `json:"pattern"`
-		Rank       int          `json:"rank"`
-	}
-	wireOption struct {
-		ID   int    `json:"id"`
-		Name string `json:"name"`
-	}
-)
 
 var largeTypeNames = []string{"标准销售商机", "渠道合作商机", "续费商机", "大客户项目", "增购商机", "代理商报备", "政府采购项目", "海外业务商机"}
 
@@ -130,8 +64,9 @@ var fieldTemplates = []fieldTemplate{
 
 var stageNames = []string{"初步接洽", "需求确认", "方案报价", "商务谈判", "合同审批", "赢单", "输单", "项目立项", "需求调研", "方案设计", "POC验证", "招投标", "合同谈判", "中标签约", "渠道报备", "续约沟通"}
 
-var customerFields = []wireCustomer{
-	{1, "客户名称", 1}, {2, "联系电话", 9}, {3, "所在行业", 3}, {4, "公司规模", 3}, {5, "详细地址", 2}, {6, "联系邮箱", 10},
+var customerFields = []wire.CustomerField{
+	{FieldID: 1, Name: "客户名称", Type: 1}, {FieldID: 2, Name: "联系电话", Type: 9}, {FieldID: 3, Name: "所在行业", Type: 3},
+	{FieldID: 4, Name: "公司规模", Type: 3}, {FieldID: 5, Name: "详细地址", Type: 2}, {FieldID: 6, Name: "联系邮箱", Type: 10},
 }
 
 var remindDays = [][]string{{}, {"3"}, {"7", "14"}, {"1", "3"}, {"5", "10"}}
@@ -145,9 +80,9 @@ func numbered(catalog []string, n int) string {
 	return name
 }
 
-func largeType(i, stages, fields int) wireType {
+func largeType(i, stages, fields int) wire.Type {
 	typeID := 1001 + i
-	t := wireType{
+	t := wire.Type{
 		TypeName:               numbered(largeTypeNames, i),
 		TypeID:                 typeID,
 		DefaultType:            i == 0,
@@ -156,7 +91,7 @@ func largeType(i, stages, fields int) wireType {
 		AllowInvalidGoBack:     i%2 == 0,
 		AllowDeleteOpportunity: i%4 != 3,
 		DeleteOpportunityDate:  []int{30, 0, 7, 90}[i%4],
-		Fields:                 make([]wireField, fields),
+		Fields:                 make([]wire.Field, fields),
 	}
 	for j := range t.Fields {
 		t.Fields[j] = largeField(typeID, j)
@@ -164,37 +99,39 @@ func largeType(i, stages, fields int) wireType {
 	// Stages: top-level stage k gets k mod 3 children, and every fourth
 	// top-level stage's first child a grandchild, until the type has its
 	// count. Ranks run 1, 2, … among siblings; possibility rises along the
-	// pipeline.
+	// pipeline. Stages are numbered in document order (n), and a stage is
+	// added to its parent once its own children are in: wire stages are
+	// values.
 	n := 0
-	newStage := func(rank int) *wireStage {
+	newStage := func(rank int) wire.Stage {
 		s := largeStage(typeID, n, stages, rank, t.Fields)
 		n++
 		return s
 	}
 	for top := 0; n < stages; top++ {
 		s := newStage(top + 1)
-		t.Stages = append(t.Stages, s)
 		for c := 0; c < top%3 && n < stages; c++ {
 			child := newStage(c + 1)
-			s.Children = append(s.Children, child)
 			if c == 0 && top%4 == 3 && n < stages {
-				child.Children = []*wireStage{newStage(1)}
+				child.Children = []wire.Stage{newStage(1)}
 			}
+			s.Children = append(s.Children, child)
 		}
 		if s.Children == nil && top%2 == 0 {
-			s.Children = []*wireStage{} // the vendor sends both null and [] for "none"
+			s.Children = []wire.Stage{} // the vendor sends both null and [] for "none"
 		}
+		t.Stages = append(t.Stages, s)
 	}
 	if t.Stages == nil {
-		t.Stages = []*wireStage{}
+		t.Stages = []wire.Stage{}
 	}
 	return t
 }
 
-func largeField(typeID, j int) wireField {
+func largeField(typeID, j int) wire.Field {
 	tpl := fieldTemplates[j%len(fieldTemplates)]
 	id := typeID*1000 + j + 1
-	f := wireField{
+	f := wire.Field{
 		ID:         id,
 		Name:       numbered([]string{tpl.name}, j/len(fieldTemplates)),
 		Required:   j%3 == 0,
@@ -213,19 +150,19 @@ func largeField(typeID, j int) wireField {
 	}
 	switch {
 	case len(tpl.options) > 0:
-		f.Options = make([]wireOption, len(tpl.options))
+		f.Options = make([]wire.Option, len(tpl.options))
 		for k, name := range tpl.options {
-			f.Options[k] = wireOption{ID: id*100 + k + 1, Name: name}
+			f.Options[k] = wire.Option{ID: id*100 + k + 1, Name: name}
 		}
 	case j%2 == 0:
-		f.Options = []wireOption{} // as with children: null and [] both occur
+		f.Options = []wire.Option{} // as with children: null and [] both occur
 	}
 	return f
 }
 
-func largeStage(typeID, n, stages, rank int, fields []wireField) *wireStage {
+func largeStage(typeID, n, stages, rank int, fields []wire.Field) wire.Stage {
 	name := numbered(stageNames, n)
-	s := &wireStage{
+	s := wire.Stage{
 		ID:              typeID*1000 + n + 1,
 		Name:            name,
 		Rank:            rank,
@@ -240,12 +177,12 @@ func largeStage(typeID, n, stages, rank int, fields []wireField) *wireStage {
 	case 1:
 		s.CustomerFields = customerFields[n%len(customerFields) : n%len(customerFields)+1]
 	case 2:
-		s.CustomerFields = []wireCustomer{}
+		s.CustomerFields = []wire.CustomerField{}
 	}
 	if len(fields) > 0 && n%3 != 2 {
 		for k := range 1 + n%3 {
 			f := fields[(n*7+k*13)%len(fields)]
-			s.RequiredOppTypeFields = append(s.RequiredOppTypeFields, wireRequirement{
+			s.RequiredOppTypeFields = append(s.RequiredOppTypeFields, wire.RequiredField{
 				Name: f.Name, Required: true, Rank: f.Rank, Type: f.Type, MaxUnicode: f.MaxUnicode,
 				ID: f.ID, Options: f.Options, Scale: f.Scale,
 			})

@@ -5,39 +5,16 @@ import (
 	"encoding/json"
 	"math"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 )
-
-// largeStage is the part of a wire stage the shape checks read.
-type largeStage struct {
-	ID                    int          `json:"id"`
-	Rank                  int          `json:"rank"`
-	Children              []largeStage `json:"children"`
-	RequiredOppTypeFields []struct {
-		ID      int    `json:"id"`
-		Name    string `json:"name"`
-		Options []struct {
-			ID int `json:"id"`
-		} `json:"options"`
-	} `json:"requiredOppTypeFields"`
-}
-
-type largeType struct {
-	TypeID      int          `json:"typeId"`
-	DefaultType bool         `json:"defaultType"`
-	Stages      []largeStage `json:"stages"`
-	Fields      []struct {
-		ID      int    `json:"id"`
-		Name    string `json:"name"`
-		Options []struct {
-			ID int `json:"id"`
-		} `json:"options"`
-	} `json:"fields"`
-}
 
 func TestLargeDatasetShape(t *testing.T) {
 	tests := []struct {
@@ -56,7 +33,7 @@ func TestLargeDatasetShape(t *testing.T) {
 			if !bytes.Equal(b, simulator.LargeDataset(tt.types, tt.stages, tt.fields)) {
 				t.Fatal("two calls with the same arguments gave different bytes")
 			}
-			var types []largeType
+			var types []wire.Type
 			if err := json.Unmarshal(b, &types); err != nil {
 				t.Fatalf("not a JSON list of types: %v", err)
 			}
@@ -84,8 +61,8 @@ func TestLargeDatasetShape(t *testing.T) {
 					t.Errorf("type %d: %d fields, want %d", typ.TypeID, len(typ.Fields), tt.fields)
 				}
 				stageIDs := map[int]bool{}
-				var walk func(stages []largeStage, depth int)
-				walk = func(stages []largeStage, depth int) {
+				var walk func(stages []wire.Stage, depth int)
+				walk = func(stages []wire.Stage, depth int) {
 					for i, s := range stages {
 						if depth > 2 {
 							t.Errorf("type %d: stage %d at depth %d; the full query reads three levels", typ.TypeID, s.ID, depth)
@@ -123,18 +100,29 @@ func TestLargeDatasetShape(t *testing.T) {
 }
 
 // TestLargeDatasetThroughClient serves the benchmark's large dataset and reads
-// it with the real signed client: it must fit the client's default body bound
-// and decode into a snapshot with every stage indexed.
+// it with the real signed client: it must fit the body bound the service
+// documents (UPSTREAM_MAX_BODY_BYTES's default) and decode into a snapshot
+// with every stage indexed.
 func TestLargeDatasetThroughClient(t *testing.T) {
 	creds := testCreds()
 	recipe := signature.Default()
 	data := simulator.LargeDataset(40, 30, 150)
-	if len(data) > tanmarket.DefaultMaxBodyBytes/4 {
-		t.Errorf("dataset is %d bytes; keep it well under the client's %d-byte bound", len(data), tanmarket.DefaultMaxBodyBytes)
+	maxBody := documentedMaxBodyBytes(t)
+	if int64(len(data)) > maxBody/4 {
+		t.Errorf("dataset is %d bytes; keep it well under the documented %d-byte bound", len(data), maxBody)
 	}
 	srv := httptest.NewServer(simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: data}))
 	defer srv.Close()
-	client, err := tanmarket.NewClient(srv.URL, creds, recipe, srv.Client(), tanmarket.Options{})
+	// Generous timeouts and no retries: a slow run under -race must not pass
+	// by a second attempt, nor fail for want of time.
+	client, err := tanmarket.NewClient(srv.URL, creds, recipe, srv.Client(), tanmarket.Options{
+		AttemptTimeout:  30 * time.Second,
+		Budget:          30 * time.Second,
+		MaxRetries:      new(0),
+		BreakerFailures: 1,
+		BreakerCooldown: time.Minute,
+		MaxBodyBytes:    maxBody,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,4 +144,21 @@ func TestLargeDatasetThroughClient(t *testing.T) {
 	if d := snap.Default(); d == nil || d.TypeID != 1001 {
 		t.Errorf("default type %v, want 1001", d)
 	}
+}
+
+// documentedMaxBodyBytes is UPSTREAM_MAX_BODY_BYTES's default from the one
+// table that documents it.
+func documentedMaxBodyBytes(t *testing.T) int64 {
+	t.Helper()
+	for _, v := range config.Variables {
+		if v.Name == "UPSTREAM_MAX_BODY_BYTES" {
+			n, err := strconv.ParseInt(v.Default, 10, 64)
+			if err != nil {
+				t.Fatalf("UPSTREAM_MAX_BODY_BYTES default %q: %v", v.Default, err)
+			}
+			return n
+		}
+	}
+	t.Fatal("config documents no UPSTREAM_MAX_BODY_BYTES")
+	return 0
 }

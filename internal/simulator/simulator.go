@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 )
 
 // Path is the one endpoint the simulator serves.
@@ -151,18 +152,18 @@ func (s *Simulator) SetDataset(b []byte) {
 	if b == nil {
 		b = demoWire
 	}
-	body := make([]byte, 0, len(envelopeHead)+len(b)+len(envelopeTail))
-	body = append(append(append(body, envelopeHead...), b...), envelopeTail...)
+	body := wire.AppendEnvelope(nil, CodeOK, okMessage, b)
 	s.body.Store(&body)
 }
 
-const envelopeHead, envelopeTail = `{"code":0,"message":"success","data":`, `}`
+// okMessage is the message of a success, as the vendor words it.
+const okMessage = "success"
 
 // SetRespell makes every later success answer differ from the one before in
-// its bytes but not in its data (1 to 16 spaces before the data, by call), as
-// an upstream whose configuration changes on every call would look to a
-// client that only compares bytes. The load benchmark uses it to measure a
-// refresh that must decode.
+// its bytes but not in its data (1 to 16 spaces before the envelope's closing
+// brace, by call), as an upstream whose configuration changes on every call
+// would look to a client that only compares bytes. The load benchmark uses it
+// to measure a refresh that must decode.
 func (s *Simulator) SetRespell(on bool) { s.respell.Store(on) }
 
 // SetLatency delays every later answer by d (negative means zero). A request
@@ -218,7 +219,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeCode(w, CodeBusy, "系统繁忙,请稍后再试")
 		return
 	case FaultWrongShape:
-		writeJSON(w, []byte(`{"code":0,"message":"success","data":{"list":[],"total":0}}`))
+		writeJSON(w, wire.AppendEnvelope(nil, CodeOK, okMessage, []byte(`{"list":[],"total":0}`)))
 		return
 	}
 	if code, msg := s.check(r.Header); code != CodeOK {
@@ -227,8 +228,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := *s.body.Load()
 	if s.respell.Load() {
+		// Whitespace inside the object, after data: any JSON object ends in its brace.
 		spaces := int(s.calls.Load()%16) + 1
-		body = slices.Concat(body[:len(envelopeHead)], bytes.Repeat([]byte(" "), spaces), body[len(envelopeHead):])
+		body = slices.Concat(body[:len(body)-1], bytes.Repeat([]byte(" "), spaces), body[len(body)-1:])
 	}
 	writeJSON(w, body)
 }
@@ -287,16 +289,7 @@ func (s *Simulator) check(h http.Header) (code int, msg string) {
 
 // writeCode answers HTTP 200 with a non-zero code and null data, as the vendor does.
 func writeCode(w http.ResponseWriter, code int, msg string) {
-	body, err := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Data    any    `json:"data"`
-	}{code, msg, nil})
-	if err != nil {
-		// Marshalling an int, a string and nil cannot fail; a failure is a bug here.
-		panic(err)
-	}
-	writeJSON(w, body)
+	writeJSON(w, wire.AppendEnvelope(nil, code, msg, nil))
 }
 
 // writeJSON answers HTTP 200 with body. Write errors are dropped: the client has

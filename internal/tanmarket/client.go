@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,31 +16,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 )
 
 // ConfigPath is the endpoint's path below the base URL.
 const ConfigPath = "/api/v3/opportunity/config/get"
 
-// Defaults for Options left zero.
-const (
-	DefaultAttemptTimeout = 3 * time.Second
-	// DefaultBudget leaves room for two full attempts and the waits before
-	// them; a third attempt gets what is left.
-	DefaultBudget          = 8 * time.Second
-	DefaultMaxRetries      = 2
-	DefaultBreakerFailures = 5
-	DefaultBreakerCooldown = 30 * time.Second
-	DefaultMaxBodyBytes    = 16 << 20 // 16 MiB: the 40-type × 150-field case is about 3 MiB
-)
-
-// Options tunes a Client; zero values take the defaults above.
+// Options tunes a Client. Every field but OnStateChange and Now is required:
+// NewClient refuses a zero or negative value instead of guessing one. The
+// service's defaults are documented, once, in internal/config's Variables.
 type Options struct {
 	// AttemptTimeout bounds one HTTP request, reading the body included.
 	AttemptTimeout time.Duration
@@ -49,8 +36,8 @@ type Options struct {
 	// wait between attempts. The caller's context may end it sooner.
 	Budget time.Duration
 	// MaxRetries is how many times a KindUnavailable failure is retried. It is
-	// a pointer so that the zero Options gets DefaultMaxRetries (nil) while a
-	// pointer to 0 turns retries off; a negative value is refused by NewClient.
+	// a pointer so that "no retries" (a pointer to 0) is said, not left out:
+	// nil and negative values are refused by NewClient.
 	MaxRetries *int
 	// BreakerFailures is how many calls in a row must end KindUnavailable
 	// (after their retries) before the circuit breaker opens.
@@ -58,13 +45,43 @@ type Options struct {
 	// BreakerCooldown is how long the breaker stays open before it lets one
 	// probe call through.
 	BreakerCooldown time.Duration
+	// MaxBodyBytes bounds a response's body; larger ones are refused as
+	// KindBadResponse.
+	MaxBodyBytes int64
 	// OnStateChange, when set, is told every breaker transition with the
 	// states named as BreakerState names them. It runs synchronously while the
 	// breaker holds its lock, so it must be quick and must not call the Client.
 	OnStateChange func(from, to string)
-	MaxBodyBytes  int64            // larger responses are refused as KindBadResponse
-	Now           func() time.Time // wall clock for the timestamp header, and for a Retry-After date when the response has no Date
+	// Now is the wall clock for the timestamp header, and for a Retry-After
+	// date when the response has no Date; nil means time.Now.
+	Now func() time.Time
+}
 
+// check reports every required option that is missing or out of range, so
+// that a caller passing the zero Options learns all of them at once.
+func (o Options) check() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AttemptTimeout", o.AttemptTimeout}, {"Budget", o.Budget}, {"BreakerCooldown", o.BreakerCooldown}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("options: %s is %v, want more than 0", d.name, d.v))
+		}
+	}
+	switch {
+	case o.MaxRetries == nil:
+		errs = append(errs, errors.New("options: MaxRetries is not set, want a pointer to 0 or more"))
+	case *o.MaxRetries < 0:
+		errs = append(errs, fmt.Errorf("options: MaxRetries is %d, want 0 or more", *o.MaxRetries))
+	}
+	if o.BreakerFailures <= 0 {
+		errs = append(errs, fmt.Errorf("options: BreakerFailures is %d, want 1 or more", o.BreakerFailures))
+	}
+	if o.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("options: MaxBodyBytes is %d, want 1 or more", o.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // Client calls the endpoint with signed headers, retrying and guarding the
@@ -107,11 +124,8 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return nil, errors.New("base URL: must not have a query or fragment")
 	}
-	retries := DefaultMaxRetries
-	if opts.MaxRetries != nil {
-		if retries = *opts.MaxRetries; retries < 0 {
-			return nil, fmt.Errorf("options: MaxRetries is %d, want 0 or more", retries)
-		}
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{}
@@ -123,18 +137,9 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 		http:           httpClient,
 		attemptTimeout: opts.AttemptTimeout,
 		budget:         opts.Budget,
-		maxTries:       uint(retries) + 1,
+		maxTries:       uint(*opts.MaxRetries) + 1,
 		maxBody:        opts.MaxBodyBytes,
 		now:            opts.Now,
-	}
-	if c.attemptTimeout <= 0 {
-		c.attemptTimeout = DefaultAttemptTimeout
-	}
-	if c.budget <= 0 {
-		c.budget = DefaultBudget
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = DefaultMaxBodyBytes
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -146,71 +151,6 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 // Attempts returns how many HTTP requests the client has sent so far, retries
 // included; calls refused by the circuit breaker send none.
 func (c *Client) Attempts() int64 { return c.attempts.Load() }
-
-// Wire shapes, as the vendor's page documents them. They stay unexported: the
-// rest of the service sees only the opportunity domain.
-type (
-	envelope struct {
-		Code    *int            `json:"code"`
-		Message string          `json:"message"`
-		Data    json.RawMessage `json:"data"`
-	}
-	wireType struct {
-		TypeName               string      `json:"typeName"`
-		TypeID                 int         `json:"typeId"`
-		DefaultType            bool        `json:"defaultType"`
-		AllowSkip              bool        `json:"allowSkip"`
-		AllowGoBack            bool        `json:"allowGoBack"`
-		Stages                 []wireStage `json:"stages"`
-		Fields                 []wireField `json:"fields"`
-		AllowInvalidGoBack     bool        `json:"allowInvalidGoBack"`
-		AllowDeleteOpportunity bool        `json:"allowDeleteOpportunity"`
-		DeleteOpportunityDate  int         `json:"deleteOpportunityDate"`
-	}
-	wireStage struct {
-		ID                    int                 `json:"id"`
-		Name                  string              `json:"name"`
-		Rank                  int                 `json:"rank"`
-		Possibility           int                 `json:"possibility"`
-		Requirement           string              `json:"requirement"`
-		Remind                bool                `json:"remind"`
-		RemindAfterDays       []string            `json:"remindAfterDays"`
-		Children              []wireStage         `json:"children"`
-		CustomerFields        []wireCustomerField `json:"customerFields"`
-		RequiredOppTypeFields []wireRequiredField `json:"requiredOppTypeFields"`
-	}
-	wireCustomerField struct {
-		FieldID int    `json:"fieldId"`
-		Name    string `json:"name"`
-		Type    int    `json:"type"`
-	}
-	wireRequiredField struct {
-		Name       string       `json:"name"`
-		Required   bool         `json:"required"`
-		Rank       int          `json:"rank"`
-		Type       int          `json:"type"`
-		MaxUnicode int          `json:"maxUnicode"`
-		ID         int          `json:"id"`
-		Options    []wireOption `json:"options"`
-		Scale      int          `json:"scale"`
-	}
-	wireField struct {
-		ID         int          `json:"id"`
-		Name       string       `json:"name"`
-		Required   bool         `json:"required"`
-		Type       int          `json:"type"`
-		Options    []wireOption `json:"options"`
-		Scale      int          `json:"scale"`
-		MaxUnicode int          `json:"maxUnicode"`
-		MinUnicode *int         `json:"minUnicode"`
-		Pattern    *string      `json:"pattern"`
-		Rank       int          `json:"rank"`
-	}
-	wireOption struct {
-		ID   int    `json:"id"`
-		Name string `json:"name"`
-	}
-)
 
 // attempt sends one signed request, bounded by the attempt timeout, and
 // returns the snapshot or the failure with the response's header (nil when no
@@ -275,106 +215,42 @@ func (c *Client) decodeUnlessUnchanged(status int, body []byte, sign string) (*o
 	return snap, err
 }
 
-// decode reads the vendor's envelope with the v1 semantics of encoding/json
-// (case-insensitive names, duplicates allowed, invalid UTF-8 replaced) but
-// the faster engine of its v2 (go-json-experiment, what Go's
-// GOEXPERIMENT=jsonv2 builds in): a refresh decodes the whole configuration,
-// and every request that waits for a refresh pays for it.
-//
-// A well-formed answer is decoded in one pass (see directData); anything
-// else, an error or an odd shape, is decoded again the slower, careful way.
+// decode classifies what wire.Decode makes of the body: a refusal is
+// KindRejected with its code and scrubbed message, a body that is not the
+// documented shape KindBadResponse, and a configuration is checked and indexed.
 func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snapshot, *Error) {
-	env := directEnvelope{Data: directData{body: body}}
-	if err := jsonv1.Unmarshal(body, &env); err == nil && env.Code != nil && *env.Code == 0 && env.Data.ok() {
-		return c.snapshot(status, env.Data.types, env.Data.raw)
-	}
-	return c.decodeCarefully(status, body, sign)
-}
-
-// decodeCarefully decodes the envelope first, keeping data raw, so that a
-// refusal is reported by its code and message, and data that is not quite
-// the documented shape can be repaired.
-func (c *Client) decodeCarefully(status int, body []byte, sign string) (*opportunity.Snapshot, *Error) {
-	var env envelope
-	if err := jsonv1.Unmarshal(body, &env); err != nil {
-		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response is not the documented JSON", Err: err}
-	}
-	if env.Code == nil {
-		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response has no code"}
-	}
-	if *env.Code != 0 {
-		return nil, &Error{Kind: KindRejected, Status: status, Code: *env.Code, Message: c.scrub(env.Message, sign)}
-	}
-	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) {
-		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "response has no data"}
-	}
-	var wire []wireType
-	if err := jsonv1.Unmarshal(env.Data, &wire); err != nil {
-		// The vendor's own documented sample ends its recursion with
-		// "children": ["string"]; one odd entry must not discard the whole
-		// configuration, so such entries are dropped and decoding retried.
-		// Only a response that failed the strict decode pays for this.
-		var typeErr *jsonv1.UnmarshalTypeError
-		cleaned, cleanErr := dropNonObjectChildren(env.Data)
-		if !errors.As(err, &typeErr) || cleanErr != nil || jsonv1.Unmarshal(cleaned, &wire) != nil {
-			return nil, &Error{Kind: KindBadResponse, Status: status, Message: "data is not a list of opportunity types", Err: err}
+	resp, err := wire.Decode(body)
+	if err != nil {
+		e := &Error{Kind: KindBadResponse, Status: status, Message: "response is not the documented JSON", Err: err}
+		if shape, ok := errors.AsType[*wire.ShapeError](err); ok {
+			e.Message, e.Err = shape.Problem, shape.Err
 		}
+		return nil, e
 	}
-	return c.snapshot(status, wire, env.Data)
+	if resp.Code != 0 {
+		return nil, &Error{Kind: KindRejected, Status: status, Code: resp.Code, Message: c.scrub(resp.Message, sign)}
+	}
+	return c.snapshot(status, resp.Types, resp.Data)
 }
 
 // snapshot checks the decoded types and indexes them; the version is a hash
 // of data's bytes, so it changes exactly when the configuration does.
-func (c *Client) snapshot(status int, wire []wireType, data []byte) (*opportunity.Snapshot, *Error) {
-	if d := stageDepth(wire); d > MaxStageDepth {
+func (c *Client) snapshot(status int, types []wire.Type, data []byte) (*opportunity.Snapshot, *Error) {
+	if d := stageDepth(types); d > MaxStageDepth {
 		return nil, &Error{Kind: KindBadResponse, Status: status, Message: fmt.Sprintf("stages nest %d levels deep; at most %d are accepted", d, MaxStageDepth)}
 	}
 	sum := sha256.Sum256(data)
-	return opportunity.NewSnapshot(toTypes(wire), hex.EncodeToString(sum[:8])), nil
+	return opportunity.NewSnapshot(toTypes(types), hex.EncodeToString(sum[:8])), nil
 }
-
-// directEnvelope is the envelope with data decoded in the same pass.
-type directEnvelope struct {
-	Code *int       `json:"code"`
-	Data directData `json:"data"`
-}
-
-// directData decodes data straight into wire types and keeps where its bytes
-// lie in the body, for the version hash. Holding data as a RawMessage and
-// decoding it afterwards reads it twice, a fifth of a refresh's cost.
-type directData struct {
-	body  []byte // the whole response, set before decoding
-	types []wireType
-	raw   []byte // data's bytes, within body
-}
-
-// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom; the decoder carries the
-// v1 options of the outer call.
-func (d *directData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	start := dec.InputOffset()
-	if err := jsonv2.UnmarshalDecode(dec, &d.types); err != nil {
-		return err
-	}
-	end := dec.InputOffset()
-	if start < 0 || end > int64(len(d.body)) || start > end {
-		return errors.New("data: offsets outside the body") // not a decoder over body
-	}
-	// The offset before the value may sit before the name's colon.
-	d.raw = bytes.TrimLeft(d.body[start:end], ": \t\r\n")
-	return nil
-}
-
-// ok reports whether data was present and not null.
-func (d *directData) ok() bool { return len(d.raw) > 0 && !bytes.Equal(d.raw, []byte("null")) }
 
 // MaxStageDepth bounds stage nesting. Real pipelines nest a few levels; the
 // bound keeps a hostile or broken response from costing depth² (every stage
 // holds its path from the top).
 const MaxStageDepth = 32
 
-func stageDepth(types []wireType) int {
-	var walk func([]wireStage) int
-	walk = func(stages []wireStage) int {
+func stageDepth(types []wire.Type) int {
+	var walk func([]wire.Stage) int
+	walk = func(stages []wire.Stage) int {
 		deepest := 0
 		for _, s := range stages {
 			deepest = max(deepest, walk(s.Children))
@@ -389,42 +265,6 @@ func stageDepth(types []wireType) int {
 		deepest = max(deepest, walk(t.Stages))
 	}
 	return deepest
-}
-
-// dropNonObjectChildren rewrites data with every "children" entry that is not
-// an object removed. It decodes generically once (numbers kept exact), so its
-// cost is linear in the size of data.
-func dropNonObjectChildren(data []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var clean func(any)
-	clean = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if children, ok := v["children"].([]any); ok {
-				kept := children[:0]
-				for _, c := range children {
-					if _, isObject := c.(map[string]any); isObject {
-						kept = append(kept, c)
-					}
-				}
-				v["children"] = kept
-			}
-			for _, x := range v {
-				clean(x)
-			}
-		case []any:
-			for _, x := range v {
-				clean(x)
-			}
-		}
-	}
-	clean(v)
-	return json.Marshal(v)
 }
 
 // scrub removes the credentials (and the request's signature, when given) from
@@ -455,9 +295,10 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return errors.Unwrap(e.err) }
 
-func toTypes(wire []wireType) []*opportunity.Type {
-	out := make([]*opportunity.Type, len(wire))
-	for i, w := range wire {
+// toTypes is the one conversion from the vendor's shape to the domain's.
+func toTypes(in []wire.Type) []*opportunity.Type {
+	out := make([]*opportunity.Type, len(in))
+	for i, w := range in {
 		out[i] = &opportunity.Type{
 			TypeName:               w.TypeName,
 			TypeID:                 w.TypeID,
@@ -475,9 +316,9 @@ func toTypes(wire []wireType) []*opportunity.Type {
 }
 
 // Every list is made non-nil here: the schema promises [] where the upstream sent null.
-func toStages(wire []wireStage) []*opportunity.Stage {
-	out := make([]*opportunity.Stage, len(wire))
-	for i, w := range wire {
+func toStages(in []wire.Stage) []*opportunity.Stage {
+	out := make([]*opportunity.Stage, len(in))
+	for i, w := range in {
 		s := &opportunity.Stage{
 			ID:                    w.ID,
 			Name:                  w.Name,
@@ -504,9 +345,9 @@ func toStages(wire []wireStage) []*opportunity.Stage {
 	return out
 }
 
-func toFields(wire []wireField) []*opportunity.Field {
-	out := make([]*opportunity.Field, len(wire))
-	for i, w := range wire {
+func toFields(in []wire.Field) []*opportunity.Field {
+	out := make([]*opportunity.Field, len(in))
+	for i, w := range in {
 		out[i] = &opportunity.Field{
 			ID: w.ID, Name: w.Name, Required: w.Required, Type: w.Type,
 			Options: toOptions(w.Options), Scale: w.Scale, MaxUnicode: w.MaxUnicode,
@@ -516,9 +357,9 @@ func toFields(wire []wireField) []*opportunity.Field {
 	return out
 }
 
-func toOptions(wire []wireOption) []*opportunity.FieldOption {
-	out := make([]*opportunity.FieldOption, len(wire))
-	for i, w := range wire {
+func toOptions(in []wire.Option) []*opportunity.FieldOption {
+	out := make([]*opportunity.FieldOption, len(in))
+	for i, w := range in {
 		out[i] = &opportunity.FieldOption{ID: w.ID, Name: w.Name}
 	}
 	return out

@@ -42,21 +42,64 @@ var fixedNow = time.UnixMilli(1700000000123)
 
 func clock() time.Time { return fixedNow }
 
-func newClient(t *testing.T, baseURL string, signer signature.Signer, opts tanmarket.Options) *tanmarket.Client {
-	t.Helper()
+// The options a test client has unless its case says otherwise: the values
+// internal/config documents as the service's defaults, written out because
+// the client has no defaults of its own. The timings the tests expect (three
+// attempts, an 8 s budget, five failures to open the breaker) follow from them.
+const (
+	testAttemptTimeout  = 3 * time.Second
+	testBudget          = 8 * time.Second
+	testMaxRetries      = 2
+	testBreakerFailures = 5
+	testBreakerCooldown = 30 * time.Second
+	testMaxBodyBytes    = 16 << 20
+)
+
+// testOptions returns opts with every field it leaves zero set to the test
+// value above, and the clock to clock, so that a case names only what it varies.
+func testOptions(opts tanmarket.Options) tanmarket.Options {
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = testAttemptTimeout
+	}
+	if opts.Budget == 0 {
+		opts.Budget = testBudget
+	}
+	if opts.MaxRetries == nil {
+		opts.MaxRetries = new(testMaxRetries)
+	}
+	if opts.BreakerFailures == 0 {
+		opts.BreakerFailures = testBreakerFailures
+	}
+	if opts.BreakerCooldown == 0 {
+		opts.BreakerCooldown = testBreakerCooldown
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = testMaxBodyBytes
+	}
 	if opts.Now == nil {
 		opts.Now = clock
 	}
-	c, err := tanmarket.NewClient(baseURL, testCreds, signer, nil, opts)
+	return opts
+}
+
+func newClient(t *testing.T, baseURL string, signer signature.Signer, opts tanmarket.Options) *tanmarket.Client {
+	t.Helper()
+	c, err := tanmarket.NewClient(baseURL, testCreds, signer, nil, testOptions(opts))
 	if err != nil {
 		t.Fatalf("NewClient(%q): %v", baseURL, err)
 	}
 	return c
 }
 
+// readTestdata reads a file of testdata/; "wire/" names one of wire's, such as
+// the vendor's sample, which lives with the vendor's shape.
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	dir := "testdata"
+	if rest, ok := strings.CutPrefix(name, "wire/"); ok {
+		dir, name = filepath.Join("wire", "testdata"), rest
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +476,7 @@ func TestOpportunityConfigNullListsBecomeEmpty(t *testing.T) {
 // The brief asks that the vendor's own sample, copied verbatim, decodes.
 func TestOpportunityConfigDecodesVendorSample(t *testing.T) {
 
-	srv := httptest.NewServer(serveJSON(readTestdata(t, "vendor_sample.json")))
+	srv := httptest.NewServer(serveJSON(readTestdata(t, "wire/vendor_sample.json")))
 	defer srv.Close()
 	snap, err := newClient(t, srv.URL, signature.Default(), tanmarket.Options{}).OpportunityConfig(context.Background())
 	if err != nil {
@@ -748,7 +791,7 @@ func TestOpportunityConfigMaxBodyBytes(t *testing.T) {
 		{"exactly at the limit", limit, limit, nil},
 		{"one byte over the limit", limit + 1, limit, tanmarket.ErrBadResponse},
 		{"far over the limit", 10 * limit, limit, tanmarket.ErrBadResponse},
-		{"default limit takes a large body", 1 << 20, 0, nil},
+		{"the documented 16 MiB limit takes a 1 MiB body", 1 << 20, testMaxBodyBytes, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -921,7 +964,7 @@ func TestNewClientRejectsBadBaseURLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, tanmarket.Options{})
+			c, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, testOptions(tanmarket.Options{}))
 			if err == nil {
 				t.Fatalf("NewClient(%q) succeeded, want an error", tt.baseURL)
 			}
@@ -951,7 +994,7 @@ func TestNewClientRedactsUnparsableURLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, tanmarket.Options{})
+			_, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, testOptions(tanmarket.Options{}))
 			if err == nil {
 				t.Fatalf("NewClient(%q) succeeded, want an error", tt.baseURL)
 			}
@@ -976,7 +1019,7 @@ func TestNewClientRejectsEmptyQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, tanmarket.Options{}); err == nil {
+			if _, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, testOptions(tanmarket.Options{})); err == nil {
 				t.Errorf("NewClient(%q) succeeded, want an error", tt.baseURL)
 			}
 		})
@@ -1011,7 +1054,7 @@ func TestNewClientAcceptsGoodBaseURLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, tanmarket.Options{}); err != nil {
+			if _, err := tanmarket.NewClient(tt.baseURL, testCreds, signature.Default(), nil, testOptions(tanmarket.Options{})); err != nil {
 				t.Errorf("NewClient(%q): %v", tt.baseURL, err)
 			}
 		})
@@ -1028,7 +1071,7 @@ func TestOpportunityConfigAgainstSimulator(t *testing.T) {
 		creds     signature.Credentials
 		fault     simulator.Fault
 		wantIs    error
-		wantCalls int64 // only unavailable answers are retried, twice by default
+		wantCalls int64 // only unavailable answers are retried, testMaxRetries times
 	}{
 		{"signed call succeeds", testCreds, simulator.FaultNone, nil, 1},
 		{"wrong secret is rejected", wrongSecret, simulator.FaultNone, tanmarket.ErrRejected, 1},
@@ -1042,7 +1085,7 @@ func TestOpportunityConfigAgainstSimulator(t *testing.T) {
 			sim.SetFault(tt.fault)
 			srv := httptest.NewServer(sim)
 			defer srv.Close()
-			c, err := tanmarket.NewClient(srv.URL, tt.creds, signature.Default(), srv.Client(), tanmarket.Options{Now: clock})
+			c, err := tanmarket.NewClient(srv.URL, tt.creds, signature.Default(), srv.Client(), testOptions(tanmarket.Options{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1074,7 +1117,7 @@ func TestUnchangedAnswerKeepsTheSnapshot(t *testing.T) {
 	sim := simulator.New(simulator.Options{Credentials: testCreds, Recipe: signature.Default(), Now: clock})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	c, err := tanmarket.NewClient(srv.URL, testCreds, signature.Default(), srv.Client(), tanmarket.Options{Now: clock, MaxRetries: new(int)})
+	c, err := tanmarket.NewClient(srv.URL, testCreds, signature.Default(), srv.Client(), testOptions(tanmarket.Options{MaxRetries: new(0)}))
 	if err != nil {
 		t.Fatal(err)
 	}

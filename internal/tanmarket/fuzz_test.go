@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
@@ -36,8 +37,8 @@ var fuzzSecrets = []string{"key-FUZZSECRET-123", "secret-FUZZSECRET-456", "sign-
 // indexes agree with its tree, or an *Error of KindBadResponse or KindRejected
 // that holds no credential; the version is stable; allocation stays linear.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"vendor_sample.json", "full.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name)) // both already in the envelope
+	for _, name := range []string{filepath.Join("wire", "testdata", "vendor_sample.json"), filepath.Join("testdata", "full.json")} {
+		b, err := os.ReadFile(name) // both already in the envelope
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -68,7 +69,12 @@ func FuzzDecode(f *testing.F) {
 		AppID:     "app-fuzz",
 		AppKey:    signature.NewSecret(fuzzSecrets[0]),
 		AppSecret: signature.NewSecret(fuzzSecrets[1]),
-	}, nil, nil, Options{})
+	}, nil, nil, Options{
+		// Only decode is called: no request is sent, so the values only need
+		// to pass NewClient's checks.
+		AttemptTimeout: time.Second, Budget: time.Second, MaxRetries: new(0),
+		BreakerFailures: 1, BreakerCooldown: time.Second, MaxBodyBytes: 1,
+	})
 	if err != nil {
 		f.Fatal(err)
 	}

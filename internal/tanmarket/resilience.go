@@ -17,8 +17,9 @@ import (
 )
 
 // Backoff between attempts: exponential from backoffBase, doubling, capped at
-// backoffCap, with full jitter. With the default two retries the waits are
-// uniform in [0, 250ms] and then [0, 500ms], a small part of the 8 s budget.
+// backoffCap, with full jitter. With the two retries config documents the
+// waits are uniform in [0, 250ms] and then [0, 500ms], a small part of its
+// 8 s budget.
 const (
 	backoffBase = 250 * time.Millisecond
 	backoffCap  = 2 * time.Second
@@ -186,21 +187,14 @@ func (g *callerGone) Error() string { return g.err.Error() }
 func (g *callerGone) Unwrap() error { return g.err }
 
 func newBreaker(opts Options) *gobreaker.CircuitBreaker[*opportunity.Snapshot] {
-	failures := opts.BreakerFailures
-	if failures <= 0 {
-		failures = DefaultBreakerFailures
-	}
-	trip := uint32(min(failures, math.MaxUint32))
-	cooldown := opts.BreakerCooldown
-	if cooldown <= 0 {
-		cooldown = DefaultBreakerCooldown
-	}
+	// NewClient has checked that both are positive.
+	trip := uint32(min(opts.BreakerFailures, math.MaxUint32))
 	st := gobreaker.Settings{
 		Name:        "tanmarket",
 		MaxRequests: 1, // one probe while half-open; its success closes the breaker
 		// Interval 0: the closed state's counts are never cleared on a timer;
 		// only ConsecutiveFailures matters, and any answer resets it.
-		Timeout:      cooldown,
+		Timeout:      opts.BreakerCooldown,
 		ReadyToTrip:  func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= trip },
 		IsSuccessful: upstreamAnswered,
 		IsExcluded: func(err error) bool {

@@ -90,10 +90,7 @@ func serveInMemory(t *testing.T, h http.Handler) (string, *http.Client) {
 func newInMemoryClient(t *testing.T, h http.Handler, opts tanmarket.Options) *tanmarket.Client {
 	t.Helper()
 	url, hc := serveInMemory(t, h)
-	if opts.Now == nil {
-		opts.Now = clock
-	}
-	c, err := tanmarket.NewClient(url, testCreds, signature.Default(), hc, opts)
+	c, err := tanmarket.NewClient(url, testCreds, signature.Default(), hc, testOptions(opts))
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -188,7 +185,7 @@ func TestOpportunityConfigRetries(t *testing.T) {
 			wantAttempts: 2, minElapsed: 3 * time.Second, maxElapsed: 3*time.Second + 250*time.Millisecond},
 		{name: "custom attempt timeout", steps: []http.HandlerFunc{hang, ok}, opts: tanmarket.Options{AttemptTimeout: time.Second},
 			wantAttempts: 2, minElapsed: time.Second, maxElapsed: time.Second + 250*time.Millisecond},
-		{name: "default budget bounds the whole call", steps: []http.HandlerFunc{hang},
+		{name: "the budget bounds the whole call", steps: []http.HandlerFunc{hang},
 			wantIs: tanmarket.ErrUnavailable, wantAlso: context.DeadlineExceeded,
 			// 3s, a wait, 3s, a wait, and the third attempt gets the rest.
 			wantAttempts: 3, minElapsed: 8 * time.Second, maxElapsed: 8 * time.Second},
@@ -321,8 +318,8 @@ type breakerStep struct {
 }
 
 func TestCircuitBreaker(t *testing.T) {
-	// Every case keeps the default cool-down.
-	const cooldown = tanmarket.DefaultBreakerCooldown
+	// Every case keeps the test cool-down.
+	const cooldown = testBreakerCooldown
 	var (
 		unavailable = tanmarket.ErrUnavailable
 		open        = tanmarket.ErrCircuitOpen
@@ -413,7 +410,7 @@ func TestCircuitBreaker(t *testing.T) {
 			wantTransitions: []string{"closed→open", "open→half-open", "half-open→closed"},
 		},
 		{
-			name: "default threshold is five calls",
+			name: "five failures open it, as testOptions sets",
 			opts: tanmarket.Options{MaxRetries: new(0)},
 			steps: []breakerStep{
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 1},
@@ -544,22 +541,49 @@ func TestCircuitBreakerHalfOpenLetsOneProbeThrough(t *testing.T) {
 	})
 }
 
-func TestNewClientRejectsNegativeMaxRetries(t *testing.T) {
+// NewClient has no defaults to fall back on: every option the client needs
+// must be given, and a zero or negative one is refused by name, all at once.
+func TestNewClientRequiresOptions(t *testing.T) {
 	tests := []struct {
-		name    string
-		retries *int
-		wantErr bool
+		name string
+		edit func(o *tanmarket.Options) // applied to a complete set
+		want []string                   // in the error; nil: no error
 	}{
-		{"default", nil, false},
-		{"none", new(0), false},
-		{"five", new(5), false},
-		{"negative", new(-1), true},
+		{"every option set", func(*tanmarket.Options) {}, nil},
+		{"no retries", func(o *tanmarket.Options) { o.MaxRetries = new(0) }, nil},
+		{"five retries", func(o *tanmarket.Options) { o.MaxRetries = new(5) }, nil},
+		{"no clock and no state hook", func(o *tanmarket.Options) { o.Now, o.OnStateChange = nil, nil }, nil},
+		{"MaxRetries not set", func(o *tanmarket.Options) { o.MaxRetries = nil }, []string{"MaxRetries is not set"}},
+		{"MaxRetries negative", func(o *tanmarket.Options) { o.MaxRetries = new(-1) }, []string{"MaxRetries is -1"}},
+		{"AttemptTimeout zero", func(o *tanmarket.Options) { o.AttemptTimeout = 0 }, []string{"AttemptTimeout is 0s"}},
+		{"AttemptTimeout negative", func(o *tanmarket.Options) { o.AttemptTimeout = -time.Second }, []string{"AttemptTimeout is -1s"}},
+		{"Budget zero", func(o *tanmarket.Options) { o.Budget = 0 }, []string{"Budget is 0s"}},
+		{"BreakerFailures zero", func(o *tanmarket.Options) { o.BreakerFailures = 0 }, []string{"BreakerFailures is 0"}},
+		{"BreakerFailures negative", func(o *tanmarket.Options) { o.BreakerFailures = -3 }, []string{"BreakerFailures is -3"}},
+		{"BreakerCooldown zero", func(o *tanmarket.Options) { o.BreakerCooldown = 0 }, []string{"BreakerCooldown is 0s"}},
+		{"MaxBodyBytes zero", func(o *tanmarket.Options) { o.MaxBodyBytes = 0 }, []string{"MaxBodyBytes is 0"}},
+		{"MaxBodyBytes negative", func(o *tanmarket.Options) { o.MaxBodyBytes = -1 }, []string{"MaxBodyBytes is -1"}},
+		{"the zero Options", func(o *tanmarket.Options) { *o = tanmarket.Options{} },
+			[]string{"AttemptTimeout", "Budget", "MaxRetries", "BreakerFailures", "BreakerCooldown", "MaxBodyBytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tanmarket.NewClient("https://example.com", testCreds, signature.Default(), nil, tanmarket.Options{MaxRetries: tt.retries})
-			if (err != nil) != tt.wantErr {
-				t.Errorf("NewClient: err = %v, want error: %v", err, tt.wantErr)
+			opts := testOptions(tanmarket.Options{OnStateChange: func(string, string) {}})
+			tt.edit(&opts)
+			c, err := tanmarket.NewClient("https://example.com", testCreds, signature.Default(), nil, opts)
+			if tt.want == nil {
+				if err != nil || c == nil {
+					t.Fatalf("NewClient = %v, %v; want a client", c, err)
+				}
+				return
+			}
+			if err == nil || c != nil {
+				t.Fatalf("NewClient = %v, %v; want only an error", c, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
 			}
 		})
 	}

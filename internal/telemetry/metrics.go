@@ -3,6 +3,7 @@
 package telemetry
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -140,8 +141,11 @@ func (m *Metrics) OperationLabel(name string) string {
 	return name
 }
 
-// ObserveOperation counts one GraphQL operation.
-func (m *Metrics) ObserveOperation(name, outcome string, d time.Duration) {
+// ObserveOperation counts one GraphQL operation and names it on its
+// request's access-log line: the endpoint tells this one place, and the name
+// reaches both.
+func (m *Metrics) ObserveOperation(ctx context.Context, name, outcome string, d time.Duration) {
+	SetOperationName(ctx, name)
 	key := opKey{name, outcome}
 	h, ok := m.handles.Load(key)
 	if !ok {

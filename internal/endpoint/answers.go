@@ -1,0 +1,136 @@
+package endpoint
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/lexer"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
+)
+
+// Stored answers are found by two keys. The request's raw bytes (method,
+// response media type, and the POST body or the GET query string) are looked
+// up before any JSON decoding or parsing; the normalised key (the document's
+// tokens, the operation, the variables) after decoding, so that two spellings
+// of one operation share the answer and each pays the decoding once.
+// Execution stores a clean answer under both.
+
+// answerStored answers, for the fresh configuration the request arrived with,
+// a GET whose If-None-Match is current (304), or a request whose exact bytes
+// were answered before. It reports whether it answered.
+func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Time) bool {
+	r := q.r
+	if r.Method == http.MethodGet && headerValue(r.Header, "If-None-Match") != "" {
+		params := q.params()
+		p := &graphql.RawParams{Query: params.Get("query"), OperationName: params.Get("operationName")}
+		// A GET mutation gets its 405 from decoding, not a 304.
+		if e.isQuery(p) && e.validators.notModified(w, r, q.media, q.version, q.age) {
+			e.observer.ObserveOperation(r.Context(), p.OperationName, OutcomeNotModified, 0)
+			return true
+		}
+	}
+	if e.opts.Responses == nil {
+		return false
+	}
+	if a, ok := e.opts.Responses.GetBytes(q.version, q.raw.Bytes()); ok {
+		e.writeStored(w, q, a.Body, q.version, q.age)
+		e.observer.ObserveOperation(r.Context(), a.Operation, OutcomeOK, time.Since(start))
+		return true
+	}
+	return false
+}
+
+// store keeps a clean answer under its normalised key (if any) and under the
+// raw bytes of the request that asked for it.
+func (e *Endpoint) store(q *request, version, key string, a respcache.Entry) {
+	if key != "" {
+		e.opts.Responses.Put(version, key, a)
+	}
+	if q.raw != nil {
+		e.opts.Responses.Put(version, q.raw.String(), a)
+	}
+}
+
+// writeStored writes a stored answer with the headers execution would have
+// set. Headers are assigned under their canonical names directly: this path
+// runs thousands of times a second.
+func (e *Endpoint) writeStored(w http.ResponseWriter, q *request, body []byte, version string, age time.Duration) {
+	h := w.Header()
+	h["Content-Type"] = contentTypes[q.media]
+	e.validators.mark(w, q.r, false, version, age, q.media)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// asksForSchema reports whether a document asks for the schema; such answers
+// are not kept (they are cheap, rare, and may be switched off).
+var introspectionField = regexp.MustCompile(`__schema\b|__type\s*\(`)
+
+func asksForSchema(query string) bool { return introspectionField.MatchString(query) }
+
+// responseKey identifies what a response depends on besides the
+// configuration version: the document normalised (see writeDocument), the
+// operation, the variables encoded canonically (json.Marshal sorts map keys)
+// and the persisted document's hash. Every part is written with its length
+// first, so no part's bytes can pass for the next's.
+func (e *Endpoint) responseKey(p *graphql.RawParams) string {
+	vars, _ := json.Marshal(p.Variables)
+	var doc bytes.Buffer
+	if e.opts.ExactDocuments {
+		doc.WriteByte('R')
+		doc.WriteString(p.Query)
+	} else {
+		writeDocument(&doc, p.Query, e.opts.Limits.MaxTokens)
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{doc.Bytes(), []byte(p.OperationName), vars, []byte(persisted.RequestedHash(p))} {
+		_, _ = h.Write(binary.AppendUvarint(nil, uint64(len(part))))
+		_, _ = h.Write(part)
+	}
+	return string(h.Sum(nil))
+}
+
+// writeDocument writes the document's tokens without what GraphQL ignores
+// (white space, commas, comments), so that spellings of one document share a
+// key: 'T', then each token's kind, its value's length and its value (a
+// string's value, whether block or quoted). A document that does not lex, or
+// has more than maxTokens tokens, is written as it is after an 'R': execution
+// reports it, and an answer with errors is not stored. Lengths and the first
+// byte keep a value, or a document that does not lex, from spelling other
+// tokens.
+func writeDocument(w io.Writer, query string, maxTokens int) {
+	var buf bytes.Buffer
+	buf.WriteByte('T')
+	lex := lexer.New(&ast.Source{Input: query})
+	for n := 0; ; n++ {
+		tok, err := lex.ReadToken()
+		if err != nil || (maxTokens > 0 && n > maxTokens) {
+			_, _ = io.WriteString(w, "R"+query)
+			return
+		}
+		switch tok.Kind {
+		case lexer.EOF:
+			_, _ = w.Write(buf.Bytes())
+			return
+		case lexer.Comment:
+			continue
+		case lexer.BlockString:
+			tok.Kind = lexer.String
+		}
+		buf.WriteByte(byte(tok.Kind))
+		buf.Write(binary.AppendUvarint(buf.AvailableBuffer(), uint64(len(tok.Value))))
+		buf.WriteString(tok.Value)
+	}
+}

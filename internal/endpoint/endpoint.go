@@ -1,0 +1,236 @@
+// Package endpoint is the whole GraphQL-over-HTTP endpoint, /query, as one
+// http.Handler: stored answers (304s and the response cache), the request
+// deadline, the request's own loaders, GET and POST decoding with their
+// bounds, execution by gqlgen's executor, and the caching headers. It is this
+// service's counterpart of gqlgen's transport package; everything that orders
+// these steps is in ServeHTTP, so no caller can put them in the wrong order.
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
+	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
+)
+
+// Source is the configuration the endpoint serves: Get fetches when needed
+// (what execution reads, once per request), Peek tells without fetching
+// whether a fresh copy is held (what stored answers are checked against).
+type Source interface {
+	loaders.Source
+	Peek() (cache.Result[*opportunity.Snapshot], bool)
+}
+
+// Observer is told of every operation the endpoint answers: its name ("" when
+// anonymous or unknown), outcome and duration. telemetry.Metrics is one.
+type Observer interface {
+	ObserveOperation(ctx context.Context, name, outcome string, d time.Duration)
+}
+
+// Outcomes reported to the Observer.
+const (
+	OutcomeOK          = "ok"
+	OutcomeError       = "error"        // executed; the response has errors
+	OutcomeRejected    = "rejected"     // refused before execution
+	OutcomeNotModified = "not_modified" // a GET answered 304 from its ETag
+)
+
+// Options configures the endpoint. The values come from internal/config,
+// whose defaults are the only ones: a zero where a bound is required is an
+// error, not a hidden default.
+type Options struct {
+	MaxBodyBytes int64 // MAX_REQUEST_BYTES: larger bodies get 413
+	MaxBatch     int   // MAX_BATCH: operations in one batched POST; 0 refuses batches
+	// Limits are the bounds checked before parsing (MaxQueryBytes,
+	// MaxJSONDepth) and the token limit the response key's lexer keeps to;
+	// the rest are the executor's.
+	Limits         limits.Limits
+	RequestTimeout time.Duration   // REQUEST_TIMEOUT: 0 means no deadline
+	Loaders        loaders.Options // LOADER_WAIT; Wait must be positive
+
+	// CacheTTL is the configuration's TTL: GET answers may be kept for
+	// what is left of it (Cache-Control max-age).
+	CacheTTL time.Duration
+	// Private marks answers private (no shared caches): set it when
+	// clients authenticate, or a CDN would serve one client's answer to
+	// anyone.
+	Private bool
+	// SchemaTag is part of every ETag, so that a new schema does not match
+	// validators of the old one (graph.SchemaTag).
+	SchemaTag string
+	// Responses keeps encoded answers per configuration version; nil
+	// executes every operation.
+	Responses *respcache.Cache
+	// ExactDocuments keys answers by the document's exact text, not its
+	// tokens: with trusted documents only the listed text may be answered,
+	// and another spelling is another, unlisted document.
+	ExactDocuments bool
+
+	Observer Observer     // nil: nobody is told
+	Tracer   trace.Tracer // nil: no spans
+}
+
+// Endpoint is the /query handler. It is safe for concurrent use.
+type Endpoint struct {
+	exec       graphql.GraphExecutor
+	src        Source
+	opts       Options
+	validators *validators
+	observer   Observer
+	tracer     trace.Tracer
+	bodies     sync.Pool // of *bytes.Buffer: request bodies and raw answer keys
+}
+
+// New returns the endpoint serving exec's schema over src's configuration.
+func New(exec graphql.GraphExecutor, src Source, opts Options) (*Endpoint, error) {
+	var problems []error
+	if exec == nil || src == nil {
+		problems = append(problems, errors.New("an executor and a configuration source are required"))
+	}
+	if opts.MaxBodyBytes <= 0 {
+		problems = append(problems, fmt.Errorf("largest request body %d must be positive", opts.MaxBodyBytes))
+	}
+	if opts.MaxBatch < 0 || opts.RequestTimeout < 0 {
+		problems = append(problems, errors.New("batch size and request timeout must not be negative"))
+	}
+	if opts.Loaders.Wait <= 0 {
+		problems = append(problems, fmt.Errorf("loader batch window %s must be positive", opts.Loaders.Wait))
+	}
+	if opts.CacheTTL <= 0 {
+		problems = append(problems, fmt.Errorf("configuration TTL %s must be positive", opts.CacheTTL))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("graphql endpoint: %w", errors.Join(problems...))
+	}
+	e := &Endpoint{
+		exec:       exec,
+		src:        src,
+		opts:       opts,
+		validators: &validators{ttl: opts.CacheTTL, private: opts.Private, schemaTag: opts.SchemaTag},
+		observer:   opts.Observer,
+		tracer:     opts.Tracer,
+	}
+	e.bodies.New = func() any { return new(bytes.Buffer) }
+	if e.observer == nil {
+		e.observer = nobody{}
+	}
+	if e.tracer == nil {
+		e.tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return e, nil
+}
+
+type nobody struct{}
+
+func (nobody) ObserveOperation(context.Context, string, string, time.Duration) {}
+
+// request is what the endpoint knows of one request as it goes: each thing is
+// learnt once and read by every later step.
+type request struct {
+	r     *http.Request
+	media string // the response media type, from Accept
+	// version and age are the configuration held when the request arrived,
+	// if fresh (version "" otherwise): stored answers are checked against it.
+	version string
+	age     time.Duration
+	query   url.Values // a GET's parameters, parsed on first use
+	// raw is the request's own bytes (method, media type, then the POST
+	// body or the GET query string): the response cache's first key. Only
+	// made while a fresh configuration is held and answers are kept.
+	raw  *bytes.Buffer
+	body []byte // a POST's body, read once
+}
+
+// params returns a GET's query parameters, parsed once.
+func (q *request) params() url.Values {
+	if q.query == nil {
+		q.query = q.r.URL.Query()
+	}
+	return q.query
+}
+
+// ServeHTTP answers one request, in this order:
+//
+//  1. only GET and POST; a POST must be JSON within MaxBodyBytes (415, 413);
+//  2. with a fresh configuration held: a GET whose If-None-Match is current
+//     gets 304, and a request whose exact bytes were answered before gets
+//     the stored answer, before any decoding or parsing;
+//  3. otherwise the request gets its deadline and its own loaders, is
+//     decoded (400s), checked against the normalised response key, executed,
+//     and a clean answer is stored under both keys.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := &request{r: r, media: responseMediaType(headerValue(r.Header, "Accept"))}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		e.refuse(w, q, "", apierror.MethodNotAllowed, "GraphQL requests are GET or POST")
+		return
+	}
+	if res, ok := e.src.Peek(); ok && !res.Stale {
+		q.version, q.age = res.Value.Version(), res.Age
+	}
+	if e.opts.Responses != nil && q.version != "" || r.Method == http.MethodPost {
+		q.raw = e.bodies.Get().(*bytes.Buffer)
+		q.raw.Reset()
+		defer e.putBuffer(q.raw)
+		q.raw.WriteByte(r.Method[0])
+		q.raw.WriteByte(mediaKind(q.media))
+	}
+	if r.Method == http.MethodPost {
+		if code, msg := e.readBody(w, q); code != "" {
+			e.refuse(w, q, "", code, msg)
+			return
+		}
+	} else if q.raw != nil {
+		q.raw.WriteString(r.URL.RawQuery)
+	}
+	if q.version != "" && e.answerStored(w, q, start) {
+		return
+	}
+	if e.opts.Responses == nil || q.version == "" {
+		q.raw = nil // nothing will be stored under the request's bytes
+	}
+
+	ctx := r.Context()
+	if e.opts.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
+		defer cancel()
+	}
+	// Fresh loaders per request: nothing loaded for one request is seen by
+	// another, and every resolver of this one reads the same snapshot.
+	ctx = loaders.NewContext(ctx, loaders.New(e.src, e.opts.Loaders))
+	q.r = r.WithContext(graphql.StartOperationTrace(ctx))
+	e.serve(w, q)
+}
+
+func (e *Endpoint) putBuffer(b *bytes.Buffer) {
+	// A rare 1 MiB body should not pin 1 MiB per pooled buffer.
+	if b.Cap() <= maxPooledBody {
+		e.bodies.Put(b)
+	}
+}
+
+// maxPooledBody bounds the request buffers kept for reuse.
+const maxPooledBody = 64 << 10
+
+// refuse answers a request turned away before execution, with no data entry.
+func (e *Endpoint) refuse(w http.ResponseWriter, q *request, operation string, code apierror.Code, message string) {
+	e.observer.ObserveOperation(q.r.Context(), operation, OutcomeRejected, 0)
+	apierror.Write(w, q.media, code, message)
+}

@@ -1,0 +1,275 @@
+// Package server builds the whole service from its configuration: the one
+// constructor that run, every test, the benchmark and the soak call. routes.go
+// lists every route and middleware on one screen.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/graph"
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/configsource"
+	"github.com/oppconfig/oppconfig-graphql/internal/endpoint"
+	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
+	"github.com/oppconfig/oppconfig-graphql/internal/playground"
+	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+)
+
+// Deps are what the service takes from its caller rather than from the
+// configuration: where it logs and traces, and, for tests, its clock and the
+// way it reaches the upstream.
+type Deps struct {
+	Logger  *slog.Logger       // required
+	Tracing *telemetry.Tracing // nil: spans are not recorded
+	Metrics *telemetry.Metrics // nil: a registry of its own
+	// Now is the configuration cache's clock; nil is time.Now. Tests move it
+	// to expire the TTL without waiting.
+	Now func() time.Time
+	// UpstreamTransport carries the calls to the upstream, under metrics and
+	// tracing; nil is a clone of http.DefaultTransport.
+	UpstreamTransport http.RoundTripper
+}
+
+// Service is the assembled service.
+type Service struct {
+	// Handler serves every route (routes.go).
+	Handler http.Handler
+	// Config is the configuration copy every request reads.
+	Config *configsource.Source
+	// Metrics is what /metrics serves.
+	Metrics *telemetry.Metrics
+	// Responses is the response cache; nil with RESPONSE_CACHE=false.
+	Responses *respcache.Cache
+	// UpstreamURL is where the configuration comes from: UPSTREAM_URL, or
+	// the embedded simulator's loopback address in demo mode.
+	UpstreamURL string
+
+	cfg     config.Config
+	logger  *slog.Logger
+	closers []func()
+}
+
+// New builds the service from cfg. In demo mode (no UPSTREAM_URL) it starts
+// the embedded simulator on a loopback port; Close stops it.
+func New(ctx context.Context, cfg config.Config, d Deps) (svc *Service, err error) {
+	if d.Logger == nil {
+		return nil, errors.New("service: a logger is required")
+	}
+	if d.Tracing == nil {
+		// Without an exporter: trace context is carried, nothing is recorded.
+		if d.Tracing, err = telemetry.NewTracing(ctx, func(string) string { return "" }); err != nil {
+			return nil, err
+		}
+	}
+	if d.Metrics == nil {
+		d.Metrics = telemetry.NewMetrics()
+	}
+	s := &Service{Metrics: d.Metrics, UpstreamURL: cfg.UpstreamURL, cfg: cfg, logger: d.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if cfg.Demo() {
+		if s.UpstreamURL, err = s.startSimulator(); err != nil {
+			return nil, err
+		}
+	}
+	if s.Config, err = s.newSource(d); err != nil {
+		return nil, err
+	}
+	if s.Handler, err = s.newHandler(ctx, d); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSource builds the signed upstream client, instrumented, and the
+// configuration copy in front of it.
+func (s *Service) newSource(d Deps) (*configsource.Source, error) {
+	cfg := s.cfg
+	rt := d.UpstreamTransport
+	if rt == nil {
+		rt = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	client, err := tanmarket.NewClient(s.UpstreamURL, cfg.Credentials, cfg.Recipe,
+		&http.Client{Transport: d.Metrics.InstrumentTransport(d.Tracing.Transport(rt))},
+		tanmarket.Options{
+			AttemptTimeout:  cfg.UpstreamTimeout,
+			Budget:          cfg.UpstreamBudget,
+			MaxRetries:      &cfg.UpstreamRetries,
+			BreakerFailures: cfg.BreakerFailures,
+			BreakerCooldown: cfg.BreakerCooldown,
+			MaxBodyBytes:    cfg.MaxBodyBytes,
+			OnStateChange: func(from, to string) {
+				d.Metrics.ObserveBreaker(from, to)
+				s.logger.Warn("upstream circuit breaker changed state", "from", from, "to", to)
+			},
+		})
+	if err != nil {
+		return nil, fmt.Errorf("upstream client: %w", err)
+	}
+	return configsource.New(client, configsource.Options{
+		TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry,
+		Now: d.Now, Logger: s.logger, Metrics: d.Metrics,
+	})
+}
+
+// newHandler builds the executor, the /query endpoint and every route.
+func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) {
+	cfg := s.cfg
+	authOpts := cfg.Auth
+	authOpts.Logger = s.logger
+	authn, err := auth.New(ctx, authOpts)
+	if err != nil {
+		return nil, fmt.Errorf("client authentication (AUTH_*): %w", err)
+	}
+	var limiter *ratelimit.Limiter
+	if cfg.RateLimit > 0 {
+		limiter, err = ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
+		if err != nil {
+			return nil, fmt.Errorf("rate limit: %w", err)
+		}
+	}
+	var trusted persisted.Manifest
+	if cfg.PersistedOnly {
+		if trusted, err = persisted.LoadManifest(cfg.PersistedFile); err != nil {
+			return nil, fmt.Errorf("PERSISTED_QUERIES_FILE: %w", err)
+		}
+	}
+	if cfg.ResponseCache {
+		s.Responses = respcache.New(cfg.ResponseCacheBytes)
+	}
+	exec := graph.NewExecutor(s.logger, graph.Options{
+		Introspection:    cfg.Introspection,
+		Limits:           cfg.Limits,
+		APQCacheSize:     cfg.APQCacheSize,
+		TrustedDocuments: trusted,
+	})
+	gql, err := endpoint.New(exec, s.Config, endpoint.Options{
+		MaxBodyBytes:   cfg.MaxRequestBytes,
+		MaxBatch:       cfg.MaxBatch,
+		Limits:         cfg.Limits,
+		RequestTimeout: cfg.RequestTimeout,
+		Loaders:        loaders.Options{Wait: cfg.LoaderWait, OnBatch: d.Metrics.ObserveBatch},
+		CacheTTL:       cfg.CacheTTL,
+		Private:        cfg.Auth.Mode != auth.ModeNone,
+		SchemaTag:      graph.SchemaTag(),
+		Responses:      s.Responses,
+		ExactDocuments: trusted != nil,
+		Observer:       d.Metrics,
+		Tracer:         d.Tracing.Tracer(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pg http.Handler
+	if cfg.Playground {
+		pg = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
+	}
+	return routes(routeDeps{
+		logger:      s.logger,
+		metrics:     d.Metrics,
+		tracing:     d.Tracing,
+		playground:  pg,
+		explorer:    explorer.Handler("/query"),
+		schemaSDL:   graph.SDL(),
+		ready:       s.Config.Ready,
+		auth:        authn,
+		rateLimit:   limiter,
+		corsOrigins: cfg.CORSAllowedOrigins,
+		graphQL:     gql,
+	}), nil
+}
+
+// startSimulator serves the demo endpoint on a loopback port, checking the
+// same signature recipe the client uses, and returns its base URL.
+func (s *Service) startSimulator() (string, error) {
+	sim := simulator.New(simulator.Options{Credentials: s.cfg.Credentials, Recipe: s.cfg.Recipe})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("start simulator: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout}
+	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when closed
+	s.closers = append(s.closers, func() { _ = srv.Close() })
+	url := "http://" + ln.Addr().String()
+	s.logger.Info("UPSTREAM_URL is not set: serving demo data from the embedded tanmarket simulator", "simulator", url)
+	return url, nil
+}
+
+// Close stops what New started (the demo simulator).
+func (s *Service) Close() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
+}
+
+// Serve answers on ln until ctx is done, then drains in-flight requests for
+// up to SHUTDOWN_TIMEOUT. It fetches the configuration in the background at
+// once, so that /readyz turns green and the first user does not wait.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := s.cfg
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	go s.Config.Warm(ctx)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	base := browsable(ln.Addr())
+	s.logger.Info("listening", "addr", base, "playground", base+"/", "explorer", base+"/explorer")
+	if cfg.Demo() {
+		// A newcomer's first screen: where to look, and that it is not real data.
+		s.logger.Info("demo mode: open " + base + "/ for the GraphQL playground and " + base +
+			"/explorer for the pipeline explorer; the data is the embedded simulator's demo data, not a real tanmarket account")
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// browsable is the base URL a person would open for addr: localhost for a
+// listener on every interface ([::] or 0.0.0.0 cannot be opened everywhere).
+func browsable(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := "localhost"
+	if !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}

@@ -1,0 +1,131 @@
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/server"
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+)
+
+// Config loads the service's configuration from env alone, as run does from
+// the process environment: what env leaves unset takes its documented default.
+func Config(t testing.TB, env map[string]string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(name string) string { return env[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Stack is the whole service as run builds it (server.New), served by
+// httptest, with the real signed client talking to the simulator over a
+// loopback socket. The configuration cache runs on Clock; the simulator keeps
+// real time so that signatures stay within its skew window.
+type Stack struct {
+	Sim      *simulator.Simulator
+	Upstream *httptest.Server
+	Service  *server.Service
+	Clock    *Clock
+	Logs     *LogBuffer
+	Server   *httptest.Server
+}
+
+// StackOptions shape a Stack.
+type StackOptions struct {
+	Dataset []byte // the simulator's; nil is the demo dataset
+	// Env are configuration variables over the stack's own: the simulator's
+	// address and credentials, RATE_LIMIT=0, RESPONSE_CACHE=false,
+	// INTROSPECTION=true, CACHE_MAX_STALE=1h; the rest are the defaults.
+	Env map[string]string
+	// Trusted, when set, is written to a manifest file and served as the
+	// only documents (PERSISTED_QUERIES_ONLY).
+	Trusted map[string]string
+	// Configure edits the loaded configuration, for values configuration
+	// refuses (a bound lifted to 0).
+	Configure func(*config.Config)
+	// WallClock runs the configuration cache on real time instead of Clock
+	// (benchmarks, whose TTLs must pass by themselves).
+	WallClock bool
+	// Log receives the service's log instead of Logs (io.Discard for
+	// benchmarks, whose logs would fill memory).
+	Log io.Writer
+}
+
+// NewStack starts a Stack, closed when the test ends; at the end its log is
+// checked for secrets.
+func NewStack(t testing.TB, o StackOptions) *Stack {
+	t.Helper()
+	creds := Creds()
+	recipe := signature.Default()
+	s := &Stack{Clock: NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)), Logs: &LogBuffer{}}
+	s.Sim = simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: o.Dataset})
+	s.Upstream = httptest.NewServer(s.Sim)
+	t.Cleanup(s.Upstream.Close)
+
+	env := map[string]string{
+		"UPSTREAM_URL":        s.Upstream.URL,
+		"UPSTREAM_APP_ID":     creds.AppID,
+		"UPSTREAM_APP_KEY":    creds.AppKey.Reveal(),
+		"UPSTREAM_APP_SECRET": creds.AppSecret.Reveal(),
+		"RATE_LIMIT":          "0",
+		"RESPONSE_CACHE":      "false",
+		"INTROSPECTION":       "true",
+		"CACHE_MAX_STALE":     "1h",
+		"LOG_FLUSH_INTERVAL":  "0",
+	}
+	if o.Trusted != nil {
+		b, err := json.Marshal(o.Trusted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "persisted.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env["PERSISTED_QUERIES_ONLY"], env["PERSISTED_QUERIES_FILE"] = "true", path
+	}
+	maps.Copy(env, o.Env)
+	cfg := Config(t, env)
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	var logs io.Writer = s.Logs
+	if o.Log != nil {
+		logs = o.Log
+	}
+	logger, err := telemetry.NewLogger(logs, cfg.LogFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := s.Clock.Now
+	if o.WallClock {
+		now = nil
+	}
+	s.Service, err = server.New(context.Background(), cfg, server.Deps{Logger: logger, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Service.Close)
+	s.Server = httptest.NewServer(s.Service.Handler)
+	t.Cleanup(s.Server.Close)
+	t.Cleanup(func() { AssertNoSecrets(t, "logs", s.Logs.String()) })
+	return s
+}
+
+// Query POSTs a GraphQL request to the stack's /query.
+func (s *Stack) Query(t testing.TB, query string, vars map[string]any) Response {
+	t.Helper()
+	return PostQuery(t, s.Server.URL+"/query", query, vars)
+}

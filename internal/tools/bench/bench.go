@@ -1,0 +1,647 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tools/cli"
+	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	// Load is the duration (per target, query and round), warm-up (per
+	// target and query), closed-loop connections (Clients, -conns), the
+	// throughput runs' CACHE_TTL and extra service settings, as the soak
+	// also takes them.
+	cli.Load
+	Rounds  int           // interleaved rounds
+	Latency time.Duration // the simulator's answer delay
+	Cold    int           // sequential requests per query on the cold path
+	Large   bool          // also measure the large dataset
+	// LargeSize is LargeDataset's types, stages per type and fields per type.
+	LargeSize [3]int
+	// Pin runs the servers with `taskset -c 0`; the caller puts this process
+	// on CPU 1 (main re-executes itself under taskset -c 1).
+	Pin bool
+	// Progress gets a line per step; nil discards.
+	Progress io.Writer
+}
+
+// DefaultConfig returns the command's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Load: cli.Load{
+			Duration: 10 * time.Second,
+			Clients:  32,
+			Warmup:   time.Second,
+			CacheTTL: time.Hour,
+		},
+		Rounds:    3,
+		Latency:   20 * time.Millisecond,
+		Cold:      100,
+		LargeSize: [3]int{40, 30, 150},
+		Pin:       true,
+	}
+}
+
+func (c Config) validate() error {
+	errs := []error{c.Load.Validate(clientsFlag)}
+	if c.Rounds < 1 {
+		errs = append(errs, errors.New("rounds must be at least 1"))
+	}
+	if c.Latency < 0 {
+		errs = append(errs, errors.New("latency must not be negative"))
+	}
+	if c.Cold < 1 {
+		errs = append(errs, errors.New("cold must be at least 1"))
+	}
+	for _, n := range c.LargeSize {
+		if n < 1 {
+			errs = append(errs, errors.New("large sizes must be positive"))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Target names, in the order of the table.
+const (
+	targetCeiling  = "ceiling"
+	targetCacheOn  = "cache on"
+	targetCacheOff = "cache off"
+)
+
+// notModifiedQuery names the conditional GET answered 304.
+const notModifiedQuery = "etag-304"
+
+// Row is one target's result for one query over all rounds.
+type Row struct {
+	Query, Target string
+	Bytes         int           // response body
+	Requests      int64         // measured, all rounds
+	ReqPerSec     float64       // requests / elapsed, all rounds
+	RoundRates    []float64     // req/s of each round
+	P50, P99      time.Duration // over every measured request
+	Ratio         float64       // ReqPerSec / the ceiling's; 0 for the ceiling
+	UpstreamCalls int64         // simulator calls while measuring
+	ServerCPU     float64       // cores the target used while measuring
+	ClientCPU     float64       // cores this process used while measuring
+	CPUPerRequest time.Duration // the target's CPU time per request
+	RSSKB, HWMKB  int64         // VmRSS after the last round, VmHWM
+}
+
+// BytesPerSec is the response bytes served per second.
+func (r Row) BytesPerSec() float64 { return r.ReqPerSec * float64(r.Bytes) }
+
+// Spread is half the range of the round rates over their mean.
+func (r Row) Spread() float64 {
+	if len(r.RoundRates) < 2 || r.ReqPerSec == 0 {
+		return 0
+	}
+	return (slices.Max(r.RoundRates) - slices.Min(r.RoundRates)) / 2 / r.ReqPerSec
+}
+
+// ColdRow is the cold path of one query: every request refreshes.
+type ColdRow struct {
+	Query         string
+	Requests      int
+	UpstreamCalls int64
+	P50, P99      time.Duration
+	// CeilingP50 is the ceiling's p50 when it makes the same upstream call
+	// before answering: the upstream's latency plus one HTTP hop.
+	CeilingP50 time.Duration
+}
+
+// Report is what a run measured.
+type Report struct {
+	Config     Config
+	Started    time.Time
+	Machine    string   // CPU model and count
+	Pinning    string   // how processes were placed
+	ServiceEnv []string // the throughput services' environment, upstream and credentials left out
+	Demo       []Row
+	Large      []Row // with Config.Large
+	LargeBytes int   // size of the large dataset
+	DemoBytes  int
+	Cold       []ColdRow
+	// BareUpstream is the p50 of signed POSTs sent straight to the simulator
+	// from this process: its latency plus timer and loopback overhead.
+	BareUpstream   time.Duration
+	AccessLogLines int64 // lines the throughput services wrote (the access log is on, as shipped)
+	Elapsed        time.Duration
+}
+
+// benchCredentials are what the simulator accepts and the service is given.
+// They guard nothing: both ends live only as long as the run.
+var benchCredentials = signature.Credentials{
+	AppID:     "bench-app",
+	AppKey:    signature.NewSecret("bench-key"),
+	AppSecret: signature.NewSecret("bench-secret"),
+}
+
+// queryNames are the benchmark queries, testdata/queries/NAME.graphql, in
+// table order.
+var queryNames = []string{"dropdown", "full", "lookup", "default"}
+
+// loadRequests reads the benchmark queries as POSTs, plus the conditional
+// GET of the default query (its If-None-Match is filled in once the ETag is
+// known).
+func loadRequests(root string) ([]request, error) {
+	var reqs []request
+	for _, name := range queryNames {
+		doc, err := os.ReadFile(filepath.Join(root, "testdata", "queries", name+".graphql"))
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(map[string]string{"query": string(doc)})
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, request{name: name, method: http.MethodPost, body: string(body)})
+		if name == "default" {
+			reqs = append(reqs, request{name: notModifiedQuery, method: http.MethodGet,
+				rawQuery: url.Values{"query": {string(doc)}}.Encode()})
+		}
+	}
+	return reqs, nil
+}
+
+func pick(reqs []request, names ...string) []request {
+	var out []request
+	for _, r := range reqs {
+		if slices.Contains(names, r.name) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ceilingPackage is the ceiling's package, relative to the module root.
+const ceilingPackage = "./internal/tools/bench/ceiling"
+
+// binaries are what Run builds.
+type binaries struct{ service, ceiling string }
+
+// Run builds the service and the ceiling, starts the simulator, measures, and
+// reports. It returns an error when the benchmark could not run; what it
+// measured is in the report whatever the targets say.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	rep := &Report{Config: cfg, Started: time.Now(), Machine: machine(), Pinning: pinning(cfg.Pin)}
+
+	root, err := proc.ModuleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := loadRequests(root)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "oppconfig-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(progress, "bench: building the service and the ceiling")
+	var bins binaries
+	if bins.service, err = proc.Build(ctx, tmp, "."); err != nil {
+		return nil, err
+	}
+	if bins.ceiling, err = proc.Build(ctx, tmp, ceilingPackage); err != nil {
+		return nil, err
+	}
+
+	demo := simulator.DemoDataset()
+	rep.DemoBytes = len(demo)
+	sim, simURL, closeSim, err := startSimulator(demo, cfg.Latency)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSim()
+	rep.ServiceEnv = serviceEnv(cfg, "")
+
+	m := &measurer{cfg: cfg, bins: bins, dir: tmp, progress: progress}
+	var answers map[string]answer
+	rep.Demo, answers, rep.AccessLogLines, err = m.measure(ctx, "demo", sim, simURL, reqs)
+	if err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(progress, "bench: cold path, CACHE_TTL=1ms, %d sequential requests per query\n", cfg.Cold)
+	if rep.BareUpstream, err = bareUpstream(ctx, simURL, cfg.Cold); err != nil {
+		return nil, err
+	}
+	if rep.Cold, err = m.cold(ctx, sim, simURL, pick(reqs, "dropdown", "full"), answers); err != nil {
+		return nil, err
+	}
+
+	if cfg.Large {
+		large := simulator.LargeDataset(cfg.LargeSize[0], cfg.LargeSize[1], cfg.LargeSize[2])
+		rep.LargeBytes = len(large)
+		lsim, lURL, closeLarge, err := startSimulator(large, cfg.Latency)
+		if err != nil {
+			return nil, err
+		}
+		defer closeLarge()
+		var lines int64
+		rep.Large, _, lines, err = m.measure(ctx, "large", lsim, lURL, pick(reqs, "dropdown", "full"))
+		if err != nil {
+			return nil, err
+		}
+		rep.AccessLogLines += lines
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
+
+func startSimulator(dataset []byte, latency time.Duration) (*simulator.Simulator, string, func(), error) {
+	sim := simulator.New(simulator.Options{Credentials: benchCredentials, Recipe: signature.Default(), Dataset: dataset})
+	sim.SetLatency(latency)
+	simURL, closeSim, err := proc.ServeLoopback(sim)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("start simulator: %w", err)
+	}
+	return sim, simURL, closeSim, nil
+}
+
+// serviceEnv is the service's environment: the upstream (left out when
+// simURL is ""), then the settings, as shipped but for these and for
+// cfg.ServiceEnv, then extra, which the run needs whatever -env says (the
+// cache off, the cold path's TTL).
+func serviceEnv(cfg Config, simURL string, extra ...string) []string {
+	var env []string
+	if simURL != "" {
+		env = proc.UpstreamEnv(simURL, benchCredentials)
+	}
+	env = append(env, "PORT=0", "LOG_FORMAT=json", "RATE_LIMIT=0", "CACHE_TTL="+cfg.CacheTTL.String())
+	return proc.MergeEnv(proc.MergeEnv(env, cfg.ServiceEnv...), extra...)
+}
+
+// measurer runs the servers of one dataset and drives them.
+type measurer struct {
+	cfg      Config
+	bins     binaries
+	dir      string
+	progress io.Writer
+}
+
+// target is a running server under test.
+type target struct {
+	name string
+	p    *proc.Process
+}
+
+func (m *measurer) cpus() string {
+	if m.cfg.Pin {
+		return "0"
+	}
+	return ""
+}
+
+func (m *measurer) startService(ctx context.Context, name string, env []string) (*target, error) {
+	p, err := proc.Start(ctx, m.bins.service, nil, proc.Options{Env: env, CPUs: m.cpus()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := waitReady(ctx, p.Base, 30*time.Second); err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("%s: %w\n%s", name, err, p.Tail())
+	}
+	return &target{name: name, p: p}, nil
+}
+
+// measure starts the service with the response cache on and off and the
+// ceiling, checks that all three give the same answers, warms up, and runs
+// the interleaved rounds. It returns the rows, the answers by query, and the
+// services' log lines written meanwhile.
+func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Simulator, simURL string, reqs []request) ([]Row, map[string]answer, int64, error) {
+	cfg := m.cfg
+	fmt.Fprintf(m.progress, "bench: %s dataset: starting the service (response cache on and off) and the ceiling\n", label)
+	on, err := m.startService(ctx, targetCacheOn, serviceEnv(cfg, simURL))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer stop(on)
+	off, err := m.startService(ctx, targetCacheOff, serviceEnv(cfg, simURL, "RESPONSE_CACHE=false"))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer stop(off)
+
+	// The answers, from the service with the cache on; the other must agree
+	// byte for byte (the response cache's promise).
+	reqs = slices.Clone(reqs)
+	answers := map[string]answer{}
+	for i, r := range reqs {
+		if r.name == notModifiedQuery {
+			first, err := fetch(ctx, on.p.Base, r)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			etag := first.header.Get("ETag")
+			if first.status != http.StatusOK || etag == "" {
+				return nil, nil, 0, fmt.Errorf("GET of the default query: HTTP %d, ETag %q; want 200 with an ETag", first.status, etag)
+			}
+			reqs[i].ifNoneMatch = etag
+			r = reqs[i]
+		}
+		a, err := fetch(ctx, on.p.Base, r)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		wantStatus := http.StatusOK
+		if r.ifNoneMatch != "" {
+			wantStatus = http.StatusNotModified
+		}
+		if a.status != wantStatus || (wantStatus == http.StatusOK && !strings.HasPrefix(string(a.body), `{"data":`)) || strings.Contains(string(a.body), `"errors"`) {
+			return nil, nil, 0, fmt.Errorf("%s: HTTP %d %.300s; want %d with data", r.name, a.status, a.body, wantStatus)
+		}
+		b, err := fetch(ctx, off.p.Base, r)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if b.status != a.status || string(b.body) != string(a.body) {
+			return nil, nil, 0, fmt.Errorf("%s: the service answers differently with the response cache off (HTTP %d, %d bytes) and on (HTTP %d, %d bytes)", r.name, b.status, len(b.body), a.status, len(a.body))
+		}
+		answers[r.name] = a
+	}
+
+	ceil, err := m.startCeiling(ctx, label, reqs, answers, "")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer stop(ceil)
+	for _, r := range reqs {
+		a, err := fetch(ctx, ceil.p.Base, r)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if want := answers[r.name]; a.status != want.status || string(a.body) != string(want.body) {
+			return nil, nil, 0, fmt.Errorf("ceiling: %s: HTTP %d with %d bytes, want %d with %d", r.name, a.status, len(a.body), want.status, len(want.body))
+		}
+	}
+	targets := []*target{on, ceil, off}
+	linesBefore := on.p.LogLines() + off.p.LogLines()
+
+	if cfg.Warmup > 0 {
+		fmt.Fprintf(m.progress, "bench: %s: warm-up, %s per target and query\n", label, cfg.Warmup)
+		for _, r := range reqs {
+			for _, t := range targets {
+				if _, err := drive(ctx, t.p.Base, t.p.PID(), r, answers[r.name], cfg.Clients, cfg.Warmup); err != nil {
+					return nil, nil, 0, fmt.Errorf("warm-up of %s: %w", t.name, err)
+				}
+			}
+		}
+	}
+
+	type acc struct {
+		row       Row
+		lat       []time.Duration
+		elapsed   time.Duration
+		serverCPU time.Duration
+		clientCPU time.Duration
+	}
+	accs := map[[2]string]*acc{}
+	for _, r := range reqs {
+		for _, t := range targets {
+			accs[[2]string{r.name, t.name}] = &acc{row: Row{Query: r.name, Target: t.name, Bytes: len(answers[r.name].body)}}
+		}
+	}
+	for round := range cfg.Rounds {
+		// The order of the targets turns each round, so that none always
+		// runs first, or right after the same neighbour.
+		order := append(slices.Clone(targets[round%len(targets):]), targets[:round%len(targets)]...)
+		for _, r := range reqs {
+			for _, t := range order {
+				calls := sim.Calls()
+				s, err := drive(ctx, t.p.Base, t.p.PID(), r, answers[r.name], cfg.Clients, cfg.Duration)
+				if err != nil {
+					return nil, nil, 0, fmt.Errorf("%s, round %d: %w\n%s", t.name, round+1, err, t.p.Tail())
+				}
+				a := accs[[2]string{r.name, t.name}]
+				a.row.UpstreamCalls += sim.Calls() - calls
+				a.row.Requests += s.requests
+				rate := float64(s.requests) / s.elapsed.Seconds()
+				a.row.RoundRates = append(a.row.RoundRates, rate)
+				a.lat = append(a.lat, s.latencies...)
+				a.elapsed += s.elapsed
+				a.serverCPU += s.serverCPU
+				a.clientCPU += s.clientCPU
+				a.row.RSSKB = t.p.RSSKB()
+				a.row.HWMKB = t.p.PeakRSSKB()
+				fmt.Fprintf(m.progress, "bench: %s round %d/%d  %-8s  %-9s  %8.0f req/s  p99 %s  server CPU %3.0f%%\n",
+					label, round+1, cfg.Rounds, r.name, t.name, rate, roundLatency(percentile(sortedCopy(s.latencies), 99)),
+					100*s.serverCPU.Seconds()/s.elapsed.Seconds())
+			}
+		}
+	}
+
+	var rows []Row
+	for _, r := range reqs {
+		ceiling := accs[[2]string{r.name, targetCeiling}]
+		for _, name := range []string{targetCeiling, targetCacheOn, targetCacheOff} {
+			a := accs[[2]string{r.name, name}]
+			row := a.row
+			secs := a.elapsed.Seconds()
+			row.ReqPerSec = float64(row.Requests) / secs
+			slices.Sort(a.lat)
+			row.P50, row.P99 = percentile(a.lat, 50), percentile(a.lat, 99)
+			row.ServerCPU = a.serverCPU.Seconds() / secs
+			row.ClientCPU = a.clientCPU.Seconds() / secs
+			if row.Requests > 0 {
+				row.CPUPerRequest = a.serverCPU / time.Duration(row.Requests)
+			}
+			if name != targetCeiling {
+				row.Ratio = row.ReqPerSec / (float64(ceiling.row.Requests) / ceiling.elapsed.Seconds())
+			}
+			rows = append(rows, row)
+		}
+	}
+	lines := on.p.LogLines() + off.p.LogLines() - linesBefore
+	return rows, answers, lines, nil
+}
+
+// startCeiling writes the canned answers and starts the ceiling on them;
+// with an upstream, the ceiling calls it before each answer.
+func (m *measurer) startCeiling(ctx context.Context, label string, reqs []request, answers map[string]answer, upstreamURL string) (*target, error) {
+	type canned struct { // the ceiling's Canned
+		Method, Body, RawQuery, IfNoneMatch string
+		Status                              int
+		Header                              http.Header
+		ResponseBody                        []byte
+	}
+	var table []canned
+	for _, r := range reqs {
+		a := answers[r.name]
+		h := a.header.Clone()
+		h.Del("Date")
+		h.Del("Content-Length")
+		table = append(table, canned{Method: r.method, Body: r.body, RawQuery: r.rawQuery, IfNoneMatch: r.ifNoneMatch,
+			Status: a.status, Header: h, ResponseBody: a.body})
+	}
+	b, err := json.Marshal(table)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(m.dir, "ceiling-"+label+".json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return nil, err
+	}
+	args, opts := []string{"-responses", file}, proc.Options{CPUs: m.cpus()}
+	if upstreamURL != "" {
+		// The ceiling reads the credentials as the service does; it takes
+		// the URL from -upstream and ignores UPSTREAM_URL.
+		args = append(args, "-upstream", upstreamURL)
+		opts.Env = proc.UpstreamEnv(upstreamURL, benchCredentials)
+	}
+	p, err := proc.Start(ctx, m.bins.ceiling, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: targetCeiling, p: p}, nil
+}
+
+// coldTTL is the cold path's CACHE_TTL: shorter than the pause before each
+// request, so that every request refreshes.
+const coldTTL = time.Millisecond
+
+// cold measures requests that each refresh the configuration: CACHE_TTL=1ms,
+// one connection, a pause of a few ms before each request so that the copy
+// has expired when it comes. The ceiling, calling the upstream before each
+// answer, is measured the same way beside it.
+func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL string, reqs []request, answers map[string]answer) ([]ColdRow, error) {
+	cfg := m.cfg
+	svc, err := m.startService(ctx, "cold", serviceEnv(cfg, simURL, "CACHE_TTL="+coldTTL.String()))
+	if err != nil {
+		return nil, err
+	}
+	defer stop(svc)
+	ceil, err := m.startCeiling(ctx, "cold", reqs, answers, simURL)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(ceil)
+	// Most refreshes bring the bytes of the last one, which the client does
+	// not decode again; the respelled run makes every refresh decode.
+	type run struct {
+		r       request
+		label   string
+		respell bool
+	}
+	var runs []run
+	for _, r := range reqs {
+		runs = append(runs, run{r, r.name, false})
+	}
+	if len(reqs) > 0 {
+		runs = append(runs, run{reqs[0], reqs[0].name + ", new bytes each refresh", true})
+	}
+	var rows []ColdRow
+	for _, c := range runs {
+		sim.SetRespell(c.respell)
+		calls := sim.Calls()
+		lat, err := sequential(ctx, svc.p.Base, c.r, answers[c.r.name], cfg.Cold, 3*time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		row := ColdRow{Query: c.label, Requests: len(lat), UpstreamCalls: sim.Calls() - calls}
+		slices.Sort(lat)
+		row.P50, row.P99 = percentile(lat, 50), percentile(lat, 99)
+		if lat, err = sequential(ctx, ceil.p.Base, c.r, answers[c.r.name], cfg.Cold, 3*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("ceiling: %w", err)
+		}
+		slices.Sort(lat)
+		row.CeilingP50 = percentile(lat, 50)
+		rows = append(rows, row)
+	}
+	sim.SetRespell(false)
+	return rows, nil
+}
+
+// bareUpstream is the p50 of n signed POSTs sent straight to the simulator.
+func bareUpstream(ctx context.Context, simURL string, n int) (time.Duration, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	recipe := signature.Default()
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, simURL+simulator.Path, strings.NewReader("{}"))
+		if err != nil {
+			return 0, err
+		}
+		ts, sign := recipe.Sign(benchCredentials, time.Now())
+		signature.SetHeaders(req.Header, benchCredentials, ts, sign)
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(t0))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("simulator: HTTP %d, %v", resp.StatusCode, err)
+		}
+	}
+	slices.Sort(lat)
+	return percentile(lat, 50), nil
+}
+
+func stop(t *target) {
+	if t != nil {
+		_ = t.p.Stop(10 * time.Second)
+	}
+}
+
+// machine describes the CPU from /proc/cpuinfo.
+func machine() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	model, n := "", 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			model = strings.TrimSpace(v)
+		case "processor":
+			n++
+		}
+	}
+	return fmt.Sprintf("%d × %s", n, model)
+}
+
+func pinning(pin bool) string {
+	cpus, err := proc.AllowedCPUs()
+	self := "?"
+	if err == nil {
+		self = fmt.Sprint(cpus)
+	}
+	if !pin {
+		return "unpinned (servers and load share the CPUs " + self + ")"
+	}
+	return "servers on CPU 0 (taskset -c 0), load generator and simulator on CPUs " + self
+}

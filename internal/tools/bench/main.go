@@ -1,0 +1,173 @@
+// Command bench is the load benchmark of BENCHMARKS.md. It builds the service
+// and runs it as a child process against an in-process tanmarket simulator
+// (20ms latency), next to a ceiling server that answers with the same bytes
+// and computes nothing; both on CPU 0, the closed-loop load on CPU 1. It
+// prints a Markdown report: per query, req/s, p50 and p99 with the response
+// cache on and off, against the ceiling; the 304 path; the cold path; with
+// -large, a large dataset. It draws internal/tools/bench/bench.png.
+//
+//	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-env NAME=value]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/tools/cli"
+	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		var exit pinnedExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code) // the pinned copy of this command failed and said why
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// pinnedEnv marks the copy of this command that runs under taskset -c 1.
+const pinnedEnv = "OPPCONFIG_BENCH_PINNED"
+
+// clientsFlag is the bench's name for cli's -clients flag: its clients are
+// connections.
+const clientsFlag = "conns"
+
+// run parses the flags, puts itself on CPU 1, runs the benchmark, prints the
+// report to stdout and draws the chart; progress goes to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := DefaultConfig()
+	var largeSize, chart string
+	var noPin bool
+	command := cli.Command{ClientsFlag: clientsFlag, Notes: cli.Notes{
+		Duration: "per target, query and round",
+		Warmup:   "per target and query",
+		Clients:  "closed loop",
+		CacheTTL: "in the throughput runs, longer than the run so that every measured request is on a fresh cache",
+	}}
+	ok, err := command.Parse(args, stderr, &cfg.Load, func(fs *flag.FlagSet) {
+		fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "interleaved rounds (service, ceiling, service, …)")
+		fs.DurationVar(&cfg.Latency, "latency", cfg.Latency, "the simulator's answer delay")
+		fs.IntVar(&cfg.Cold, "cold", cfg.Cold, "sequential requests per query on the cold path (CACHE_TTL=1ms)")
+		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
+		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")
+		fs.BoolVar(&noPin, "no-pin", false, "do not pin: servers and load share every CPU")
+		fs.StringVar(&chart, "chart", "internal/tools/bench/bench.png", "PNG chart to write, relative to the module root; empty for none")
+	})
+	if !ok {
+		return err
+	}
+	size, err := parseSize(largeSize)
+	if err != nil {
+		return err
+	}
+	cfg.LargeSize = size
+	cfg.Progress = stderr
+
+	cfg.Pin = !noPin
+	if cfg.Pin && getenv(pinnedEnv) == "" {
+		reason := canPin()
+		if reason == "" {
+			return reexecPinned(ctx, args, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "bench: warning: running unpinned: %s\n", reason)
+		cfg.Pin = false
+	}
+
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.Print(stdout)
+	if chart != "" {
+		path := chart
+		if !filepath.IsAbs(path) {
+			root, err := proc.ModuleRoot(ctx)
+			if err != nil {
+				return err
+			}
+			path = filepath.Join(root, path)
+		}
+		if err := rep.WriteChart(path); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		fmt.Fprintf(stderr, "bench: wrote %s\n", path)
+	}
+	return nil
+}
+
+// canPin returns why the servers cannot get CPU 0 and the load CPU 1, or "".
+func canPin() string {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return "taskset (util-linux) is not installed"
+	}
+	cpus, err := proc.AllowedCPUs()
+	if err != nil {
+		return err.Error()
+	}
+	if !slices.Contains(cpus, 0) || !slices.Contains(cpus, 1) {
+		return fmt.Sprintf("this process may run on CPUs %v, not on both 0 and 1", cpus)
+	}
+	return ""
+}
+
+// pinnedExitError is the pinned copy's failure: it has printed why, so main
+// only passes its exit status on. A type of its own, so that no other
+// *exec.ExitError in an error chain is taken for it.
+type pinnedExitError struct{ code int }
+
+func (e pinnedExitError) Error() string {
+	return fmt.Sprintf("the pinned copy exited with status %d", e.code)
+}
+
+// reexecPinned runs this command again under taskset -c 1; the servers it
+// starts get CPU 0.
+func reexecPinned(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "1", self}, args[1:]...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	// SIGINT reaches the whole process group, the copy included; let it
+	// shut its children down rather than killing it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	err = cmd.Run()
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		return pinnedExitError{code: exit.ExitCode()}
+	}
+	return err
+}
+
+func parseSize(s string) ([3]int, error) {
+	parts := strings.Split(s, "x")
+	var out [3]int
+	if len(parts) != 3 {
+		return [3]int{}, fmt.Errorf("-large-size %q: want TYPESxSTAGESxFIELDS, e.g. 40x30x150", s)
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return [3]int{}, fmt.Errorf("-large-size %q: want three positive integers", s)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
