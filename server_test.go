@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 const (
@@ -24,29 +24,12 @@ const (
 	appSecret = "as-RUNTEST-9c2e"
 )
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var textListening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // service is run() started on port 0 in the background.
 type service struct {
 	base   string
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	stop   context.CancelFunc
 	result chan error
 }
@@ -55,7 +38,7 @@ func start(t *testing.T, env map[string]string) *service {
 	t.Helper()
 	env["PORT"] = "0"
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{logs: &syncBuffer{}, stop: cancel, result: make(chan error, 1)}
+	s := &service{logs: &testkit.LogBuffer{}, stop: cancel, result: make(chan error, 1)}
 	go func() {
 		s.result <- run(ctx, []string{"oppconfig-graphql"}, func(k string) string { return env[k] }, io.Discard, s.logs)
 	}()
@@ -119,6 +102,17 @@ func TestRunServesDemoDataByDefault(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "simulator") {
 		t.Errorf("demo mode is not announced in the logs:\n%s", s.logs)
+	}
+	// A newcomer's first screen says where to look, in addresses a browser
+	// opens, and that the data is demo data.
+	u, _ := url.Parse(s.base)
+	for _, want := range []string{"http://localhost:" + u.Port() + "/ for the GraphQL playground", "http://localhost:" + u.Port() + "/explorer", "demo data"} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("start-up lines lack %q:\n%s", want, s.logs)
+		}
+	}
+	if strings.Contains(s.logs.String(), "[::]") || strings.Contains(s.logs.String(), "0.0.0.0") {
+		t.Errorf("start-up lines show an address a browser cannot open:\n%s", s.logs)
 	}
 	resp, err := http.Get(s.base + "/")
 	if err != nil {
@@ -320,11 +314,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	env["UPSTREAM_RETRIES"] = "0"
 	s := start(t, env)
 
-	resp, body := get(t, s.base+"/healthz", nil)
+	resp, body := testkit.Get(t, s.base+"/healthz", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok"`) {
 		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
 	}
-	resp, body = get(t, s.base+"/readyz", nil)
+	resp, body = testkit.Get(t, s.base+"/readyz", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "reason") {
 		t.Errorf("/readyz with no configuration: %d %s", resp.StatusCode, body)
 	}
@@ -334,7 +328,7 @@ func TestHealthAndReadiness(t *testing.T) {
 
 	sim.SetFault(simulator.FaultNone)
 	s.post(t, `{ opportunityTypes { typeId } }`) // fetches
-	resp, body = get(t, s.base+"/readyz", nil)
+	resp, body = testkit.Get(t, s.base+"/readyz", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"configVersion"`) || !strings.Contains(body, `"ready"`) {
 		t.Errorf("/readyz with a configuration: %d %s", resp.StatusCode, body)
 	}

@@ -16,22 +16,8 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
-
-func get(t *testing.T, url string, headers map[string]string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(b)
-}
 
 func TestMetrics(t *testing.T) {
 	s := start(t, map[string]string{"RATE_LIMIT": "0"})
@@ -48,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	for i := range 150 {
 		s.post(t, "query Invented"+strconv.Itoa(i)+" { __typename }")
 	}
-	resp, body := get(t, s.base+"/metrics", nil)
+	resp, body := testkit.Get(t, s.base+"/metrics", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}

@@ -11,7 +11,8 @@ start_service() {
   _svc_pid=$!
   local port=""
   for _ in $(seq 100); do
-    port=$(sed -n 's/.*"msg":"listening","addr":"http:\/\/\[::\]:\([0-9]*\)".*/\1/p' "$_svc_tmp/log" | head -n 1)
+    # addr is a URL a browser opens (http://localhost:PORT for every interface).
+    port=$(sed -n 's/.*"msg":"listening","addr":"http:\/\/[^"]*:\([0-9]*\)".*/\1/p' "$_svc_tmp/log" | head -n 1)
     [ -n "$port" ] && break
     kill -0 "$_svc_pid" 2>/dev/null || break
     sleep 0.1

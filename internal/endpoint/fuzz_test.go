@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 // maxAllocPerRequest bounds what one request may allocate, whatever it holds.
@@ -28,7 +29,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 	f.Add([]byte(`{"query":"query($id: Int!) { opportunityType(typeId: $id) { stage(id: 2001) { path { name } } } }","variables":{"id":1001}}`), false)
 	f.Add([]byte(`query=%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D`), true)
 
-	s := testkit.NewStack(f, testkit.StackOptions{Env: map[string]string{"MAX_BATCH": "4"}})
+	s := teststack.New(f, teststack.Options{Env: map[string]string{"MAX_BATCH": "4"}})
 	f.Fuzz(func(t *testing.T, body []byte, get bool) {
 		var req *http.Request
 		if get {

@@ -16,6 +16,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 // hostile is one request the service must refuse, cheaply, with a code.
@@ -132,13 +133,13 @@ func send(t testing.TB, base string, h hostile) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func stackFor(t testing.TB, h hostile) *testkit.Stack {
+func stackFor(t testing.TB, h hostile) *teststack.Stack {
 	configure := func(c *config.Config) {
 		if h.limits != nil {
 			h.limits(&c.Limits)
 		}
 	}
-	return testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"MAX_BATCH": strconv.Itoa(h.maxBatch)}, Configure: configure})
+	return teststack.New(t, teststack.Options{Env: map[string]string{"MAX_BATCH": strconv.Itoa(h.maxBatch)}, Configure: configure})
 }
 
 func TestHostileRequestsAreRefused(t *testing.T) {
@@ -180,7 +181,7 @@ func TestHostileRequestsAreRefused(t *testing.T) {
 var heaviestLegitimateQuery = testkit.EveryUpstreamField
 
 func TestLegitimateHeavyQueriesPass(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	for _, file := range []string{"graphql-js-16-all-options.graphql", "graphql-codegen.graphql"} {
 		t.Run(file, func(t *testing.T) {
 			q, err := os.ReadFile("../../testdata/introspection/" + file)
@@ -208,7 +209,7 @@ func TestLegitimateHeavyQueriesPass(t *testing.T) {
 }
 
 func TestBatchingWhenOn(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"MAX_BATCH": "3"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"MAX_BATCH": "3"}})
 	h := hostile{name: "batch of 2", body: "[" + gqlBody("{ defaultOpportunityType { typeId } }", nil) + "," + gqlBody("{ nope }", nil) + "]"}
 	status, body := send(t, s.Server.URL, h)
 	var got []testkit.Response
@@ -227,7 +228,7 @@ func TestIntrospectionSwitch(t *testing.T) {
 	}{{"on", true}, {"off", false}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"INTROSPECTION": strconv.FormatBool(tt.introspection)}})
+			s := teststack.New(t, teststack.Options{Env: map[string]string{"INTROSPECTION": strconv.FormatBool(tt.introspection)}})
 			r := s.Query(t, `{ __schema { queryType { name } } }`, nil)
 			if served := len(r.Errors) == 0; served != tt.introspection {
 				t.Errorf("introspection served = %v, want %v: %s", served, tt.introspection, r.Body)
@@ -247,7 +248,7 @@ func BenchmarkRejections(b *testing.B) {
 	requests := hostileRequests()
 	// The stacks (a simulator and a service each) are built first, so that the
 	// heap figure is what serving the hostile requests left behind.
-	stacks := make([]*testkit.Stack, len(requests))
+	stacks := make([]*teststack.Stack, len(requests))
 	for i, h := range requests {
 		stacks[i] = stackFor(b, h)
 	}

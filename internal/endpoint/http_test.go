@@ -12,7 +12,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
-	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 func doGET(t *testing.T, base string, params url.Values, headers map[string]string) (*http.Response, string) {
@@ -31,7 +31,7 @@ func doGET(t *testing.T, base string, params url.Values, headers map[string]stri
 }
 
 func TestGETCachingWithETags(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(`[{"typeName":"旧","typeId":1,"defaultType":true}]`)})
+	s := teststack.New(t, teststack.Options{Dataset: []byte(`[{"typeName":"旧","typeId":1,"defaultType":true}]`)})
 	q := url.Values{"query": {"{ defaultOpportunityType { typeName } }"}}
 
 	resp, body := doGET(t, s.Server.URL, q, nil)
@@ -89,7 +89,7 @@ func TestGETCachingWithETags(t *testing.T) {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	const doc = `query Types { opportunityTypes { typeId } }`
 	ext := `{"persistedQuery":{"version":1,"sha256Hash":"` + persisted.Hash(doc) + `"}}`
 
@@ -126,7 +126,7 @@ func jsonString(s string) string {
 
 func TestTrustedDocuments(t *testing.T) {
 	const listed = `query Types { opportunityTypes { typeId } }`
-	s := testkit.NewStack(t, testkit.StackOptions{Trusted: map[string]string{persisted.Hash(listed): listed}})
+	s := teststack.New(t, teststack.Options{Trusted: map[string]string{persisted.Hash(listed): listed}})
 	hash := persisted.Hash(listed)
 	tests := []struct {
 		name     string
@@ -164,7 +164,7 @@ func TestTrustedDocuments(t *testing.T) {
 // it, which is not listed.
 func TestTrustedDocumentsAreAnsweredByTheirText(t *testing.T) {
 	const listed = `query Types { opportunityTypes { typeId } }`
-	s := testkit.NewStack(t, testkit.StackOptions{
+	s := teststack.New(t, teststack.Options{
 		Trusted: map[string]string{persisted.Hash(listed): listed},
 		Env:     map[string]string{"RESPONSE_CACHE": "true"},
 	})
@@ -194,7 +194,7 @@ func TestTrustedDocumentsAreAnsweredByTheirText(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"}})
 	tests := []struct {
 		name, origin string
 		allowed      bool
@@ -234,7 +234,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestGETIsForQueriesOnly(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	tests := []struct {
 		name, query, op string
 		want            int

@@ -19,7 +19,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
-	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 func benchmarkQueries(t *testing.T) map[string]string {
@@ -56,9 +56,9 @@ func rawPost(t *testing.T, url, query string) []byte {
 // TestResponseCacheIsByteIdentical: every benchmark query answers the same
 // bytes from the response cache as from execution, and repeats do not execute.
 func TestResponseCacheIsByteIdentical(t *testing.T) {
-	cached := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	cached := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
 	cache := cached.Service.Responses
-	plain := testkit.NewStack(t, testkit.StackOptions{})
+	plain := teststack.New(t, teststack.Options{})
 	for name, q := range benchmarkQueries(t) {
 		t.Run(name, func(t *testing.T) {
 			want := rawPost(t, plain.Server.URL, q)
@@ -80,7 +80,7 @@ func TestResponseCacheIsByteIdentical(t *testing.T) {
 }
 
 func TestResponseCacheBypassAndInvalidation(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}, Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}, Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
 	cache := s.Service.Responses
 	const q = `{ opportunityType(typeId: 1) { typeName } }`
 	rawPost(t, s.Server.URL, q)
@@ -137,7 +137,7 @@ var answerHeaders = []string{"Content-Type", "Content-Length", "Cache-Control", 
 // (before any GraphQL work) has the status, headers and body that execution
 // gave, and is counted as a cache hit.
 func TestStoredAnswersRepeatExecution(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
 	cache := s.Service.Responses
 	h := s.Server.Config.Handler
 	for name, q := range benchmarkQueries(t) {
@@ -187,7 +187,7 @@ func TestStoredAnswersRepeatExecution(t *testing.T) {
 // TestStoredAnswersShareSpellings: two spellings of one operation share the
 // answer through its normalised key; each is then found by its own bytes.
 func TestStoredAnswersShareSpellings(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
 	cache := s.Service.Responses
 	rawPost(t, s.Server.URL, `{ opportunityTypes { typeName } }`) // a first request, to fetch the configuration
 	first := rawPost(t, s.Server.URL, `{ opportunityTypes { typeId } }`)
@@ -212,7 +212,7 @@ func TestStoredAnswersShareSpellings(t *testing.T) {
 // it does not fit still get the transport's own answers, and a body the front
 // read reaches the transport whole.
 func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
 	h := s.Server.Config.Handler
 	const q = `{ opportunityTypes { typeId } }`
 	rawPost(t, s.Server.URL, q)
@@ -223,7 +223,7 @@ func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
 		r.Header.Set("Content-Type", contentType)
 		return r
 	}
-	tooLarge := gqlBody(q, nil)[:1] + strings.Repeat(" ", int(testkit.Config(t, nil).MaxRequestBytes)) + gqlBody(q, nil)[1:]
+	tooLarge := gqlBody(q, nil)[:1] + strings.Repeat(" ", int(teststack.Config(t, nil).MaxRequestBytes)) + gqlBody(q, nil)[1:]
 	getMutation := httptest.NewRequest(http.MethodGet, "/query?"+url.Values{"query": {"mutation { x }"}}.Encode(), nil)
 	getMutation.Header.Set("If-None-Match", "*")
 	tests := []struct {
@@ -254,7 +254,7 @@ func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
 // TestStoredAnswersNotWhileStale: a stale configuration is never answered
 // from stored bytes; execution marks it stale.
 func TestStoredAnswersNotWhileStale(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
 	const q = `{ opportunityTypes { typeId } }`
 	rawPost(t, s.Server.URL, q)
 	rawPost(t, s.Server.URL, q)

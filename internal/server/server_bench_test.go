@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
-	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 // benchQueryNames are the load benchmark's queries (testdata/queries).
@@ -42,7 +42,7 @@ func newBenchHandlerTTL(b *testing.B, respCache bool, loaderWait, ttl time.Durat
 	if loaderWait > 0 {
 		env["LOADER_WAIT"] = loaderWait.String()
 	}
-	s := testkit.NewStack(b, testkit.StackOptions{
+	s := teststack.New(b, teststack.Options{
 		Env:       env,
 		WallClock: true,
 		Log:       io.Discard,

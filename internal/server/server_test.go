@@ -14,6 +14,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 // listKeys are the upstream keys holding lists; the schema serves null as [].
@@ -111,7 +112,7 @@ func TestEveryUpstreamFieldIsServed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testkit.NewStack(t, testkit.StackOptions{Dataset: tt.dataset})
+			s := teststack.New(t, teststack.Options{Dataset: tt.dataset})
 			var got struct {
 				OpportunityTypes any `json:"opportunityTypes"`
 			}
@@ -145,7 +146,7 @@ const navDataset = `[
 ]`
 
 func TestNavigation(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(navDataset)})
+	s := teststack.New(t, teststack.Options{Dataset: []byte(navDataset)})
 	tests := []struct {
 		name  string
 		query string
@@ -218,7 +219,7 @@ func TestNavigation(t *testing.T) {
 }
 
 func TestNoDefaultTypeIsNull(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(`[{"typeName":"x","typeId":1,"defaultType":false}]`)})
+	s := teststack.New(t, teststack.Options{Dataset: []byte(`[{"typeName":"x","typeId":1,"defaultType":false}]`)})
 	r := s.Query(t, `{ defaultOpportunityType { typeId } }`, nil)
 	if len(r.Errors) > 0 || string(r.Data) != `{"defaultOpportunityType":null}` {
 		t.Fatalf("got %s", r.Body)
@@ -241,7 +242,7 @@ func twentyLookups() string {
 func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
 	// 20 lookups are 20 root fields: over the default MAX_ROOT_FIELDS of 10,
 	// so this deployment raises it, as one whose front-end batches would.
-	s := testkit.NewStack(t, testkit.StackOptions{Env: map[string]string{"MAX_ROOT_FIELDS": "20"}})
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"MAX_ROOT_FIELDS": "20"}})
 	r := s.Query(t, twentyLookups(), map[string]any{"missing": 999999})
 	var got map[string]*struct {
 		TypeID int `json:"typeId"`
@@ -287,7 +288,7 @@ func TestOneUpstreamCallForABatchedQuery(t *testing.T) {
 }
 
 func TestConcurrentColdRequestsShareOneUpstreamCall(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	// The latency keeps the first call in flight while the others arrive;
 	// any that arrive later find a fresh cache, so the count is exact either way.
 	s.Sim.SetLatency(100 * time.Millisecond)
@@ -337,7 +338,7 @@ func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
 			if tt.creds != nil {
 				env["UPSTREAM_APP_SECRET"] = tt.creds.AppSecret.Reveal()
 			}
-			s := testkit.NewStack(t, testkit.StackOptions{Env: env})
+			s := teststack.New(t, teststack.Options{Env: env})
 			s.Sim.SetFault(tt.fault)
 			if tt.down {
 				s.Upstream.Close()
@@ -378,7 +379,7 @@ func TestUpstreamFailuresBecomeCodedErrors(t *testing.T) {
 }
 
 func TestStaleIfError(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	const q = `{ opportunityTypes { typeId } }`
 	if r := s.Query(t, q, nil); len(r.Errors) > 0 || r.Extensions != nil {
 		t.Fatalf("fresh answer: %s", r.Body)
@@ -412,7 +413,7 @@ func TestStaleIfError(t *testing.T) {
 }
 
 func TestConfigChangeIsServedAfterTTL(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
+	s := teststack.New(t, teststack.Options{Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
 	const q = `{ opportunityType(typeId: 1) { typeName } }`
 	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
 		t.Fatalf("got %s", r.Body)
@@ -428,7 +429,7 @@ func TestConfigChangeIsServedAfterTTL(t *testing.T) {
 }
 
 func TestGETAndPlayground(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	resp, err := http.Get(s.Server.URL + "/query?query=" + "%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D")
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +458,7 @@ func TestGETAndPlayground(t *testing.T) {
 }
 
 func TestBadQueriesAreGraphQLErrors(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	tests := []struct {
 		name     string
 		query    string
@@ -491,13 +492,13 @@ func TestBadQueriesAreGraphQLErrors(t *testing.T) {
 }
 
 func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
-	s := testkit.NewStack(t, testkit.StackOptions{})
+	s := teststack.New(t, teststack.Options{})
 	const q = `{ opportunityTypes { typeId } }`
 	if r := s.Query(t, q, nil); len(r.Errors) > 0 {
 		t.Fatalf("fresh: %s", r.Body)
 	}
 	s.Sim.SetFault(simulator.FaultServerError)
-	for range 5 { // tanmarket.DefaultBreakerFailures failed refreshes open the breaker
+	for range 5 { // BREAKER_FAILURES (5 by default) failed refreshes open the breaker
 		s.Clock.Advance(31 * time.Second)
 		if r := s.Query(t, q, nil); r.Extensions["opportunityConfig"] == nil {
 			t.Fatalf("want a stale answer: %s", r.Body)

@@ -16,7 +16,7 @@ import (
 
 // Decoding allocates in proportion to the body. The densest shape measured,
 // a stage list of empty objects ("{},{},…"), allocates about 420 bytes per
-// input byte: a 3-byte "{}," becomes a 160-byte wireStage (times ~3 for the
+// input byte: a 3-byte "{}," becomes a 160-byte wire.Stage (times ~3 for the
 // decoder's 1.5× slice growth) plus a ~220-byte opportunity.Stage and its
 // index entries. Realistic configurations (full.json, the demo dataset) stay
 // under 15 bytes per byte. 1 KiB per byte leaves more than 2× headroom over

@@ -105,7 +105,9 @@ func isAccessLine(b []byte) bool {
 //   - the same line in LOG_FORMAT=text: msg=listening addr=http://[::]:PORT;
 //   - any line with a URL on host localhost with a port, such as a start-up
 //     line meant for people (http://localhost:PORT/): the service's wording
-//     of its address is not a contract, its "listening" line is.
+//     of its address is not a contract, its "listening" line is. The tools'
+//     simulators listen on 127.0.0.1, never "localhost", so an upstream URL
+//     logged before the listening line is not taken for it.
 func listeningAddr(b []byte) (string, bool) {
 	if bytes.Contains(b, []byte(`"listening"`)) {
 		var l struct {

@@ -1,4 +1,8 @@
-package testkit
+// Package teststack starts the whole service for a test: server.New in front
+// of the simulator over real sockets, served by httptest. It is apart from
+// testkit, which every package's tests may import, because it imports the
+// whole service.
+package teststack
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // Config loads the service's configuration from env alone, as run does from
@@ -37,13 +42,13 @@ type Stack struct {
 	Sim      *simulator.Simulator
 	Upstream *httptest.Server
 	Service  *server.Service
-	Clock    *Clock
-	Logs     *LogBuffer
+	Clock    *testkit.Clock
+	Logs     *testkit.LogBuffer
 	Server   *httptest.Server
 }
 
-// StackOptions shape a Stack.
-type StackOptions struct {
+// Options shape a Stack.
+type Options struct {
 	Dataset []byte // the simulator's; nil is the demo dataset
 	// Env are configuration variables over the stack's own: the simulator's
 	// address and credentials, RATE_LIMIT=0, RESPONSE_CACHE=false,
@@ -63,13 +68,13 @@ type StackOptions struct {
 	Log io.Writer
 }
 
-// NewStack starts a Stack, closed when the test ends; at the end its log is
+// New starts a Stack, closed when the test ends; at the end its log is
 // checked for secrets.
-func NewStack(t testing.TB, o StackOptions) *Stack {
+func New(t testing.TB, o Options) *Stack {
 	t.Helper()
-	creds := Creds()
+	creds := testkit.Creds()
 	recipe := signature.Default()
-	s := &Stack{Clock: NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)), Logs: &LogBuffer{}}
+	s := &Stack{Clock: testkit.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)), Logs: &testkit.LogBuffer{}}
 	s.Sim = simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: o.Dataset})
 	s.Upstream = httptest.NewServer(s.Sim)
 	t.Cleanup(s.Upstream.Close)
@@ -120,12 +125,12 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	t.Cleanup(s.Service.Close)
 	s.Server = httptest.NewServer(s.Service.Handler)
 	t.Cleanup(s.Server.Close)
-	t.Cleanup(func() { AssertNoSecrets(t, "logs", s.Logs.String()) })
+	t.Cleanup(func() { testkit.AssertNoSecrets(t, "logs", s.Logs.String()) })
 	return s
 }
 
 // Query POSTs a GraphQL request to the stack's /query.
-func (s *Stack) Query(t testing.TB, query string, vars map[string]any) Response {
+func (s *Stack) Query(t testing.TB, query string, vars map[string]any) testkit.Response {
 	t.Helper()
-	return PostQuery(t, s.Server.URL+"/query", query, vars)
+	return testkit.PostQuery(t, s.Server.URL+"/query", query, vars)
 }
