@@ -27,9 +27,10 @@ const (
 	ModeJWT    Mode = "jwt"    // a signed JWT in Authorization: Bearer
 )
 
-// Defaults for Options left zero.
+// Defaults for Options left zero. They have no setting of their own, so
+// they are not configuration's to override (AUTH_JWT_LEEWAY is, and has no
+// default here).
 const (
-	DefaultLeeway              = 30 * time.Second
 	DefaultJWKSRefreshInterval = time.Hour
 	// DefaultJWKSUnknownKIDInterval is the least time between two JWKS fetches
 	// triggered by a token whose kid is not in the cached set: often enough to
@@ -65,7 +66,7 @@ type Options struct {
 	Algorithms []string
 	Issuer     string        // when set, "iss" must equal it
 	Audience   string        // when set, "aud" must contain it
-	Leeway     time.Duration // clock skew allowed on exp, nbf, iat; 0 means DefaultLeeway
+	Leeway     time.Duration // clock skew allowed on exp, nbf, iat (AUTH_JWT_LEEWAY); 0 allows none
 
 	JWKSRefreshInterval    time.Duration // background refetch; 0 means DefaultJWKSRefreshInterval
 	JWKSUnknownKIDInterval time.Duration // 0 means DefaultJWKSUnknownKIDInterval

@@ -75,11 +75,10 @@ func newJWTVerifier(ctx context.Context, opts Options, logger *slog.Logger) (*jw
 		return nil, fmt.Errorf("auth options: %w", errors.Join(problems...))
 	}
 
-	leeway := cmp.Or(opts.Leeway, DefaultLeeway)
 	parserOpts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(opts.Leeway),
 		jwt.WithIssuedAt(),
 	}
 	if opts.Issuer != "" {

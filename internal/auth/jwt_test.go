@@ -27,6 +27,8 @@ const (
 	issuer     = "https://issuer.test/"
 	audience   = "oppconfig"
 	hmacSecret = "an-hmac-secret-of-at-least-32-bytes!"
+	// leeway is AUTH_JWT_LEEWAY's default, which the service runs with.
+	leeway = 30 * time.Second
 )
 
 // now is the fixed clock every JWT test runs at.
@@ -88,6 +90,7 @@ func TestJWTWithHMACSecret(t *testing.T) {
 		HMACSecret: signature.NewSecret(hmacSecret),
 		Issuer:     issuer,
 		Audience:   audience,
+		Leeway:     leeway,
 		Now:        clock,
 	})
 	key := []byte(hmacSecret)
@@ -198,6 +201,7 @@ func jwksOptions(j *jwks) auth.Options {
 		HTTPClient: j.Client(),
 		Issuer:     issuer,
 		Audience:   audience,
+		Leeway:     leeway,
 		Now:        clock,
 	}
 }
@@ -277,7 +281,7 @@ func TestRefusalRevealsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hmacOpts := auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(hmacSecret), Issuer: issuer, Audience: audience, Now: clock}
+	hmacOpts := auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(hmacSecret), Issuer: issuer, Audience: audience, Leeway: leeway, Now: clock}
 	expired := sign(t, jwt.SigningMethodHS256, []byte(hmacSecret), "", claims(map[string]any{"exp": now.Add(-time.Hour).Unix()}))
 	forged := sign(t, jwt.SigningMethodHS256, []byte("forged-secret-of-at-least-32-bytes"), "", claims(nil))
 

@@ -26,24 +26,6 @@ type Limits struct {
 	MaxComplexity int // gqlgen complexity, lists multiplying their children
 }
 
-// Defaults repeats the defaults of MAX_QUERY_BYTES … MAX_COMPLEXITY.
-//
-// Deprecated: the defaults live in config.Variables alone; use
-// config.Defaults() and its Limits field. This copy stays only until the
-// tests that still call it load their limits through config, and a test in
-// this package keeps it equal to config's meanwhile.
-func Defaults() Limits {
-	return Limits{
-		MaxQueryBytes: 32 << 10,
-		MaxTokens:     2000,
-		MaxDepth:      15,
-		MaxAliases:    30,
-		MaxRootFields: 10,
-		MaxDirectives: 10,
-		MaxJSONDepth:  32,
-		MaxComplexity: 300000,
-	}
-}
 
 // Names of our validation rules; the codes clients see are apierror's.
 const (

@@ -59,8 +59,16 @@ const (
 	Seconds      Unit = "s"
 )
 
-// DefaultTemplate is the message signed unless configured otherwise.
-const DefaultTemplate = "{appId}{appKey}{timestamp}{appSecret}"
+// The default recipe: md5 over {appId}{appKey}{timestamp}{appSecret} in
+// milliseconds. It is declared here, with the recipe's meaning, and nowhere
+// else: internal/config's table shows these as the defaults of
+// UPSTREAM_SIGN_ALGORITHM, UPSTREAM_SIGN_TEMPLATE and UPSTREAM_TIMESTAMP_UNIT,
+// and the simulator and tests sign with Default().
+const (
+	DefaultAlgorithm = MD5
+	DefaultTemplate  = "{appId}{appKey}{timestamp}{appSecret}"
+	DefaultUnit      = Milliseconds
+)
 
 // placeholders are the names a template may use, in braces.
 var placeholders = []string{"appId", "appKey", "appSecret", "timestamp"}
@@ -79,9 +87,10 @@ type part struct {
 	placeholder string
 }
 
-// Default returns md5 over {appId}{appKey}{timestamp}{appSecret} with millisecond timestamps.
+// Default returns the default recipe (DefaultAlgorithm, DefaultTemplate,
+// DefaultUnit).
 func Default() Recipe {
-	r, err := NewRecipe(MD5, DefaultTemplate, Milliseconds)
+	r, err := NewRecipe(DefaultAlgorithm, DefaultTemplate, DefaultUnit)
 	if err != nil {
 		panic(err) // the default template is a constant; a failure is a bug here
 	}
