@@ -2,6 +2,7 @@ package endpoint_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/endpoint"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
@@ -30,7 +32,7 @@ func (noSource) Peek() (cache.Result[*opportunity.Snapshot], bool) {
 // TestNewRefusesMissingOptions: the endpoint has no hidden defaults; a bound
 // it needs and did not get is an error naming it.
 func TestNewRefusesMissingOptions(t *testing.T) {
-	exec := graph.NewExecutor(nil, graph.Options{})
+	exec := graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{})
 	good := endpoint.Options{MaxBodyBytes: 1 << 20, Loaders: loaders.Options{Wait: time.Millisecond}, CacheTTL: 30 * time.Second}
 	tests := []struct {
 		name    string
@@ -64,7 +66,7 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 // GraphQL-shaped 405, whatever router it is mounted on.
 func TestOnlyGETAndPOST(t *testing.T) {
 	s := teststack.New(t, teststack.Options{})
-	e, err := endpoint.New(graph.NewExecutor(nil, graph.Options{}), s.Service.Config,
+	e, err := endpoint.New(graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{}), s.Service.Config,
 		endpoint.Options{MaxBodyBytes: 1 << 20, Loaders: loaders.Options{Wait: time.Millisecond}, CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +76,11 @@ func TestOnlyGETAndPOST(t *testing.T) {
 		e.ServeHTTP(w, httptest.NewRequest(method, "/query", nil))
 		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET, POST" || !strings.Contains(w.Body.String(), `"METHOD_NOT_ALLOWED"`) {
 			t.Errorf("%s: %d %v %s", method, w.Code, w.Header(), w.Body)
+		}
+		// And as the service routes it.
+		resp, body := testkit.Do(t, method, s.Server.URL+"/query", "", nil, nil)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST" || !strings.Contains(body, `"METHOD_NOT_ALLOWED"`) {
+			t.Errorf("%s through the routes: %d %v %s", method, resp.StatusCode, resp.Header, body)
 		}
 	}
 }

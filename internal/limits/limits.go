@@ -26,7 +26,6 @@ type Limits struct {
 	MaxComplexity int // gqlgen complexity, lists multiplying their children
 }
 
-
 // Names of our validation rules; the codes clients see are apierror's.
 const (
 	ruleDepth             = "oppconfig/MaxDepth"

@@ -37,7 +37,7 @@ type routeDeps struct {
 //	GET  /playground/assets/*     its embedded GraphiQL assets (versioned, immutable)
 //	GET  /explorer, /explorer/*   the pipeline explorer page and its CSS and JS
 //	GET  /query                   GraphQL over HTTP (queries)
-//	POST /query                   GraphQL over HTTP
+//	POST /query                   GraphQL over HTTP (other methods: 405)
 //	GET  /graphql/schema.graphql  the schema as SDL
 //	GET  /healthz                 the process is alive
 //	GET  /readyz                  a configuration is cached (503 otherwise)
@@ -101,9 +101,9 @@ func routes(d routeDeps) http.Handler {
 	if d.rateLimit != nil {
 		q = q.With(d.rateLimit.Middleware)
 	}
-	// Only GET and POST are mounted; the endpoint orders everything after.
-	q.Method(http.MethodGet, "/query", d.graphQL)
-	q.Method(http.MethodPost, "/query", d.graphQL)
+	// Every method goes to the endpoint, which answers GET and POST and
+	// refuses the rest itself, GraphQL-shaped (405 with Allow: GET, POST).
+	q.Handle("/query", d.graphQL)
 	return r
 }
 
