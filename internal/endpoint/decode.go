@@ -42,9 +42,9 @@ func (e *Endpoint) readBody(w http.ResponseWriter, q *request) (apierror.Code, s
 	if !isJSONContent(headerValue(r.Header, "Content-Type")) {
 		return apierror.UnsupportedMediaType, "POST requests must have Content-Type: application/json"
 	}
-	tooLarge := fmt.Sprintf("the request body is larger than %d bytes", limit)
+	tooLarge := func() string { return fmt.Sprintf("the request body is larger than %d bytes", limit) }
 	if r.ContentLength > limit {
-		return apierror.BodyTooLarge, tooLarge
+		return apierror.BodyTooLarge, tooLarge()
 	}
 	if r.ContentLength > 0 {
 		q.raw.Grow(int(r.ContentLength) + bytes.MinRead)
@@ -54,7 +54,7 @@ func (e *Endpoint) readBody(w http.ResponseWriter, q *request) (apierror.Code, s
 	if _, err := q.raw.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var over *http.MaxBytesError
 		if errors.As(err, &over) {
-			return apierror.BodyTooLarge, tooLarge
+			return apierror.BodyTooLarge, tooLarge()
 		}
 		return apierror.BadRequest, "could not read the request body"
 	}
