@@ -3,13 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // update rewrites schema.graphql from graph.SDL() instead of comparing them:
@@ -51,20 +51,12 @@ func TestServedSchemaIsTheSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := start(t, map[string]string{})
-	resp, err := http.Get(s.base + "/graphql/schema.graphql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, got := testkit.Get(t, s.base+"/graphql/schema.graphql", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /graphql/schema.graphql: %d %s", resp.StatusCode, got)
 	}
-	if string(got) != string(want) {
-		t.Fatalf("served schema differs from %s (--- %s, +++ served):\n%s", schemaFile, schemaFile, lineDiff(string(want), string(got), 3))
+	if got != string(want) {
+		t.Fatalf("served schema differs from %s (--- %s, +++ served):\n%s", schemaFile, schemaFile, lineDiff(string(want), got, 3))
 	}
 }
 

@@ -5,16 +5,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // TestNoSecretInAnyOutput runs the service against a configured upstream, with
@@ -23,56 +22,29 @@ import (
 // appKey and secret, the client API key, or any signature sent upstream.
 func TestNoSecretInAnyOutput(t *testing.T) {
 	const apiKey = "client-KEY-77aa91"
-	sim := simulator.New(simulator.Options{
-		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
-		Recipe:      signature.Default(),
-	})
-	var (
-		mu    sync.Mutex
-		signs []string
-	)
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		signs = append(signs, r.Header.Get("sign"))
-		mu.Unlock()
-		sim.ServeHTTP(w, r)
-	}))
-	defer upstream.Close()
+	sim, env, signs := recordingUpstream(t, "sign")
 
 	// Failing from the start, so that the start-up warm-up leaves no copy and
 	// the upstream errors reach the client.
 	sim.SetFault(simulator.FaultRejected)
-	s := start(t, map[string]string{
-		"UPSTREAM_URL":        upstream.URL,
-		"UPSTREAM_APP_ID":     "app-run",
-		"UPSTREAM_APP_KEY":    appKey,
-		"UPSTREAM_APP_SECRET": appSecret,
-		"UPSTREAM_TIMEOUT":    "200ms",
-		"UPSTREAM_BUDGET":     "600ms",
-		"CACHE_TTL":           "1ms", // every request refreshes, so every fault is seen
-		"AUTH_MODE":           "apikey",
-		"AUTH_API_KEYS":       "web:" + apiKey,
-		"RATE_LIMIT":          "100",
-		"BREAKER_FAILURES":    "3",
-		"BREAKER_COOLDOWN":    "100ms",
+	maps.Copy(env, map[string]string{
+		"UPSTREAM_TIMEOUT": "200ms",
+		"UPSTREAM_BUDGET":  "600ms",
+		"CACHE_TTL":        "1ms", // every request refreshes, so every fault is seen
+		"AUTH_MODE":        "apikey",
+		"AUTH_API_KEYS":    "web:" + apiKey,
+		"RATE_LIMIT":       "100",
+		"BREAKER_FAILURES": "3",
+		"BREAKER_COOLDOWN": "100ms",
 	})
+	s := start(t, env)
 
 	var outputs []string
 	do := func(method, path, body string, headers map[string]string) {
-		req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := testkit.Do(t, method, s.base+path, "application/json", strings.NewReader(body), headers)
 		var hdr bytes.Buffer
 		resp.Header.Write(&hdr)
-		outputs = append(outputs, hdr.String()+string(b))
+		outputs = append(outputs, hdr.String()+b)
 	}
 	key := map[string]string{"X-API-Key": apiKey}
 	q := `{"query":"{ opportunityTypes { typeId } }"}`
@@ -105,18 +77,16 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}
 	}
 	sim.SetFault(simulator.FaultNone)
-	do("POST", "/query", `{"query": "{ opportunityTypes { typeId `, key)             // parse error
-	do("POST", "/query", `{"query": 1}`, key)                                        // bad JSON shape
-	do("POST", "/query", `{"query":"{ x }","variables":{"k":"`+appSecret+`"}}`, key) // validation error
-	do("POST", "/query", strings.Repeat("[", 100), key)                              // batch refused
-	do("GET", "/query?query=%7B__typename%7D&variables=%7B%22a%22%3A", "", key)      // bad GET variables
-	for range 100 {                                                                  // rate limit
+	do("POST", "/query", `{"query": "{ opportunityTypes { typeId `, key)                              // parse error
+	do("POST", "/query", `{"query": 1}`, key)                                                         // bad JSON shape
+	do("POST", "/query", `{"query":"{ x }","variables":{"k":"`+creds().AppSecret.Reveal()+`"}}`, key) // validation error
+	do("POST", "/query", strings.Repeat("[", 100), key)                                               // batch refused
+	do("GET", "/query?query=%7B__typename%7D&variables=%7B%22a%22%3A", "", key)                       // bad GET variables
+	for range 100 {                                                                                   // rate limit
 		do("POST", "/query", q, key)
 	}
 
-	mu.Lock()
-	secrets := append([]string{appKey, appSecret, apiKey}, signs...)
-	mu.Unlock()
+	secrets := append([]string{creds().AppKey.Reveal(), creds().AppSecret.Reveal(), apiKey}, signs()...)
 	if len(secrets) < 5 {
 		t.Fatalf("only %d signatures recorded: the upstream was not reached", len(secrets)-3)
 	}
@@ -177,13 +147,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		t.Fatalf("slow client not cut off: after %v, err %v", time.Since(start), err)
 	}
 
-	req, _ := http.NewRequest("GET", s.base+"/query?query=%7B__typename%7D", nil)
-	req.Header.Set("X-Padding", strings.Repeat("p", 16<<10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := testkit.Get(t, s.base+"/query?query=%7B__typename%7D", map[string]string{"X-Padding": strings.Repeat("p", 16<<10)})
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("oversized headers: status %d, want 431", resp.StatusCode)
 	}

@@ -3,28 +3,44 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
 )
 
-const (
-	appKey    = "ak-RUNTEST-5f1b"
-	appSecret = "as-RUNTEST-9c2e"
-)
+// creds are the root tests' upstream credentials: testkit's known secrets,
+// so that testkit.AssertNoSecrets finds them in a log or an answer, under an
+// app id of these tests' own, which reaches the simulator only through run's
+// configuration.
+func creds() signature.Credentials {
+	c := testkit.Creds()
+	c.AppID = "app-run"
+	return c
+}
 
-var textListening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// upstreamEnv is the configuration that points run at an upstream at url
+// that knows creds.
+func upstreamEnv(url string) map[string]string {
+	c := creds()
+	return map[string]string{
+		"UPSTREAM_URL":        url,
+		"UPSTREAM_APP_ID":     c.AppID,
+		"UPSTREAM_APP_KEY":    c.AppKey.Reveal(),
+		"UPSTREAM_APP_SECRET": c.AppSecret.Reveal(),
+	}
+}
 
 // service is run() started on port 0 in the background.
 type service struct {
@@ -45,27 +61,17 @@ func start(t *testing.T, env map[string]string) *service {
 	t.Cleanup(func() {
 		cancel()
 		<-s.result
-		for _, secret := range []string{appKey, appSecret} {
-			if strings.Contains(s.logs.String(), secret) {
-				t.Errorf("logs contain a secret:\n%s", s.logs)
-			}
-		}
+		testkit.AssertNoSecrets(t, "logs", s.logs.String())
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, line := range strings.Split(s.logs.String(), "\n") {
-			var entry struct{ Msg, Addr string }
-			if m := textListening.FindStringSubmatch(line); m != nil { // LOG_FORMAT=text
-				entry.Msg, entry.Addr = "listening", m[1]
+		if addr, ok := listeningAddr(s.logs.String()); ok {
+			base, err := proc.LoopbackBase(addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" || entry.Addr != "" {
-				u, err := url.Parse(entry.Addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.base = "http://127.0.0.1:" + u.Port()
-				return s
-			}
+			s.base = base
+			return s
 		}
 		select {
 		case err := <-s.result:
@@ -77,21 +83,25 @@ func start(t *testing.T, env map[string]string) *service {
 	return nil
 }
 
-func (s *service) post(t *testing.T, query string) (int, string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"query": query})
-	resp, err := http.Post(s.base+"/query", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, secret := range []string{appKey, appSecret} {
-		if strings.Contains(string(b), secret) {
-			t.Errorf("response contains a secret: %s", b)
+// listeningAddr is where logs say run listens, read by the tools' one parser
+// of the listening line, in JSON or text. Only whole lines are read: the last
+// one may still be being written, and half an address is another port.
+func listeningAddr(logs string) (string, bool) {
+	whole := logs[:strings.LastIndexByte(logs, '\n')+1]
+	for line := range strings.Lines(whole) {
+		if addr, ok := proc.ListeningAddr([]byte(strings.TrimSuffix(line, "\n"))); ok {
+			return addr, true
 		}
 	}
-	return resp.StatusCode, string(b)
+	return "", false
+}
+
+// post sends query to /query and returns the status and body; PostQuery
+// fails the test if the body holds a secret of creds.
+func (s *service) post(t *testing.T, query string) (int, string) {
+	t.Helper()
+	r := testkit.PostQuery(t, s.base+"/query", query, nil)
+	return r.Status, string(r.Body)
 }
 
 func TestRunServesDemoDataByDefault(t *testing.T) {
@@ -114,13 +124,8 @@ func TestRunServesDemoDataByDefault(t *testing.T) {
 	if strings.Contains(s.logs.String(), "[::]") || strings.Contains(s.logs.String(), "0.0.0.0") {
 		t.Errorf("start-up lines show an address a browser cannot open:\n%s", s.logs)
 	}
-	resp, err := http.Get(s.base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("graphiql")) {
+	resp, page := testkit.Get(t, s.base+"/", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "graphiql") {
 		t.Errorf("playground: %d", resp.StatusCode)
 	}
 
@@ -137,32 +142,51 @@ func TestRunServesDemoDataByDefault(t *testing.T) {
 }
 
 // upstream is a simulator standing in for the real tanmarket endpoint, with a
-// non-default recipe so that the signing knobs are exercised end to end.
-func upstream(t *testing.T) (*simulator.Simulator, string, map[string]string) {
+// non-default recipe so that the signing knobs are exercised end to end, and
+// the configuration that points run at it.
+func upstream(t *testing.T) (*simulator.Simulator, map[string]string) {
 	t.Helper()
 	recipe, err := signature.NewRecipe(signature.HMACSHA256, "{appId}&{timestamp}&{appKey}", signature.Seconds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := simulator.New(simulator.Options{
-		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
-		Recipe:      recipe,
-	})
+	sim := simulator.New(simulator.Options{Credentials: creds(), Recipe: recipe})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return sim, srv.URL, map[string]string{
-		"UPSTREAM_URL":            srv.URL,
-		"UPSTREAM_APP_ID":         "app-run",
-		"UPSTREAM_APP_KEY":        appKey,
-		"UPSTREAM_APP_SECRET":     appSecret,
-		"UPSTREAM_SIGN_ALGORITHM": "hmac-sha256",
-		"UPSTREAM_SIGN_TEMPLATE":  "{appId}&{timestamp}&{appKey}",
-		"UPSTREAM_TIMESTAMP_UNIT": "s",
+	env := upstreamEnv(srv.URL)
+	env["UPSTREAM_SIGN_ALGORITHM"] = "hmac-sha256"
+	env["UPSTREAM_SIGN_TEMPLATE"] = "{appId}&{timestamp}&{appKey}"
+	env["UPSTREAM_TIMESTAMP_UNIT"] = "s"
+	return sim, env
+}
+
+// recordingUpstream is a simulator on the default recipe that records the
+// header name of every request it answers, the configuration that points run
+// at it, and seen, which returns the values recorded so far.
+func recordingUpstream(t *testing.T, name string) (sim *simulator.Simulator, env map[string]string, seen func() []string) {
+	t.Helper()
+	var (
+		mu     sync.Mutex
+		values []string
+	)
+	sim = simulator.New(simulator.Options{Credentials: creds(), Recipe: signature.Default()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		values = append(values, r.Header.Get(name))
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	seen = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(values)
 	}
+	return sim, upstreamEnv(srv.URL), seen
 }
 
 func TestRunAgainstAConfiguredUpstream(t *testing.T) {
-	sim, _, env := upstream(t)
+	sim, env := upstream(t)
 	s := start(t, env)
 	for range 3 {
 		status, body := s.post(t, `{ opportunityTypes { typeId } }`)
@@ -183,7 +207,7 @@ func TestRunAgainstAConfiguredUpstream(t *testing.T) {
 }
 
 func TestRunWithAWrongSecretReportsRejection(t *testing.T) {
-	_, _, env := upstream(t)
+	_, env := upstream(t)
 	env["UPSTREAM_APP_SECRET"] = "as-RUNTEST-wrong"
 	s := start(t, env)
 	status, body := s.post(t, `{ opportunityTypes { typeId } }`)
@@ -199,7 +223,7 @@ func TestRunWithAWrongSecretReportsRejection(t *testing.T) {
 }
 
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
-	sim, _, env := upstream(t)
+	sim, env := upstream(t)
 	env["CACHE_TTL"] = "1ms" // so that the request below makes its own upstream call
 	s := start(t, env)
 	waitReady(t, s) // the start-up warm-up fetch is done
@@ -254,12 +278,7 @@ func (s *service) logsWith(t *testing.T, substr string) string {
 func waitReady(t *testing.T, s *service) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		resp, err := http.Get(s.base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		if resp, _ := testkit.Get(t, s.base+"/readyz", nil); resp.StatusCode == http.StatusOK {
 			return
 		}
 	}
@@ -267,6 +286,7 @@ func waitReady(t *testing.T, s *service) {
 }
 
 func TestBadConfigurationStopsStartup(t *testing.T) {
+	key, secret := creds().AppKey.Reveal(), creds().AppSecret.Reveal()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -275,8 +295,8 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 		{"port", map[string]string{"PORT": "eighty"}, "PORT"},
 		{"ttl", map[string]string{"CACHE_TTL": "-1s"}, "CACHE_TTL"},
 		{"algorithm", map[string]string{"UPSTREAM_SIGN_ALGORITHM": "crc32"}, "UPSTREAM_SIGN_ALGORITHM"},
-		{"missing secret", map[string]string{"UPSTREAM_URL": "https://open.example.com", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": appKey}, "UPSTREAM_APP_SECRET"},
-		{"bad url", map[string]string{"UPSTREAM_URL": "ftp://x:" + appSecret + "@host", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret}, "UPSTREAM_URL"},
+		{"missing secret", map[string]string{"UPSTREAM_URL": "https://open.example.com", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": key}, "UPSTREAM_APP_SECRET"},
+		{"bad url", map[string]string{"UPSTREAM_URL": "ftp://x:" + secret + "@host", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": key, "UPSTREAM_APP_SECRET": secret}, "UPSTREAM_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,9 +305,7 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.want)
 			}
-			if strings.Contains(err.Error(), appSecret) || strings.Contains(err.Error(), appKey) {
-				t.Errorf("error shows a secret: %v", err)
-			}
+			testkit.AssertNoSecrets(t, "error", err.Error())
 			if strings.Contains(logs.String(), "listening") {
 				t.Error("started listening despite bad configuration")
 			}
@@ -309,7 +327,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
-	sim, _, env := upstream(t)
+	sim, env := upstream(t)
 	sim.SetFault(simulator.FaultServerError) // the start-up fetch fails
 	env["UPSTREAM_RETRIES"] = "0"
 	s := start(t, env)

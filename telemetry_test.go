@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,8 +15,6 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/oppconfig/oppconfig-graphql/internal/signature"
-	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
@@ -62,10 +61,6 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)))
-}
-
 func TestRequestIDsAndAccessLog(t *testing.T) {
 	s := start(t, map[string]string{"LOG_FORMAT": "json"})
 	tests := []struct {
@@ -79,16 +74,12 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"query Named { opportunityTypes { typeId } }"}`))
-			req.Header.Set("Content-Type", "application/json")
+			header := http.Header{}
 			if tt.give != "" {
-				req.Header["X-Request-Id"] = []string{tt.give}
+				header["X-Request-Id"] = []string{tt.give}
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := testkit.DoHeader(t, http.MethodPost, s.base+"/query", "application/json",
+				strings.NewReader(`{"query":"query Named { opportunityTypes { typeId } }"}`), header)
 			id := resp.Header.Get("X-Request-Id")
 			if (id == tt.give) != tt.kept || id == "" {
 				t.Fatalf("response X-Request-Id %q (sent %q)", id, tt.give)
@@ -128,10 +119,9 @@ func TestTextLogs(t *testing.T) {
 // the server, GraphQL and upstream spans of it.
 func TestTracing(t *testing.T) {
 	var (
-		mu        sync.Mutex
-		spans     []string
-		traceIDs  = map[string]bool{}
-		upstreams []string
+		mu       sync.Mutex
+		spans    []string
+		traceIDs = map[string]bool{}
 	)
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -144,7 +134,7 @@ func TestTracing(t *testing.T) {
 			for _, ss := range rs.ScopeSpans {
 				for _, sp := range ss.Spans {
 					spans = append(spans, sp.Name)
-					traceIDs[hexID(sp.TraceId)] = true
+					traceIDs[hex.EncodeToString(sp.TraceId)] = true
 				}
 			}
 		}
@@ -152,32 +142,14 @@ func TestTracing(t *testing.T) {
 	}))
 	defer collector.Close()
 
-	sim := simulator.New(simulator.Options{
-		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
-		Recipe:      signature.Default(),
-	})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		upstreams = append(upstreams, r.Header.Get("traceparent"))
-		mu.Unlock()
-		sim.ServeHTTP(w, r)
-	}))
-	defer upstream.Close()
-	s := start(t, map[string]string{
-		"UPSTREAM_URL": upstream.URL, "UPSTREAM_APP_ID": "app-run", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret,
-		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
-		"CACHE_TTL":                   "1ms", // so that the traced request makes its own upstream call
-	})
+	_, env, traceparents := recordingUpstream(t, "traceparent")
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.URL
+	env["CACHE_TTL"] = "1ms" // so that the traced request makes its own upstream call
+	s := start(t, env)
 	waitReady(t, s)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"query Traced { opportunityTypes { typeId } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	testkit.PostJSON(t, s.base+"/query", `{"query":"query Traced { opportunityTypes { typeId } }"}`,
+		map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
 	s.stop() // flushes the batch exporter
 	<-s.result
 	s.result <- nil
@@ -185,6 +157,7 @@ func TestTracing(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	propagated := false
+	upstreams := traceparents()
 	for _, tp := range upstreams {
 		propagated = propagated || strings.Contains(tp, traceID)
 	}
@@ -205,49 +178,17 @@ func TestTracing(t *testing.T) {
 	}
 }
 
-func hexID(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
-
 // TestTraceparentReachesUpstreamWithoutExporter: with tracing off (no OTLP
 // endpoint), an incoming trace context is still carried to the upstream.
 func TestTraceparentReachesUpstreamWithoutExporter(t *testing.T) {
-	var (
-		mu  sync.Mutex
-		got []string
-	)
-	sim := simulator.New(simulator.Options{
-		Credentials: signature.Credentials{AppID: "app-run", AppKey: signature.NewSecret(appKey), AppSecret: signature.NewSecret(appSecret)},
-		Recipe:      signature.Default(),
-	})
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		got = append(got, r.Header.Get("traceparent"))
-		mu.Unlock()
-		sim.ServeHTTP(w, r)
-	}))
-	defer upstream.Close()
-	s := start(t, map[string]string{
-		"UPSTREAM_URL": upstream.URL, "UPSTREAM_APP_ID": "app-run", "UPSTREAM_APP_KEY": appKey, "UPSTREAM_APP_SECRET": appSecret,
-		"CACHE_TTL": "1ms",
-	})
+	_, env, traceparents := recordingUpstream(t, "traceparent")
+	env["CACHE_TTL"] = "1ms"
+	s := start(t, env)
 	waitReady(t, s)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
-	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"{ opportunityTypes { typeId } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	mu.Lock()
-	defer mu.Unlock()
+	testkit.PostJSON(t, s.base+"/query", `{"query":"{ opportunityTypes { typeId } }"}`,
+		map[string]string{"traceparent": "00-" + traceID + "-b7ad6b7169203331-01"})
+	got := traceparents()
 	for _, tp := range got {
 		if strings.Contains(tp, traceID) {
 			return

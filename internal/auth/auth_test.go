@@ -1,20 +1,17 @@
 package auth_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // server is an Authenticator in front of a handler that records whether it
@@ -22,12 +19,12 @@ import (
 type server struct {
 	*httptest.Server
 	ran  atomic.Int32
-	logs *lockedBuffer
+	logs *testkit.LogBuffer
 }
 
 func newServer(t *testing.T, opts auth.Options) *server {
 	t.Helper()
-	s := &server{logs: &lockedBuffer{}}
+	s := &server{logs: &testkit.LogBuffer{}}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(s.logs, nil))
 	}
@@ -47,25 +44,7 @@ func newServer(t *testing.T, opts auth.Options) *server {
 // get sends GET / with header and returns the response with its body read.
 func (s *server) get(t *testing.T, header http.Header) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return testkit.DoHeader(t, http.MethodGet, s.URL, "", nil, header)
 }
 
 // check asserts the outcome of one request: 200 with wantID reaching the
@@ -96,29 +75,7 @@ func (s *server) check(t *testing.T, header http.Header, wantID string, wantInva
 	if got := resp.Header.Get("WWW-Authenticate"); got != wantChallenge {
 		t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
 	}
-	checkErrorBody(t, resp, body, string(apierror.Unauthenticated))
-}
-
-// checkErrorBody asserts the GraphQL-shaped error body with code.
-func checkErrorBody(t *testing.T, resp *http.Response, body, code string) {
-	t.Helper()
-	if got := resp.Header.Get("Content-Type"); got != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", got)
-	}
-	var got struct {
-		Errors []struct {
-			Message    string `json:"message"`
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatalf("body %q: %v", body, err)
-	}
-	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions.Code != code {
-		t.Errorf("body = %s, want one error with a message and code %s", body, code)
-	}
+	testkit.AssertRefusal(t, resp, body, string(apierror.Unauthenticated))
 }
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
@@ -287,22 +244,4 @@ func TestParseAPIKeys(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer collects log output written by server goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,29 +10,12 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
-// fakeClock is the injected clock: it moves only when a test advances it.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
+// epoch is where every test's clock starts; the clock (testkit.Clock) moves
+// only when a test advances it.
 var epoch = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func newClock() *fakeClock { return &fakeClock{now: epoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeFetch counts its calls and returns the call's number, so a test sees a
 // refetch in the value. It fails while err is set and waits on block when set.
@@ -93,7 +76,7 @@ type step struct {
 	wantFetches   int64
 }
 
-func runSteps(t *testing.T, opts Options, clk *fakeClock, steps []step) {
+func runSteps(t *testing.T, opts Options, clk *testkit.Clock, steps []step) {
 	t.Helper()
 	f := &fakeFetch{}
 	opts.Now = clk.Now
@@ -210,7 +193,7 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runSteps(t, Options{TTL: ttl, MaxStale: maxStale}, newClock(), tt.steps)
+			runSteps(t, Options{TTL: ttl, MaxStale: maxStale}, testkit.NewClock(epoch), tt.steps)
 		})
 	}
 }
@@ -271,7 +254,7 @@ func TestPeek(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := testkit.NewClock(epoch)
 			f := &fakeFetch{}
 			c := newCache(t, f.fetch, Options{TTL: ttl, MaxStale: time.Minute, Now: clk.Now})
 			if tt.fetch {
@@ -303,7 +286,7 @@ func TestPeek(t *testing.T) {
 
 // Peek sees a value stored by a failed-then-stale Get unchanged.
 func TestPeekAfterFailedRefresh(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(epoch)
 	f := &fakeFetch{}
 	c := newCache(t, f.fetch, Options{TTL: time.Second, Now: clk.Now})
 	if _, err := c.Get(context.Background()); err != nil {
@@ -339,7 +322,7 @@ func TestGetSharesOneFetch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				clk := newClock()
+				clk := testkit.NewClock(epoch)
 				f := &fakeFetch{}
 				c := newCache(t, f.fetch, Options{TTL: time.Minute, MaxStale: time.Hour, Now: clk.Now})
 				wantFetches := int64(1)
@@ -449,7 +432,7 @@ func TestGetCallerLeaves(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				clk := newClock()
+				clk := testkit.NewClock(epoch)
 				release := make(chan struct{})
 				f := &fakeFetch{block: release}
 				c := newCache(t, f.fetch, Options{TTL: time.Minute, Now: clk.Now})
@@ -539,7 +522,7 @@ func TestGetCallerLeaves(t *testing.T) {
 // waiting; on a cold cache it returns at once, and the fetch it started is kept.
 func TestGetWithDoneContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := newClock()
+		clk := testkit.NewClock(epoch)
 		f := &fakeFetch{}
 		c := newCache(t, f.fetch, Options{TTL: time.Minute, Now: clk.Now})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -571,7 +554,7 @@ func TestGetWithDoneContext(t *testing.T) {
 // has passed; with no copy at all, every Get tries.
 func TestRetryIntervalSpacesRefreshesWhileStale(t *testing.T) {
 	var calls, fail atomic.Int64
-	clk := newClock()
+	clk := testkit.NewClock(epoch)
 	now, advance := clk.Now, clk.Advance
 	boom := errors.New("upstream down")
 	c := newCache(t, func(context.Context) (string, error) {

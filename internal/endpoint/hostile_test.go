@@ -32,11 +32,6 @@ type hostile struct {
 	wantCode    string // extensions.code of the first error; "" when not JSON
 }
 
-func gqlBody(query string, vars any) string {
-	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	return string(b)
-}
-
 func nested(field string, depth int) string {
 	return strings.Repeat(field+" { ", depth) + "id" + strings.Repeat(" }", depth)
 }
@@ -56,36 +51,36 @@ func hostileRequests() []hostile {
 	thousandAliases.WriteString(" }")
 
 	return []hostile{
-		{name: "body over 1 MiB", body: gqlBody("{ opportunityTypes { typeId } }", map[string]any{"pad": strings.Repeat("x", 1<<20)}), wantStatus: 413, wantCode: "BODY_TOO_LARGE"},
+		{name: "body over 1 MiB", body: testkit.QueryBody("{ opportunityTypes { typeId } }", map[string]any{"pad": strings.Repeat("x", 1<<20)}), wantStatus: 413, wantCode: "BODY_TOO_LARGE"},
 		{name: "malformed JSON", body: `{"query": "{ opportunityTypes { typeId } }"`, wantStatus: 400, wantCode: "BAD_REQUEST"},
 		{name: "JSON of the wrong shape", body: `{"query": 42}`, wantStatus: 400, wantCode: "BAD_REQUEST"},
 		{name: "empty body", body: "", wantStatus: 400, wantCode: "BAD_REQUEST"},
-		{name: "text/plain", contentType: "text/plain", body: gqlBody("{ opportunityTypes { typeId } }", nil), wantStatus: 415, wantCode: "UNSUPPORTED_MEDIA_TYPE"},
+		{name: "text/plain", contentType: "text/plain", body: testkit.QueryBody("{ opportunityTypes { typeId } }", nil), wantStatus: 415, wantCode: "UNSUPPORTED_MEDIA_TYPE"},
 		{name: "form post", contentType: "application/x-www-form-urlencoded", body: "query=%7B__typename%7D", wantStatus: 415, wantCode: "UNSUPPORTED_MEDIA_TYPE"},
 		{name: "cross-site form post", contentType: "application/x-www-form-urlencoded", headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, body: "query=%7B__typename%7D", wantStatus: 403},
-		{name: "PUT", method: http.MethodPut, body: gqlBody("{ __typename }", nil), wantStatus: 405},
-		{name: "depth 16", body: gqlBody("{ opportunityTypes { "+nested("stages", 1)[:len("stages { ")]+nested("children", 13)+" } } }", nil), wantStatus: 200, wantCode: "MAX_DEPTH_EXCEEDED"},
-		{name: "depth via parent cycle", body: gqlBody("{ defaultOpportunityType { allStages { "+nested("parent", 20)+" } } }", nil), wantStatus: 200, wantCode: "MAX_DEPTH_EXCEEDED"},
-		{name: "depth, GraphQL response media type", headers: map[string]string{"Accept": "application/graphql-response+json"}, body: gqlBody("{ defaultOpportunityType { allStages { "+nested("parent", 20)+" } } }", nil), wantStatus: 400, wantCode: "MAX_DEPTH_EXCEEDED"},
-		{name: "31 aliases", body: gqlBody("{ defaultOpportunityType { "+aliases("typeId", 31)+" } }", nil), wantStatus: 200, wantCode: "MAX_ALIASES_EXCEEDED"},
-		{name: "aliases hidden in fragments", body: gqlBody("fragment F on OpportunityType { "+aliases("typeId", 8)+" } { defaultOpportunityType { ...F a: stages { ...S } } opportunityTypes { ...F ...F ...F } } fragment S on Stage { opportunityType { ...F } }", nil), wantStatus: 200, wantCode: "MAX_ALIASES_EXCEEDED"},
-		{name: "11 root fields", body: gqlBody("{ "+aliases("__typename", 11)+" }", nil), wantStatus: 200, wantCode: "MAX_ROOT_FIELDS_EXCEEDED"},
-		{name: "over 2000 tokens", body: gqlBody("{ defaultOpportunityType { "+strings.Repeat("typeId ", 2100)+"} }", nil), wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
-		{name: "11 directives", body: gqlBody("{ defaultOpportunityType { typeId "+strings.Repeat("@include(if: true) ", 11)+"} }", nil), wantStatus: 200, wantCode: "MAX_DIRECTIVES_EXCEEDED"},
-		{name: "100 000 directives (CVE-2023-49559)", body: gqlBody("{ __typename "+strings.Repeat("@a", 100000)+" }", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
-		{name: "100 000 directives, document limit lifted", body: gqlBody("{ __typename "+strings.Repeat("@a", 100000)+" }", nil), limits: func(l *limits.Limits) { l.MaxQueryBytes = 0 }, wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
-		{name: "__typename 3000 times", body: gqlBody("{ "+strings.Repeat("__typename ", 3000)+"}", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
-		{name: "__typename 3000 times, document limit lifted", body: gqlBody("{ "+strings.Repeat("__typename ", 3000)+"}", nil), limits: func(l *limits.Limits) { l.MaxQueryBytes = 0 }, wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
-		{name: "document over the character limit", body: gqlBody("# "+strings.Repeat("x", 40<<10)+"\n{ __typename }", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
+		{name: "PUT", method: http.MethodPut, body: testkit.QueryBody("{ __typename }", nil), wantStatus: 405},
+		{name: "depth 16", body: testkit.QueryBody("{ opportunityTypes { "+nested("stages", 1)[:len("stages { ")]+nested("children", 13)+" } } }", nil), wantStatus: 200, wantCode: "MAX_DEPTH_EXCEEDED"},
+		{name: "depth via parent cycle", body: testkit.QueryBody("{ defaultOpportunityType { allStages { "+nested("parent", 20)+" } } }", nil), wantStatus: 200, wantCode: "MAX_DEPTH_EXCEEDED"},
+		{name: "depth, GraphQL response media type", headers: map[string]string{"Accept": "application/graphql-response+json"}, body: testkit.QueryBody("{ defaultOpportunityType { allStages { "+nested("parent", 20)+" } } }", nil), wantStatus: 400, wantCode: "MAX_DEPTH_EXCEEDED"},
+		{name: "31 aliases", body: testkit.QueryBody("{ defaultOpportunityType { "+aliases("typeId", 31)+" } }", nil), wantStatus: 200, wantCode: "MAX_ALIASES_EXCEEDED"},
+		{name: "aliases hidden in fragments", body: testkit.QueryBody("fragment F on OpportunityType { "+aliases("typeId", 8)+" } { defaultOpportunityType { ...F a: stages { ...S } } opportunityTypes { ...F ...F ...F } } fragment S on Stage { opportunityType { ...F } }", nil), wantStatus: 200, wantCode: "MAX_ALIASES_EXCEEDED"},
+		{name: "11 root fields", body: testkit.QueryBody("{ "+aliases("__typename", 11)+" }", nil), wantStatus: 200, wantCode: "MAX_ROOT_FIELDS_EXCEEDED"},
+		{name: "over 2000 tokens", body: testkit.QueryBody("{ defaultOpportunityType { "+strings.Repeat("typeId ", 2100)+"} }", nil), wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
+		{name: "11 directives", body: testkit.QueryBody("{ defaultOpportunityType { typeId "+strings.Repeat("@include(if: true) ", 11)+"} }", nil), wantStatus: 200, wantCode: "MAX_DIRECTIVES_EXCEEDED"},
+		{name: "100 000 directives (CVE-2023-49559)", body: testkit.QueryBody("{ __typename "+strings.Repeat("@a", 100000)+" }", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
+		{name: "100 000 directives, document limit lifted", body: testkit.QueryBody("{ __typename "+strings.Repeat("@a", 100000)+" }", nil), limits: func(l *limits.Limits) { l.MaxQueryBytes = 0 }, wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
+		{name: "__typename 3000 times", body: testkit.QueryBody("{ "+strings.Repeat("__typename ", 3000)+"}", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
+		{name: "__typename 3000 times, document limit lifted", body: testkit.QueryBody("{ "+strings.Repeat("__typename ", 3000)+"}", nil), limits: func(l *limits.Limits) { l.MaxQueryBytes = 0 }, wantStatus: 200, wantCode: "MAX_TOKENS_EXCEEDED"},
+		{name: "document over the character limit", body: testkit.QueryBody("# "+strings.Repeat("x", 40<<10)+"\n{ __typename }", nil), wantStatus: 400, wantCode: "QUERY_TOO_LARGE"},
 		{name: "variables nested 10 000 deep", body: `{"query":"query($v: Int) { __typename }","variables":{"v":` + deepVars + `}}`, wantStatus: 400, wantCode: "JSON_TOO_DEEP"},
 		{name: "GET variables nested 10 000 deep", method: http.MethodGet, body: "query=%7B__typename%7D&variables=" + strings.Repeat("%5B", 10000) + strings.Repeat("%5D", 10000), wantStatus: 400, wantCode: "JSON_TOO_DEEP"},
-		{name: "1000 aliases, cost alone", body: gqlBody(thousandAliases.String(), nil), limits: costOnly, wantStatus: 200, wantCode: "COMPLEXITY_LIMIT_EXCEEDED"},
-		{name: "50 levels, cost alone", body: gqlBody("{ opportunityTypes { stages { "+nested("children", 50)+" } } }", nil), limits: costOnly, wantStatus: 200, wantCode: "COMPLEXITY_LIMIT_EXCEEDED"},
-		{name: "fragment cycle", body: gqlBody("fragment A on Stage { children { ...B } } fragment B on Stage { children { ...A } } { opportunityTypes { stages { ...A } } }", nil), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "unknown field", body: gqlBody("{ opportunityTypes { nope } }", nil), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "wrong variable type", body: gqlBody("query($id: Int!) { opportunityType(typeId: $id) { typeId } }", map[string]any{"id": "x"}), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "batch while batching is off", body: "[" + gqlBody("{ __typename }", nil) + "]", wantStatus: 400, wantCode: "BATCHING_DISABLED"},
-		{name: "batch over the bound", maxBatch: 2, body: "[" + strings.Repeat(gqlBody("{ __typename }", nil)+",", 2) + gqlBody("{ __typename }", nil) + "]", wantStatus: 400, wantCode: "BATCH_TOO_LARGE"},
+		{name: "1000 aliases, cost alone", body: testkit.QueryBody(thousandAliases.String(), nil), limits: costOnly, wantStatus: 200, wantCode: "COMPLEXITY_LIMIT_EXCEEDED"},
+		{name: "50 levels, cost alone", body: testkit.QueryBody("{ opportunityTypes { stages { "+nested("children", 50)+" } } }", nil), limits: costOnly, wantStatus: 200, wantCode: "COMPLEXITY_LIMIT_EXCEEDED"},
+		{name: "fragment cycle", body: testkit.QueryBody("fragment A on Stage { children { ...B } } fragment B on Stage { children { ...A } } { opportunityTypes { stages { ...A } } }", nil), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "unknown field", body: testkit.QueryBody("{ opportunityTypes { nope } }", nil), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "wrong variable type", body: testkit.QueryBody("query($id: Int!) { opportunityType(typeId: $id) { typeId } }", map[string]any{"id": "x"}), wantStatus: 200, wantCode: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "batch while batching is off", body: "[" + testkit.QueryBody("{ __typename }", nil) + "]", wantStatus: 400, wantCode: "BATCHING_DISABLED"},
+		{name: "batch over the bound", maxBatch: 2, body: "[" + strings.Repeat(testkit.QueryBody("{ __typename }", nil)+",", 2) + testkit.QueryBody("{ __typename }", nil) + "]", wantStatus: 400, wantCode: "BATCH_TOO_LARGE"},
 	}
 }
 
@@ -110,27 +105,15 @@ func send(t testing.TB, base string, h hostile) (int, []byte) {
 	} else {
 		body = strings.NewReader(h.body)
 	}
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ct := h.contentType
 	if ct == "" {
 		ct = "application/json"
 	}
-	if method != http.MethodGet {
-		req.Header.Set("Content-Type", ct)
+	if method == http.MethodGet {
+		ct = ""
 	}
-	for k, v := range h.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", h.name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	resp, b := testkit.Do(t, method, url, ct, body, h.headers)
+	return resp.StatusCode, []byte(b)
 }
 
 func stackFor(t testing.TB, h hostile) *teststack.Stack {
@@ -210,7 +193,7 @@ func TestLegitimateHeavyQueriesPass(t *testing.T) {
 
 func TestBatchingWhenOn(t *testing.T) {
 	s := teststack.New(t, teststack.Options{Env: map[string]string{"MAX_BATCH": "3"}})
-	h := hostile{name: "batch of 2", body: "[" + gqlBody("{ defaultOpportunityType { typeId } }", nil) + "," + gqlBody("{ nope }", nil) + "]"}
+	h := hostile{name: "batch of 2", body: "[" + testkit.QueryBody("{ defaultOpportunityType { typeId } }", nil) + "," + testkit.QueryBody("{ nope }", nil) + "]"}
 	status, body := send(t, s.Server.URL, h)
 	var got []testkit.Response
 	if err := json.Unmarshal(body, &got); err != nil || status != 200 || len(got) != 2 {

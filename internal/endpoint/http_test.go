@@ -1,8 +1,6 @@
 package endpoint_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,29 +10,15 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
-
-func doGET(t *testing.T, base string, params url.Values, headers map[string]string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+"/query?"+params.Encode(), nil)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(b)
-}
 
 func TestGETCachingWithETags(t *testing.T) {
 	s := teststack.New(t, teststack.Options{Dataset: []byte(`[{"typeName":"旧","typeId":1,"defaultType":true}]`)})
 	q := url.Values{"query": {"{ defaultOpportunityType { typeName } }"}}
 
-	resp, body := doGET(t, s.Server.URL, q, nil)
+	resp, body := testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), nil)
 	etag := resp.Header.Get("ETag")
 	if resp.StatusCode != 200 || etag == "" || !strings.Contains(body, "旧") {
 		t.Fatalf("first GET: %d etag %q %s", resp.StatusCode, etag, body)
@@ -45,7 +29,7 @@ func TestGETCachingWithETags(t *testing.T) {
 
 	s.Clock.Advance(10 * time.Second)
 	calls := s.Sim.Calls()
-	resp, body = doGET(t, s.Server.URL, q, map[string]string{"If-None-Match": etag})
+	resp, body = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), map[string]string{"If-None-Match": etag})
 	if resp.StatusCode != http.StatusNotModified || body != "" || resp.Header.Get("ETag") != etag {
 		t.Fatalf("revalidation: %d %q etag %q", resp.StatusCode, body, resp.Header.Get("ETag"))
 	}
@@ -57,7 +41,7 @@ func TestGETCachingWithETags(t *testing.T) {
 	}
 
 	// The same URL asking for the GraphQL response media type is another representation.
-	resp, _ = doGET(t, s.Server.URL, q, map[string]string{"If-None-Match": etag, "Accept": "application/graphql-response+json"})
+	resp, _ = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), map[string]string{"If-None-Match": etag, "Accept": "application/graphql-response+json"})
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag {
 		t.Errorf("other media type: %d etag %q", resp.StatusCode, resp.Header.Get("ETag"))
 	}
@@ -65,7 +49,7 @@ func TestGETCachingWithETags(t *testing.T) {
 	// A new configuration gets a new ETag once the old one expires.
 	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1,"defaultType":true}]`))
 	s.Clock.Advance(31 * time.Second)
-	resp, body = doGET(t, s.Server.URL, q, map[string]string{"If-None-Match": etag})
+	resp, body = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), map[string]string{"If-None-Match": etag})
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || !strings.Contains(body, "新") {
 		t.Fatalf("after a config change: %d etag %q %s", resp.StatusCode, resp.Header.Get("ETag"), body)
 	}
@@ -73,16 +57,15 @@ func TestGETCachingWithETags(t *testing.T) {
 	// Stale answers, errors and POSTs are not cacheable.
 	s.Sim.SetFault(simulator.FaultServerError)
 	s.Clock.Advance(31 * time.Second)
-	resp, body = doGET(t, s.Server.URL, q, nil)
+	resp, body = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), nil)
 	if !strings.Contains(body, `"stale":true`) || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("ETag") != "" {
 		t.Errorf("stale answer: Cache-Control %q ETag %q %s", resp.Header.Get("Cache-Control"), resp.Header.Get("ETag"), body)
 	}
-	resp, _ = doGET(t, s.Server.URL, url.Values{"query": {"{ nope }"}}, nil)
+	resp, _ = testkit.Get(t, s.Server.URL+"/query?"+url.Values{"query": {"{ nope }"}}.Encode(), nil)
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("error answer: Cache-Control %q", resp.Header.Get("Cache-Control"))
 	}
-	r, _ := http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(`{"query":"{ defaultOpportunityType { typeName } }"}`))
-	r.Body.Close()
+	r, _ := testkit.PostJSON(t, s.Server.URL+"/query", `{"query":"{ defaultOpportunityType { typeName } }"}`, nil)
 	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("ETag") != "" {
 		t.Errorf("POST: Cache-Control %q ETag %q", r.Header.Get("Cache-Control"), r.Header.Get("ETag"))
 	}
@@ -94,34 +77,22 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	ext := `{"persistedQuery":{"version":1,"sha256Hash":"` + persisted.Hash(doc) + `"}}`
 
 	// A browser first tries the hash alone, by GET, so a CDN can cache it.
-	_, body := doGET(t, s.Server.URL, url.Values{"extensions": {ext}}, nil)
+	_, body := testkit.Get(t, s.Server.URL+"/query?"+url.Values{"extensions": {ext}}.Encode(), nil)
 	if !strings.Contains(body, "PERSISTED_QUERY_NOT_FOUND") {
 		t.Fatalf("unknown hash: %s", body)
 	}
 	// Then registers it with the document.
-	req := `{"query":` + jsonString(doc) + `,"extensions":` + ext + `}`
-	resp, err := http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(req))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	_, body = doGET(t, s.Server.URL, url.Values{"extensions": {ext}}, nil)
+	testkit.PostJSON(t, s.Server.URL+"/query", `{"query":`+testkit.JSONString(doc)+`,"extensions":`+ext+`}`, nil)
+	_, body = testkit.Get(t, s.Server.URL+"/query?"+url.Values{"extensions": {ext}}.Encode(), nil)
 	if !strings.Contains(body, `"typeId":1001`) {
 		t.Fatalf("hash after registration: %s", body)
 	}
 	// A document that does not match its hash is refused.
 	bad := `{"query":"{ __typename }","extensions":` + ext + `}`
-	resp, _ = http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(bad))
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(b), `"data":{"__typename"`) {
+	_, b := testkit.PostJSON(t, s.Server.URL+"/query", bad, nil)
+	if strings.Contains(b, `"data":{"__typename"`) {
 		t.Errorf("mismatched hash accepted: %s", b)
 	}
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 func TestTrustedDocuments(t *testing.T) {
@@ -134,7 +105,7 @@ func TestTrustedDocuments(t *testing.T) {
 		wantData bool
 		wantCode string
 	}{
-		{"listed document in full", `{"query":` + jsonString(listed) + `}`, true, ""},
+		{"listed document in full", `{"query":` + testkit.JSONString(listed) + `}`, true, ""},
 		{"listed by documentId", `{"documentId":"sha256:` + hash + `"}`, true, ""},
 		{"listed by APQ hash", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hash + `"}}}`, true, ""},
 		{"unlisted document", `{"query":"{ opportunityTypes { typeName } }"}`, false, string(apierror.PersistedQueryNotAllowed)},
@@ -143,16 +114,11 @@ func TestTrustedDocuments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if got := strings.Contains(string(b), `"typeId":1001`); got != tt.wantData {
+			_, b := testkit.PostJSON(t, s.Server.URL+"/query", tt.body, nil)
+			if got := strings.Contains(b, `"typeId":1001`); got != tt.wantData {
 				t.Errorf("data served = %v, want %v: %s", got, tt.wantData, b)
 			}
-			if tt.wantCode != "" && !strings.Contains(string(b), `"code":"`+tt.wantCode+`"`) {
+			if tt.wantCode != "" && !strings.Contains(b, `"code":"`+tt.wantCode+`"`) {
 				t.Errorf("want code %s: %s", tt.wantCode, b)
 			}
 		})
@@ -178,16 +144,11 @@ func TestTrustedDocumentsAreAnsweredByTheirText(t *testing.T) {
 		{"with a comment", "# hi\n" + listed, false},
 	}
 	for _, tt := range tests {
-		resp, err := http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(`{"query":`+jsonString(tt.query)+`}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if got := strings.Contains(string(b), `"typeId":1001`); got != tt.wantData {
+		_, b := testkit.PostJSON(t, s.Server.URL+"/query", `{"query":`+testkit.JSONString(tt.query)+`}`, nil)
+		if got := strings.Contains(b, `"typeId":1001`); got != tt.wantData {
 			t.Errorf("%s: data served = %v, want %v: %s", tt.name, got, tt.wantData, b)
 		}
-		if !tt.wantData && !strings.Contains(string(b), string(apierror.PersistedQueryNotAllowed)) {
+		if !tt.wantData && !strings.Contains(b, string(apierror.PersistedQueryNotAllowed)) {
 			t.Errorf("%s: want %s: %s", tt.name, string(apierror.PersistedQueryNotAllowed), b)
 		}
 	}
@@ -204,28 +165,17 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pre, _ := http.NewRequest(http.MethodOptions, s.Server.URL+"/query", nil)
-			pre.Header.Set("Origin", tt.origin)
-			pre.Header.Set("Access-Control-Request-Method", "POST")
-			pre.Header.Set("Access-Control-Request-Headers", "content-type")
-			resp, err := http.DefaultClient.Do(pre)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := testkit.Do(t, http.MethodOptions, s.Server.URL+"/query", "", nil, map[string]string{
+				"Origin":                         tt.origin,
+				"Access-Control-Request-Method":  "POST",
+				"Access-Control-Request-Headers": "content-type",
+			})
 			if got := resp.Header.Get("Access-Control-Allow-Origin") == tt.origin; got != tt.allowed {
 				t.Errorf("preflight allowed = %v, want %v (headers %v)", got, tt.allowed, resp.Header)
 			}
 			// The actual cross-origin POST, as a browser sends it.
-			req, _ := http.NewRequest(http.MethodPost, s.Server.URL+"/query", strings.NewReader(`{"query":"{ __typename }"}`))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Origin", tt.origin)
-			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			resp, err = http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ = testkit.PostJSON(t, s.Server.URL+"/query", `{"query":"{ __typename }"}`,
+				map[string]string{"Origin": tt.origin, "Sec-Fetch-Site": "cross-site"})
 			if ok := resp.StatusCode == http.StatusOK; ok != tt.allowed {
 				t.Errorf("cross-origin POST status %d, allowed %v", resp.StatusCode, tt.allowed)
 			}
@@ -247,7 +197,7 @@ func TestGETIsForQueriesOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := doGET(t, s.Server.URL, url.Values{"query": {tt.query}, "operationName": {tt.op}}, nil)
+			resp, body := testkit.Get(t, s.Server.URL+"/query?"+url.Values{"query": {tt.query}, "operationName": {tt.op}}.Encode(), nil)
 			if resp.StatusCode != tt.want {
 				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
@@ -41,16 +42,11 @@ func benchmarkQueries(t *testing.T) map[string]string {
 
 func rawPost(t *testing.T, url, query string) []byte {
 	t.Helper()
-	resp, err := http.Post(url+"/query", "application/json", strings.NewReader(gqlBody(query, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testkit.PostJSON(t, url+"/query", testkit.QueryBody(query, nil), nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
-	return b
+	return []byte(b)
 }
 
 // TestResponseCacheIsByteIdentical: every benchmark query answers the same
@@ -103,13 +99,8 @@ func TestResponseCacheBypassAndInvalidation(t *testing.T) {
 	// Variables are part of the key.
 	const vq = `query($id: Int!) { opportunityType(typeId: $id) { typeName } }`
 	for _, id := range []string{"1", "2"} {
-		resp, err := http.Post(s.Server.URL+"/query", "application/json", strings.NewReader(`{"query":"`+vq+`","variables":{"id":`+id+`}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if got := bytes.Contains(b, []byte("新")); got != (id == "1") {
+		_, b := testkit.PostJSON(t, s.Server.URL+"/query", `{"query":"`+vq+`","variables":{"id":`+id+`}}`, nil)
+		if got := strings.Contains(b, "新"); got != (id == "1") {
 			t.Errorf("id %s answered %s", id, b)
 		}
 	}
@@ -149,7 +140,7 @@ func TestStoredAnswersRepeatExecution(t *testing.T) {
 						if method == http.MethodGet {
 							r = httptest.NewRequest(method, "/query?"+url.Values{"query": {q}}.Encode(), nil)
 						} else {
-							r = httptest.NewRequest(method, "/query", strings.NewReader(gqlBody(q, nil)))
+							r = httptest.NewRequest(method, "/query", strings.NewReader(testkit.QueryBody(q, nil)))
 							r.Header.Set("Content-Type", "application/json")
 						}
 						if accept != "" {
@@ -223,7 +214,7 @@ func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
 		r.Header.Set("Content-Type", contentType)
 		return r
 	}
-	tooLarge := gqlBody(q, nil)[:1] + strings.Repeat(" ", int(teststack.Config(t, nil).MaxRequestBytes)) + gqlBody(q, nil)[1:]
+	tooLarge := testkit.QueryBody(q, nil)[:1] + strings.Repeat(" ", int(teststack.Config(t, nil).MaxRequestBytes)) + testkit.QueryBody(q, nil)[1:]
 	getMutation := httptest.NewRequest(http.MethodGet, "/query?"+url.Values{"query": {"mutation { x }"}}.Encode(), nil)
 	getMutation.Header.Set("If-None-Match", "*")
 	tests := []struct {
@@ -232,11 +223,11 @@ func TestStoredAnswersHandOnWhatTheyCannotServe(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"wrong content type", post(strings.NewReader(gqlBody(q, nil)), "text/plain"), http.StatusUnsupportedMediaType, string(apierror.UnsupportedMediaType)},
+		{"wrong content type", post(strings.NewReader(testkit.QueryBody(q, nil)), "text/plain"), http.StatusUnsupportedMediaType, string(apierror.UnsupportedMediaType)},
 		{"body over the limit", post(strings.NewReader(tooLarge), "application/json"), http.StatusRequestEntityTooLarge, string(apierror.BodyTooLarge)},
 		{"body that fails mid-read", post(io.MultiReader(strings.NewReader(`{"query":`), iotest.ErrReader(errors.New("connection reset"))), "application/json"), http.StatusBadRequest, string(apierror.BadRequest)},
 		{"GET mutation with If-None-Match", getMutation, http.StatusMethodNotAllowed, string(apierror.MethodNotAllowed)},
-		{"charset parameter, same bytes", post(strings.NewReader(gqlBody(q, nil)), "application/json; charset=UTF-8"), http.StatusOK, ""},
+		{"charset parameter, same bytes", post(strings.NewReader(testkit.QueryBody(q, nil)), "application/json; charset=UTF-8"), http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

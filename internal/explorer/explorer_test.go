@@ -2,7 +2,6 @@ package explorer_test
 
 import (
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -10,28 +9,8 @@ import (
 	"testing"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
-
-func get(t *testing.T, srv *httptest.Server, method, path string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
-}
 
 func TestHandler(t *testing.T) {
 	srv := httptest.NewServer(explorer.Handler("/query"))
@@ -56,7 +35,7 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := get(t, srv, tt.method, tt.path, nil)
+			res, body := testkit.Do(t, tt.method, srv.URL+tt.path, "", nil, nil)
 			if res.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d", res.StatusCode, tt.wantStatus)
 			}
@@ -92,7 +71,7 @@ func TestCSP(t *testing.T) {
 func TestPageNeedsNoInlineCode(t *testing.T) {
 	srv := httptest.NewServer(explorer.Handler("/query"))
 	defer srv.Close()
-	_, page := get(t, srv, http.MethodGet, "/explorer", nil)
+	_, page := testkit.Get(t, srv.URL+"/explorer", nil)
 
 	scripts := regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`).FindAllStringSubmatch(page, -1)
 	if len(scripts) == 0 {
@@ -114,7 +93,7 @@ func TestPageNeedsNoInlineCode(t *testing.T) {
 		t.Errorf("linked assets = %q, want one script and one stylesheet", linked)
 	}
 	for _, path := range linked {
-		if res, _ := get(t, srv, http.MethodGet, path, nil); res.StatusCode != 200 {
+		if res, _ := testkit.Get(t, srv.URL+path, nil); res.StatusCode != 200 {
 			t.Errorf("GET %s = %d", path, res.StatusCode)
 		}
 	}
@@ -131,7 +110,7 @@ func TestPageNeedsNoInlineCode(t *testing.T) {
 	}
 
 	// The script builds the DOM from text only.
-	_, js := get(t, srv, http.MethodGet, "/explorer/explorer.js", nil)
+	_, js := testkit.Get(t, srv.URL+"/explorer/explorer.js", nil)
 	for _, bad := range []string{".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'", "http://", "https://"} {
 		if strings.Contains(js, bad) {
 			t.Errorf("explorer.js uses %s", bad)
@@ -143,7 +122,7 @@ func TestPageNeedsNoInlineCode(t *testing.T) {
 func TestPageCarriesEndpointAndQuery(t *testing.T) {
 	srv := httptest.NewServer(explorer.Handler(`/q"><script>alert(1)</script>`))
 	defer srv.Close()
-	_, page := get(t, srv, http.MethodGet, "/explorer", nil)
+	_, page := testkit.Get(t, srv.URL+"/explorer", nil)
 	if strings.Contains(page, "<script>alert") {
 		t.Fatal("endpoint not escaped")
 	}
@@ -167,12 +146,12 @@ func TestPageCarriesEndpointAndQuery(t *testing.T) {
 func TestConditionalGet(t *testing.T) {
 	srv := httptest.NewServer(explorer.Handler("/query"))
 	defer srv.Close()
-	res, _ := get(t, srv, http.MethodGet, "/explorer/explorer.js", nil)
+	res, _ := testkit.Get(t, srv.URL+"/explorer/explorer.js", nil)
 	etag := res.Header.Get("ETag")
 	if etag == "" || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Fatalf("ETag = %q, Cache-Control = %q", etag, res.Header.Get("Cache-Control"))
 	}
-	res, body := get(t, srv, http.MethodGet, "/explorer/explorer.js", http.Header{"If-None-Match": {etag}})
+	res, body := testkit.Get(t, srv.URL+"/explorer/explorer.js", map[string]string{"If-None-Match": etag})
 	if res.StatusCode != http.StatusNotModified || body != "" {
 		t.Errorf("revalidation: status %d, %d bytes; want 304, none", res.StatusCode, len(body))
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // newServer mounts the handler the way internal/server does: the page at /
@@ -42,7 +43,7 @@ func newServer(t *testing.T, opts playground.Options) *httptest.Server {
 // see exactly what the server sent.
 func get(t *testing.T, srv *httptest.Server, path string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,16 +51,8 @@ func get(t *testing.T, srv *httptest.Server, path string, header http.Header) (*
 		req.Header[k] = v
 	}
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	resp, body := testkit.Send(t, client, req)
+	return resp, []byte(body)
 }
 
 var (

@@ -2,7 +2,6 @@ package ratelimit_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // request is one step of a scenario: who sends it and what comes back.
@@ -267,25 +267,10 @@ func checkRefusal(t *testing.T, resp *http.Response, body, wantRetryAfter string
 			t.Errorf("429 without %s", h)
 		}
 	}
-	if got := resp.Header.Get("Content-Type"); got != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", got)
-	}
-	var got struct {
-		Errors []struct {
-			Message    string `json:"message"`
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatalf("body %q: %v", body, err)
-	}
-	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions.Code != string(apierror.RateLimited) {
-		t.Errorf("body = %s, want one error with code %s", body, string(apierror.RateLimited))
-	}
+	testkit.AssertRefusal(t, resp, body, string(apierror.RateLimited))
 }
 
+// send sends r's GET with c, which dials from r's peer (see clientFrom).
 func send(t *testing.T, c *http.Client, url string, r request) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
@@ -298,16 +283,7 @@ func send(t *testing.T, c *http.Client, url string, r request) (*http.Response, 
 	if r.apiKey != "" {
 		req.Header.Set("X-API-Key", r.apiKey)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return testkit.Send(t, c, req)
 }
 
 // clientFrom returns a client whose connections come from ip, a loopback

@@ -30,8 +30,7 @@ import (
 )
 
 // Deps are what the service takes from its caller rather than from the
-// configuration: where it logs and traces, and, for tests, its clock and the
-// way it reaches the upstream.
+// configuration: where it logs and traces, and, for tests, its clock.
 type Deps struct {
 	Logger  *slog.Logger       // required
 	Tracing *telemetry.Tracing // nil: spans are not recorded
@@ -39,9 +38,6 @@ type Deps struct {
 	// Now is the configuration cache's clock; nil is time.Now. Tests move it
 	// to expire the TTL without waiting.
 	Now func() time.Time
-	// UpstreamTransport carries the calls to the upstream, under metrics and
-	// tracing; nil is a clone of http.DefaultTransport.
-	UpstreamTransport http.RoundTripper
 }
 
 // Service is the assembled service.
@@ -102,10 +98,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (svc *Service, err erro
 // configuration copy in front of it.
 func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 	cfg := s.cfg
-	rt := d.UpstreamTransport
-	if rt == nil {
-		rt = http.DefaultTransport.(*http.Transport).Clone()
-	}
+	rt := http.DefaultTransport.(*http.Transport).Clone()
 	client, err := tanmarket.NewClient(s.UpstreamURL, cfg.Credentials, cfg.Recipe,
 		&http.Client{Transport: d.Metrics.InstrumentTransport(d.Tracing.Transport(rt))},
 		tanmarket.Options{

@@ -430,10 +430,7 @@ func TestConfigChangeIsServedAfterTTL(t *testing.T) {
 
 func TestGETAndPlayground(t *testing.T) {
 	s := teststack.New(t, teststack.Options{})
-	resp, err := http.Get(s.Server.URL + "/query?query=" + "%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := testkit.Get(t, s.Server.URL+"/query?query="+"%7B%20defaultOpportunityType%20%7B%20typeName%20%7D%20%7D", nil)
 	var body struct {
 		Data struct {
 			Default struct {
@@ -441,17 +438,12 @@ func TestGETAndPlayground(t *testing.T) {
 			} `json:"defaultOpportunityType"`
 		} `json:"data"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&body)
-	resp.Body.Close()
+	err := json.Unmarshal([]byte(raw), &body)
 	if err != nil || resp.StatusCode != http.StatusOK || body.Data.Default.TypeName == "" {
 		t.Fatalf("GET /query: %d %v %+v", resp.StatusCode, err, body)
 	}
 
-	resp, err = http.Get(s.Server.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ = testkit.Get(t, s.Server.URL+"/", nil)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 func TestLargeDatasetShape(t *testing.T) {
@@ -104,7 +105,7 @@ func TestLargeDatasetShape(t *testing.T) {
 // documents (UPSTREAM_MAX_BODY_BYTES's default) and decode into a snapshot
 // with every stage indexed.
 func TestLargeDatasetThroughClient(t *testing.T) {
-	creds := testCreds()
+	creds := testkit.Creds()
 	recipe := signature.Default()
 	data := simulator.LargeDataset(40, 30, 150)
 	maxBody := documentedMaxBodyBytes(t)

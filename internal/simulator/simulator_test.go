@@ -22,14 +22,11 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // testNow is the simulator's clock in most tests, so that timestamps are exact.
 func testNow() time.Time { return time.Date(2024, 6, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*60*60)) }
-
-func testCreds() signature.Credentials {
-	return signature.Credentials{AppID: "tm-app-10086", AppKey: signature.NewSecret("ak-3f9c2e71"), AppSecret: signature.NewSecret("as-7d41b0c5")}
-}
 
 // start serves sim on a real port and closes it at the end of the test. Close
 // waits for every handler to return, so a handler that leaked (blocked forever)
@@ -43,7 +40,7 @@ func start(t *testing.T, opts simulator.Options) (*simulator.Simulator, string) 
 }
 
 func defaultOptions() simulator.Options {
-	return simulator.Options{Credentials: testCreds(), Recipe: signature.Default(), Now: testNow}
+	return simulator.Options{Credentials: testkit.Creds(), Recipe: signature.Default(), Now: testNow}
 }
 
 // signed returns the four headers a client sends, spelled as the vendor
@@ -123,7 +120,7 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 }
 
 func TestAuthentication(t *testing.T) {
-	creds := testCreds()
+	creds := testkit.Creds()
 	now := testNow()
 	// setTS replaces the timestamp and signs it correctly, so that only the
 	// timestamp can be wrong.
@@ -165,9 +162,9 @@ func TestAuthentication(t *testing.T) {
 		{name: "missing sign", recipe: ms, edit: func(h http.Header) { delete(h, "sign") }, wantCode: simulator.CodeMissingHeader, wantMsg: "缺少请求头 sign"},
 		{name: "empty appId, as in the vendor's curl sample", recipe: ms, edit: func(h http.Header) { h["appId"] = []string{""} }, wantCode: simulator.CodeMissingHeader, wantMsg: "appId"},
 
-		{name: "unknown appId", recipe: ms, edit: func(h http.Header) { h["appId"] = []string{"tm-app-99999"} }, wantCode: simulator.CodeUnknownApp},
+		{name: "unknown appId", recipe: ms, edit: func(h http.Header) { h["appId"] = []string{creds.AppID + "-other"} }, wantCode: simulator.CodeUnknownApp},
 		{name: "wrong appKey", recipe: ms, edit: func(h http.Header) { h["appKey"] = []string{"ak-wrong-key"} }, wantCode: simulator.CodeUnknownApp},
-		{name: "appKey prefix", recipe: ms, edit: func(h http.Header) { h["appKey"] = []string{"ak-3f9c"} }, wantCode: simulator.CodeUnknownApp},
+		{name: "appKey prefix", recipe: ms, edit: func(h http.Header) { h["appKey"] = []string{creds.AppKey.Reveal()[:7]} }, wantCode: simulator.CodeUnknownApp},
 
 		{name: "timestamp not an integer", recipe: ms, edit: setTS(ms, "1717207200000.5"), wantCode: simulator.CodeBadTimestamp},
 		{name: "timestamp is a date", recipe: ms, edit: setTS(ms, "2024-06-01T10:00:00+08:00"), wantCode: simulator.CodeBadTimestamp},
@@ -247,7 +244,7 @@ func TestMaxSkewOption(t *testing.T) {
 			opts := defaultOptions()
 			opts.MaxSkew = tt.maxSkew
 			_, url := start(t, opts)
-			resp := mustDo(t, http.MethodPost, url+simulator.Path, signed(testCreds(), opts.Recipe, testNow().Add(-tt.age)))
+			resp := mustDo(t, http.MethodPost, url+simulator.Path, signed(testkit.Creds(), opts.Recipe, testNow().Add(-tt.age)))
 			if env := resp.envelope(t); *env.Code != tt.wantCode {
 				t.Errorf("code = %d (%s), want %d", *env.Code, env.Message, tt.wantCode)
 			}
@@ -275,7 +272,7 @@ func TestRouting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := defaultOptions()
 			_, url := start(t, opts)
-			resp := mustDo(t, tt.method, url+tt.path, signed(testCreds(), opts.Recipe, testNow()))
+			resp := mustDo(t, tt.method, url+tt.path, signed(testkit.Creds(), opts.Recipe, testNow()))
 			if resp.status != tt.wantStatus {
 				t.Errorf("status = %d, want %d", resp.status, tt.wantStatus)
 			}
@@ -368,7 +365,7 @@ func TestFaults(t *testing.T) {
 			sim.SetFault(tt.fault)
 			ctx, cancel := context.WithTimeout(t.Context(), tt.timeout)
 			defer cancel()
-			resp, err := do(ctx, http.MethodPost, url+simulator.Path, signed(testCreds(), opts.Recipe, testNow()))
+			resp, err := do(ctx, http.MethodPost, url+simulator.Path, signed(testkit.Creds(), opts.Recipe, testNow()))
 			tt.check(t, resp, err)
 			if got := sim.Calls(); got != 1 {
 				t.Errorf("Calls() = %d, want 1", got)
@@ -417,7 +414,7 @@ func TestLatencyOverHTTP(t *testing.T) {
 	sim.SetLatency(time.Hour)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	_, err := do(ctx, http.MethodPost, url+simulator.Path, signed(testCreds(), opts.Recipe, testNow()))
+	_, err := do(ctx, http.MethodPost, url+simulator.Path, signed(testkit.Creds(), opts.Recipe, testNow()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
@@ -454,7 +451,7 @@ func TestLatency(t *testing.T) {
 					defer cancel()
 				}
 				req := httptest.NewRequestWithContext(ctx, http.MethodPost, simulator.Path, nil)
-				for k, v := range signed(testCreds(), opts.Recipe, time.Now()) {
+				for k, v := range signed(testkit.Creds(), opts.Recipe, time.Now()) {
 					req.Header.Set(k, v[0])
 				}
 				rec := httptest.NewRecorder()
@@ -474,7 +471,7 @@ func TestLatency(t *testing.T) {
 func TestCalls(t *testing.T) {
 	opts := defaultOptions()
 	sim, url := start(t, opts)
-	good := signed(testCreds(), opts.Recipe, testNow())
+	good := signed(testkit.Creds(), opts.Recipe, testNow())
 	steps := []struct {
 		name      string
 		method    string
@@ -504,7 +501,7 @@ func TestSetDataset(t *testing.T) {
 	opts := defaultOptions()
 	opts.Dataset = []byte(`[]`)
 	sim, url := start(t, opts)
-	h := signed(testCreds(), opts.Recipe, testNow())
+	h := signed(testkit.Creds(), opts.Recipe, testNow())
 	steps := []struct {
 		name string
 		set  func()
@@ -550,7 +547,7 @@ func TestDemoDatasetIsACopy(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	opts := defaultOptions()
 	sim, url := start(t, opts)
-	h := signed(testCreds(), opts.Recipe, testNow())
+	h := signed(testkit.Creds(), opts.Recipe, testNow())
 	const workers, each = 8, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -850,7 +847,7 @@ func TestDemoDataset(t *testing.T) {
 func TestRespell(t *testing.T) {
 	opts := defaultOptions()
 	sim, url := start(t, opts)
-	h := signed(testCreds(), opts.Recipe, testNow())
+	h := signed(testkit.Creds(), opts.Recipe, testNow())
 	plain := mustDo(t, http.MethodPost, url+simulator.Path, h).body
 	sim.SetRespell(true)
 	prev := plain

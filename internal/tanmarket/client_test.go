@@ -22,20 +22,17 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
-// Distinctive credentials, so that a leak is found by a plain substring search.
-const (
-	testAppID     = "app-ID-001"
-	testAppKey    = "key-SECRET-123"
-	testAppSecret = "secret-SECRET-456"
+// testkit's known credentials, distinctive, so that a leak is found by a
+// plain substring search; the names below spell them out for the checks.
+var (
+	testCreds     = testkit.Creds()
+	testAppID     = testCreds.AppID
+	testAppKey    = testCreds.AppKey.Reveal()
+	testAppSecret = testCreds.AppSecret.Reveal()
 )
-
-var testCreds = signature.Credentials{
-	AppID:     testAppID,
-	AppKey:    signature.NewSecret(testAppKey),
-	AppSecret: signature.NewSecret(testAppSecret),
-}
 
 // fixedNow is the injected clock: 2023-11-14T22:13:20.123Z.
 var fixedNow = time.UnixMilli(1700000000123)
@@ -231,8 +228,7 @@ func TestOpportunityConfigRequest(t *testing.T) {
 // request exactly as it crossed the wire.
 type tapListener struct {
 	net.Listener
-	mu  sync.Mutex
-	buf bytes.Buffer
+	read testkit.LogBuffer // locked: each connection is read on its own goroutine
 }
 
 func (l *tapListener) Accept() (net.Conn, error) {
@@ -243,11 +239,8 @@ func (l *tapListener) Accept() (net.Conn, error) {
 	return &tapConn{Conn: c, l: l}, nil
 }
 
-func (l *tapListener) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// String returns every byte read so far.
+func (l *tapListener) String() string { return l.read.String() }
 
 type tapConn struct {
 	net.Conn
@@ -256,9 +249,7 @@ type tapConn struct {
 
 func (c *tapConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	c.l.mu.Lock()
-	c.l.buf.Write(p[:n])
-	c.l.mu.Unlock()
+	_, _ = c.l.read.Write(p[:n]) // a LogBuffer's Write does not fail
 	return n, err
 }
 

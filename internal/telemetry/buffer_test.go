@@ -1,50 +1,23 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
-
-// lockedBuffer is the process's stderr: written by the flusher, read by the test.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes++
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Writes() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.writes
-}
 
 // TestBufferedLogs: info lines wait for the interval and go out in one write;
 // a warning goes out at once with everything before it, in order; Close
 // flushes the rest.
 func TestBufferedLogs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		out := &lockedBuffer{}
+		out := &testkit.LogBuffer{} // the process's stderr: written by the flusher, read by the test
 		w := telemetry.NewBufferedWriter(out, 100*time.Millisecond)
 		logger, err := telemetry.NewLogger(w, "json")
 		if err != nil {
@@ -82,7 +55,7 @@ func TestBufferedLogs(t *testing.T) {
 // gatedWriter is a log reader that has stopped reading: Write blocks until
 // the gate opens, and says when it has started.
 type gatedWriter struct {
-	lockedBuffer
+	testkit.LogBuffer
 	entered chan struct{}
 	gate    chan struct{}
 }
@@ -90,7 +63,7 @@ type gatedWriter struct {
 func (g *gatedWriter) Write(p []byte) (int, error) {
 	g.entered <- struct{}{}
 	<-g.gate
-	return g.lockedBuffer.Write(p)
+	return g.LogBuffer.Write(p)
 }
 
 // TestBufferedLogsDoNotWaitForASlowReader: while a batch is being written to

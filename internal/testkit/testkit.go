@@ -1,13 +1,14 @@
 // Package testkit is what the service's tests share: known credentials, a
-// locked log buffer, a settable clock, HTTP and GraphQL helpers, and Stack,
-// the whole service built by server.New in front of the simulator over real
-// sockets. Only tests import it.
+// locked log buffer, a settable clock, and HTTP and GraphQL helpers. It
+// imports only internal/signature, so that any package's tests can use it;
+// teststack, beside it, starts the whole service. Only tests import it.
 package testkit
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -46,6 +47,7 @@ type LogBuffer struct {
 	writes int
 }
 
+// Write appends p, whole, as one write.
 func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,10 +105,34 @@ func Get(t testing.TB, url string, headers map[string]string) (*http.Response, s
 	return Do(t, http.MethodGet, url, "", nil, headers)
 }
 
+// PostJSON POSTs body as application/json with headers and returns the
+// response and its body: for a body a test spells itself, malformed or with
+// extensions; PostQuery builds and decodes a plain GraphQL request.
+func PostJSON(t testing.TB, url, body string, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	return Do(t, http.MethodPost, url, "application/json", strings.NewReader(body), headers)
+}
+
 // Do sends a request (contentType set when not "") and returns the response
 // and its whole body, closed.
 func Do(t testing.TB, method, url, contentType string, body io.Reader, headers map[string]string) (*http.Response, string) {
 	t.Helper()
+	header := http.Header{}
+	for k, v := range headers {
+		header.Set(k, v)
+	}
+	return DoHeader(t, method, url, contentType, body, header)
+}
+
+// DoHeader is Do with the headers as an http.Header, for a header sent more
+// than once or a test table that lists them so. Each key is sent as spelled
+// (an upstream's appId stays appId); a Content-Type among them wins over
+// contentType.
+func DoHeader(t testing.TB, method, url, contentType string, body io.Reader, header http.Header) (*http.Response, string) {
+	t.Helper()
+	// 30s: far above any answer of a test's service, so that only a hung
+	// server trips it, and a hung test fails instead of waiting for go test's
+	// ten-minute timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
@@ -116,12 +142,21 @@ func Do(t testing.TB, method, url, contentType string, body io.Reader, headers m
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return Send(t, http.DefaultClient, req)
+}
+
+// Send sends req with client and returns the response and its whole body,
+// closed: for a test that needs a client of its own (one that dials from
+// another address, or that shows compression instead of undoing it). The
+// request's context bounds it.
+func Send(t testing.TB, client *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -129,6 +164,24 @@ func Do(t testing.TB, method, url, contentType string, body io.Reader, headers m
 		t.Fatal(err)
 	}
 	return resp, string(b)
+}
+
+// QueryBody is the JSON body of a GraphQL request: query, and vars (null
+// when nil). It panics when vars do not marshal, which only a test's own
+// mistake (a func or a channel among them) can cause.
+func QueryBody(query string, vars map[string]any) string {
+	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		panic(fmt.Sprintf("testkit.QueryBody: %v", err))
+	}
+	return string(b)
+}
+
+// JSONString quotes s as a JSON string, which is also a JavaScript string
+// literal (a page's script, a request body spelled by hand).
+func JSONString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
 }
 
 // Response is a GraphQL response with data left raw for the caller to decode.
@@ -147,15 +200,29 @@ type Error struct {
 	Extensions map[string]any `json:"extensions"`
 }
 
+// AssertRefusal fails t unless resp and its body are a refusal as the
+// service's middleware writes one (apierror.Write): Content-Type
+// application/json and exactly one GraphQL error, with a message and
+// extensions.code code.
+func AssertRefusal(t testing.TB, resp *http.Response, body, code string) {
+	t.Helper()
+	if got := resp.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	var got Response
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	if len(got.Errors) != 1 || got.Errors[0].Message == "" || got.Errors[0].Extensions["code"] != code {
+		t.Errorf("body = %s, want one error with a message and code %s", body, code)
+	}
+}
+
 // PostQuery POSTs a GraphQL request to url and decodes the answer; every body
 // is checked for secrets.
 func PostQuery(t testing.TB, url, query string, vars map[string]any) Response {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, raw := Do(t, http.MethodPost, url, "application/json", bytes.NewReader(body), nil)
+	resp, raw := PostJSON(t, url, QueryBody(query, vars), nil)
 	out := Response{Status: resp.StatusCode, Body: []byte(raw)}
 	if err := json.Unmarshal(out.Body, &out); err != nil {
 		t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)

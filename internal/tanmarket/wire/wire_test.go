@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // everyField is a type with every field set to a value unlike its zero, and
@@ -190,26 +190,15 @@ func walkObjects(key string, v any, f func(kind string, obj map[string]any)) {
 // HTTP, and returns the body it answered with.
 func serve(t *testing.T, dataset []byte) []byte {
 	t.Helper()
-	creds := signature.Credentials{AppID: "app", AppKey: signature.NewSecret("key"), AppSecret: signature.NewSecret("secret")}
+	creds := testkit.Creds()
 	recipe := signature.Default()
 	srv := httptest.NewServer(simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: dataset}))
 	defer srv.Close()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+simulator.Path, strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	header := http.Header{}
 	ts, sign := recipe.Sign(creds, time.Now())
-	signature.SetHeaders(req.Header, creds, ts, sign)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
+	signature.SetHeaders(header, creds, ts, sign)
+	_, body := testkit.DoHeader(t, http.MethodPost, srv.URL+simulator.Path, "", strings.NewReader("{}"), header)
+	return []byte(body)
 }
 
 // TestServedJSONHasEveryVendorField: every object the simulator serves, of

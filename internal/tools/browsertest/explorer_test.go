@@ -17,52 +17,16 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
 )
 
-// The demo dataset (internal/simulator/dataset.json), in the vendor's shape:
-// the source of truth the page is checked against.
-type (
-	dsType struct {
-		TypeID                 int       `json:"typeId"`
-		TypeName               string    `json:"typeName"`
-		DefaultType            bool      `json:"defaultType"`
-		AllowSkip              bool      `json:"allowSkip"`
-		AllowGoBack            bool      `json:"allowGoBack"`
-		AllowInvalidGoBack     bool      `json:"allowInvalidGoBack"`
-		AllowDeleteOpportunity bool      `json:"allowDeleteOpportunity"`
-		DeleteOpportunityDate  int       `json:"deleteOpportunityDate"`
-		Stages                 []dsStage `json:"stages"`
-		Fields                 []dsField `json:"fields"`
-	}
-	dsStage struct {
-		ID              int       `json:"id"`
-		Name            string    `json:"name"`
-		Possibility     int       `json:"possibility"`
-		Remind          bool      `json:"remind"`
-		RemindAfterDays []string  `json:"remindAfterDays"`
-		Children        []dsStage `json:"children"`
-		Required        []struct {
-			Name string `json:"name"`
-		} `json:"requiredOppTypeFields"`
-	}
-	dsField struct {
-		ID       int    `json:"id"`
-		Name     string `json:"name"`
-		Type     int    `json:"type"`
-		Required bool   `json:"required"`
-		Options  []struct {
-			Name string `json:"name"`
-		} `json:"options"`
-		MaxUnicode int     `json:"maxUnicode"`
-		MinUnicode *int    `json:"minUnicode"`
-		Pattern    *string `json:"pattern"`
-	}
-)
-
-func demoTypes(t *testing.T) []dsType {
+// demoTypes is the demo dataset (internal/simulator/dataset.json) in the
+// vendor's shape, the source of truth the page is checked against.
+func demoTypes(t *testing.T) []wire.Type {
 	t.Helper()
-	var types []dsType
+	var types []wire.Type
 	if err := json.Unmarshal(simulator.DemoDataset(), &types); err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +121,11 @@ func (tb *tab) view(t *testing.T) view {
 }
 
 // selectType clicks a type's tab and waits until its panel shows.
-func (tb *tab) selectType(t *testing.T, typ dsType) {
+func (tb *tab) selectType(t *testing.T, typ wire.Type) {
 	t.Helper()
 	tb.do(t, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid="type-tab"][data-type-id="%d"]`, typ.TypeID))))
 	tb.waitFor(t, typ.TypeName+"'s panel",
-		`document.querySelector('[data-testid="type-name"]')?.textContent === `+jsString(typ.TypeName)+
+		`document.querySelector('[data-testid="type-name"]')?.textContent === `+testkit.JSONString(typ.TypeName)+
 			` && document.querySelector('[data-testid="stage"]') !== null`)
 }
 
@@ -345,7 +309,7 @@ func TestExplorer(t *testing.T) {
 }
 
 // checkType compares everything the page shows for one type with the dataset.
-func checkType(t *testing.T, typ dsType, got view) {
+func checkType(t *testing.T, typ wire.Type, got view) {
 	t.Helper()
 	if got.TypeName != typ.TypeName {
 		t.Errorf("type name = %q, want %q", got.TypeName, typ.TypeName)
@@ -378,8 +342,8 @@ func checkType(t *testing.T, typ dsType, got view) {
 	}
 
 	var want []viewStage
-	var walk func(stages []dsStage, parent, depth int)
-	walk = func(stages []dsStage, parent, depth int) {
+	var walk func(stages []wire.Stage, parent, depth int)
+	walk = func(stages []wire.Stage, parent, depth int) {
 		for _, s := range stages {
 			remind := ""
 			if s.Remind {
@@ -389,7 +353,7 @@ func checkType(t *testing.T, typ dsType, got view) {
 				}
 			}
 			required := []string{}
-			for _, r := range s.Required {
+			for _, r := range s.RequiredOppTypeFields {
 				required = append(required, r.Name)
 			}
 			want = append(want, viewStage{ID: s.ID, ParentID: parent, Depth: depth, Name: s.Name,
@@ -469,7 +433,7 @@ func checkLayout(t *testing.T, stages []viewStage) {
 // (hostile) data as text.
 func TestExplorerErrorState(t *testing.T) {
 	browser := newBrowser(t)
-	creds := signature.Credentials{AppID: "browsertest", AppKey: signature.NewSecret("app-key"), AppSecret: signature.NewSecret("app-secret")}
+	creds := testkit.Creds()
 	sim := simulator.New(simulator.Options{Credentials: creds, Recipe: signature.Default()})
 	sim.SetFault(simulator.FaultServerError)
 	upstream := httptest.NewServer(sim)

@@ -1,9 +1,7 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
 )
 
@@ -47,27 +46,6 @@ func chromiumPath(t *testing.T) string {
 	return path
 }
 
-// logBuffer keeps the service's whole log, to show when a test fails: a
-// browser test's service answers a few dozen requests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// line is proc.Options.OnLine.
-func (l *logBuffer) line(b []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(b)
-	l.buf.WriteByte('\n')
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startService builds the real service and runs it on a free port with env
 // added to the defaults (demo data, no rate limit), and returns its base
 // URL. It is stopped with SIGTERM when the test ends. Each test builds its
@@ -81,10 +59,12 @@ func startService(t *testing.T, env ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	// The service's whole log, to show when a test fails: a browser test's
+	// service answers a few dozen requests.
+	logs := &testkit.LogBuffer{}
 	p, err := proc.Start(ctx, bin, nil, proc.Options{
 		Env:    proc.MergeEnv([]string{"PORT=0", "RATE_LIMIT=0", "LOG_FORMAT=json"}, env...),
-		OnLine: logs.line,
+		OnLine: func(line []byte) { fmt.Fprintf(logs, "%s\n", line) }, // one Write: the line and its newline together
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +85,7 @@ func startService(t *testing.T, env ...string) string {
 // page but not its assets.
 func checkAssetRoute(t *testing.T, base string) {
 	t.Helper()
-	res, err := http.Get(base + "/explorer/explorer.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res, _ := testkit.Get(t, base+"/explorer/explorer.js", nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /explorer/explorer.js = %d: mount explorer.Handler at both /explorer and /explorer/* in internal/server/routes.go", res.StatusCode)
 	}
@@ -255,10 +231,4 @@ func (tb *tab) waitFor(t *testing.T, what, expression string) {
 	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[chromedp.Void](expression, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s) // a string always marshals
-	return string(b)
 }

@@ -73,7 +73,7 @@ func (w *logWatch) line(b []byte) {
 	if w.found {
 		return
 	}
-	if addr, ok := listeningAddr(b); ok {
+	if addr, ok := ListeningAddr(b); ok {
 		w.found = true
 		w.listening <- addr
 	}
@@ -97,18 +97,22 @@ func isAccessLine(b []byte) bool {
 	return bytes.Contains(b, []byte(`"msg":"request"`)) || bytes.Contains(b, []byte(" msg=request "))
 }
 
-// listeningAddr finds where a child says it listens, in the first of these
-// forms, and returns the address as logged (LoopbackBase makes it callable):
+// ListeningAddr finds where a service says it listens in one line of its log
+// (without the newline), in the first of these forms, and returns the address
+// as logged (LoopbackBase makes it callable). It is the one reader of the
+// listening line: the tools' log watch uses it on a child's output, and the
+// root package's tests on the log of run:
 //
-//   - the JSON line {"msg":"listening","addr":"http://[::]:PORT"} of the
-//     service (LOG_FORMAT=json, the default) and of the bench's ceiling;
-//   - the same line in LOG_FORMAT=text: msg=listening addr=http://[::]:PORT;
+//   - the JSON line {"msg":"listening","addr":"http://localhost:PORT"} of
+//     the service (LOG_FORMAT=json, the default) and of the bench's ceiling
+//     (which logs http://127.0.0.1:PORT);
+//   - the same line in LOG_FORMAT=text: msg=listening addr=http://localhost:PORT;
 //   - any line with a URL on host localhost with a port, such as a start-up
 //     line meant for people (http://localhost:PORT/): the service's wording
 //     of its address is not a contract, its "listening" line is. The tools'
 //     simulators listen on 127.0.0.1, never "localhost", so an upstream URL
 //     logged before the listening line is not taken for it.
-func listeningAddr(b []byte) (string, bool) {
+func ListeningAddr(b []byte) (string, bool) {
 	if bytes.Contains(b, []byte(`"listening"`)) {
 		var l struct {
 			Msg  string `json:"msg"`

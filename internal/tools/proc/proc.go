@@ -102,7 +102,7 @@ type Process struct {
 }
 
 // Start runs path with args and waits until it logs where it listens (see
-// listeningAddr), on stdout or stderr. Later output is counted and handed to
+// ListeningAddr), on stdout or stderr. Later output is counted and handed to
 // opts.OnLine, bar a short tail kept for error messages: an access log
 // writes a line per request.
 func Start(ctx context.Context, path string, args []string, opts Options) (*Process, error) {

@@ -68,7 +68,9 @@ func TestListeningAddr(t *testing.T) {
 		{"text", `time=2026-01-01T00:00:00Z level=INFO msg=listening addr=http://[::]:8080 playground=http://[::]:8080/`, "http://[::]:8080", true},
 		{"readable line", `demo mode: open http://localhost:43567/ in a browser`, "http://localhost:43567/", true},
 		{"readable attribute", `{"level":"INFO","msg":"demo mode","playground":"http://localhost:43567/"}`, "http://localhost:43567/", true},
+		{"text on localhost", `time=2026-01-01T00:00:00Z level=INFO msg=listening addr=http://localhost:8080 playground=http://localhost:8080/`, "http://localhost:8080", true},
 		{"listening without addr", `{"msg":"listening"}`, "", false},
+		{"an addr on another message", `{"msg":"admin","addr":"http://127.0.0.1:9"}`, "", false},
 		{"localhost without port", `see http://localhost/ for help`, "", false},
 		{"another message", `{"msg":"opportunity config fetched","upstream":"http://127.0.0.1:9"}`, "", false},
 		{"the word alone", `{"msg":"not listening yet"}`, "", false},
@@ -76,9 +78,9 @@ func TestListeningAddr(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := listeningAddr([]byte(tt.give))
+			got, ok := ListeningAddr([]byte(tt.give))
 			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("listeningAddr = %q, %v; want %q, %v", got, ok, tt.want, tt.wantOK)
+				t.Errorf("ListeningAddr = %q, %v; want %q, %v", got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}
