@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
@@ -37,9 +38,14 @@ type Source interface {
 }
 
 // Observer is told of every operation the endpoint answers: its name ("" when
-// anonymous or unknown), outcome and duration. telemetry.Metrics is one.
+// anonymous or unknown), outcome and duration; and of requests that wait for
+// another's execution. telemetry.Metrics is one.
 type Observer interface {
 	ObserveOperation(ctx context.Context, name, outcome string, d time.Duration)
+	// ObserveWaiting is told +1 when a request starts waiting for a shared
+	// execution and -1 when it stops; shared tells, at the end, whether it
+	// took another request's answer rather than running its own.
+	ObserveWaiting(delta int, shared bool)
 }
 
 // Outcomes reported to the Observer.
@@ -94,6 +100,9 @@ type Endpoint struct {
 	observer   Observer
 	tracer     trace.Tracer
 	bodies     sync.Pool // of *bytes.Buffer: request bodies and raw answer keys
+	// flights coalesces executions: identical requests for one
+	// configuration version share one execution (see serveShared).
+	flights singleflight.Group
 }
 
 // New returns the endpoint serving exec's schema over src's configuration.
@@ -138,6 +147,7 @@ func New(exec graphql.GraphExecutor, src Source, opts Options) (*Endpoint, error
 type nobody struct{}
 
 func (nobody) ObserveOperation(context.Context, string, string, time.Duration) {}
+func (nobody) ObserveWaiting(int, bool)                                        {}
 
 // request is what the endpoint knows of one request as it goes: each thing is
 // learnt once and read by every later step.
@@ -154,6 +164,9 @@ type request struct {
 	// made while a fresh configuration is held and answers are kept.
 	raw  *bytes.Buffer
 	body []byte // a POST's body, read once
+	// start is when the request arrived, for the duration of an answer
+	// taken from another request's execution.
+	start time.Time
 }
 
 // params returns a GET's query parameters, parsed once.
@@ -171,8 +184,11 @@ func (q *request) params() url.Values {
 //     gets 304, and a request whose exact bytes were answered before gets
 //     the stored answer, before any decoding or parsing;
 //  3. otherwise the request gets its deadline and its own loaders, is
-//     decoded (400s), checked against the normalised response key, executed,
-//     and a clean answer is stored under both keys.
+//     decoded (400s) and, when answers are kept, learns the snapshot it will
+//     read (waiting for a refresh if one is due) and is checked again against
+//     the stored answers for that version, by its bytes and by its normalised
+//     key; then it is executed, once for every identical request arriving
+//     together (serveShared), and a clean answer is stored under both keys.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := &request{r: r, media: responseMediaType(headerValue(r.Header, "Accept"))}
@@ -184,7 +200,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res, ok := e.src.Peek(); ok && !res.Stale {
 		q.version, q.age = res.Value.Version(), res.Age
 	}
-	if e.opts.Responses != nil && q.version != "" || r.Method == http.MethodPost {
+	if e.opts.Responses != nil || r.Method == http.MethodPost {
 		q.raw = e.bodies.Get().(*bytes.Buffer)
 		q.raw.Reset()
 		defer e.putBuffer(q.raw)
@@ -202,7 +218,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if q.version != "" && e.answerStored(w, q, start) {
 		return
 	}
-	if e.opts.Responses == nil || q.version == "" {
+	if e.opts.Responses == nil {
 		q.raw = nil // nothing will be stored under the request's bytes
 	}
 
@@ -216,6 +232,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// another, and every resolver of this one reads the same snapshot.
 	ctx = loaders.NewContext(ctx, loaders.New(e.src, e.opts.Loaders))
 	q.r = r.WithContext(graphql.StartOperationTrace(ctx))
+	q.start = start
 	e.serve(w, q)
 }
 

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, q *request) {
 	// its own errors.
 	out := make([]json.RawMessage, len(batch))
 	for i, p := range batch {
-		_, resp, _ := e.execute(q, p)
+		_, resp, _ := e.execute(q.r.Context(), q, p)
 		out[i] = marshal(resp)
 	}
 	w.WriteHeader(http.StatusOK)
@@ -59,9 +60,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, q *request) {
 	_, _ = w.Write(b)
 }
 
-// serveOne answers a single operation: the stored bytes when the response
-// cache has them under the normalised key for the configuration the request
-// arrived with, otherwise by executing (and storing a clean result).
+// serveOne answers a single operation: from the stored answers when it can,
+// otherwise by executing it (shared with identical requests when answers are
+// kept) and storing a clean result.
 func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawParams) {
 	if q.r.Method == http.MethodGet && !e.isQuery(p) {
 		// GET is safe and cacheable, so only queries may use it (the
@@ -70,32 +71,145 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 		e.refuse(w, q, p.OperationName, apierror.MethodNotAllowed, "only queries may be sent with GET; use POST")
 		return
 	}
-	var key string
-	if e.opts.Responses != nil && !asksForSchema(p.Query) {
-		key = e.responseKey(p)
-		if q.version != "" {
-			start := time.Now()
-			if a, ok := e.opts.Responses.Get(q.version, key); ok {
-				e.store(q, q.version, "", a) // remember this spelling too
-				e.writeStored(w, q, a.Body, q.version, q.age)
-				e.observer.ObserveOperation(q.r.Context(), a.Operation, OutcomeOK, time.Since(start))
-				return
-			}
-		}
+	if e.opts.Responses == nil || asksForSchema(p.Query) {
+		e.serveExecuted(w, q, p, "")
+		return
 	}
-	status, resp, name := e.execute(q, p)
+	if q.version == "" && e.learnVersion(q) && e.answerStored(w, q, q.start) {
+		// The copy was past its TTL when the request came; the refresh it
+		// waited for brought a version whose answer is stored (unchanged
+		// upstream bytes keep the version).
+		return
+	}
+	key := e.responseKey(p)
+	if q.version == "" {
+		// No fresh configuration to answer from: execution reports why.
+		e.serveExecuted(w, q, p, key)
+		return
+	}
+	start := time.Now()
+	if a, ok := e.opts.Responses.Get(q.version, key); ok {
+		e.store(q, q.version, "", a) // remember this spelling too
+		e.writeStored(w, q, a.Body, q.version, q.age)
+		e.observer.ObserveOperation(q.r.Context(), a.Operation, OutcomeOK, time.Since(start))
+		return
+	}
+	e.serveShared(w, q, p, key)
+}
+
+// learnVersion reads the snapshot the request's execution will read, waiting
+// for the refresh a configuration past its TTL needs (shared by every request
+// waiting for it), and reports whether it is fresh; q.version and q.age are
+// then its.
+func (e *Endpoint) learnVersion(q *request) bool {
+	ctx := q.r.Context()
+	if _, err := loaders.For(ctx).Snapshot(ctx); err != nil {
+		return false
+	}
+	q.version, q.age = builtFrom(q.r)
+	return q.version != ""
+}
+
+// serveExecuted executes the operation for this request alone and answers it,
+// storing a clean answer under key (when not "") and the request's bytes.
+func (e *Endpoint) serveExecuted(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
+	status, resp, name := e.execute(q.r.Context(), q, p)
 	version, age := builtFrom(q.r)
+	b := marshal(resp)
 	failed := len(resp.Errors) > 0
+	if key != "" && storable(status, resp, version) {
+		e.store(q, version, key, respcache.Entry{Body: b, Operation: name})
+	}
+	e.writeExecuted(w, q, status, b, failed, version, age)
+}
+
+// storable reports whether an executed answer may be kept: clean, built from
+// a fresh configuration, with no extensions (a stale marker is per request).
+func storable(status int, resp *graphql.Response, version string) bool {
+	return status == http.StatusOK && len(resp.Errors) == 0 && version != "" && len(resp.Extensions) == 0
+}
+
+func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, body []byte, failed bool, version string, age time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = contentTypes[q.media]
 	e.validators.mark(w, q.r, failed, version, age, q.media)
-	b := marshal(resp)
-	if key != "" && status == http.StatusOK && !failed && version != "" && len(resp.Extensions) == 0 {
-		e.store(q, version, key, respcache.Entry{Body: b, Operation: name})
-	}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = w.Write(body)
+}
+
+// answer is one execution's result, shared by the requests that waited for it.
+type answer struct {
+	status  int
+	body    []byte
+	name    string
+	failed  bool
+	version string // the fresh version it was built from; "" when none
+	age     time.Duration
+}
+
+// serveShared executes the operation once for every identical request
+// (same configuration version, response media type and response key) that
+// arrives while it runs, and answers each with its bytes: a burst of N
+// identical requests, such as every front-end asking again when a TTL
+// passes, costs one execution, not N. The execution is detached from the
+// request that happens to start it, so that its client going away does not
+// fail the others, and bounded by REQUEST_TIMEOUT; each waiter still stops
+// waiting at its own deadline.
+func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
+	ctx := q.r.Context()
+	flight := q.version + string(mediaKind(q.media)) + key
+	e.observer.ObserveWaiting(1, false)
+	led := false
+	ch := e.flights.DoChan(flight, func() (any, error) {
+		led = true
+		// A flight that ended just before this one began has stored its
+		// answer: take it rather than execute again.
+		if a, ok := e.opts.Responses.Get(q.version, key); ok {
+			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age}, nil
+		}
+		run := context.WithoutCancel(ctx) // keeps the loaders, trace and request id
+		if e.opts.RequestTimeout > 0 {
+			var cancel context.CancelFunc
+			run, cancel = context.WithTimeout(run, e.opts.RequestTimeout)
+			defer cancel()
+		}
+		status, resp, name := e.execute(run, q, p)
+		a := &answer{status: status, body: marshal(resp), name: name, failed: len(resp.Errors) > 0}
+		a.version, a.age = builtFrom(q.r)
+		if storable(status, resp, a.version) {
+			e.opts.Responses.Put(a.version, key, respcache.Entry{Body: a.body, Operation: name})
+		}
+		return a, nil
+	})
+	var a *answer
+	select {
+	case res := <-ch:
+		a = res.Val.(*answer)
+	case <-ctx.Done():
+		e.observer.ObserveWaiting(-1, false)
+		resp := &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
+			"the request was cancelled or ran out of time before its answer was ready")}}
+		e.observer.ObserveOperation(ctx, p.OperationName, OutcomeError, time.Since(q.start))
+		e.writeExecuted(w, q, http.StatusOK, marshal(resp), true, "", 0)
+		return
+	}
+	// led is written by the flight's goroutine before the answer is sent on
+	// ch, so reading it after the receive is ordered.
+	shared := !led
+	e.observer.ObserveWaiting(-1, shared)
+	if shared {
+		// The leader counted its execution; a waiter counts its answer.
+		outcome := OutcomeOK
+		if a.failed {
+			outcome = OutcomeError
+		}
+		e.observer.ObserveOperation(ctx, a.name, outcome, time.Since(q.start))
+	}
+	if a.version != "" && !a.failed && a.status == http.StatusOK && q.raw != nil {
+		e.opts.Responses.Put(a.version, q.raw.String(), respcache.Entry{Body: a.body, Operation: a.name})
+	}
+	e.writeExecuted(w, q, a.status, a.body, a.failed, a.version, a.age)
 }
 
 // builtFrom returns the fresh configuration version a request's answer was
@@ -112,11 +226,11 @@ func builtFrom(r *http.Request) (string, time.Duration) {
 	return res.Value.Version(), res.Age
 }
 
-// execute runs one operation in a span of its own and reports its outcome.
-// It returns the operation's name as execution resolved it.
-func (e *Endpoint) execute(q *request, p *graphql.RawParams) (status int, resp *graphql.Response, name string) {
+// execute runs one operation under ctx in a span of its own and reports its
+// outcome. It returns the operation's name as execution resolved it.
+func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams) (status int, resp *graphql.Response, name string) {
 	start := time.Now()
-	ctx, span := e.tracer.Start(q.r.Context(), "graphql.operation", trace.WithSpanKind(trace.SpanKindInternal))
+	ctx, span := e.tracer.Start(ctx, "graphql.operation", trace.WithSpanKind(trace.SpanKindInternal))
 	name, outcome := p.OperationName, OutcomeRejected
 	defer func() {
 		span.SetAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.outcome", outcome))

@@ -80,15 +80,16 @@ func TestResponseCacheBypassAndInvalidation(t *testing.T) {
 	cache := s.Service.Responses
 	const q = `{ opportunityType(typeId: 1) { typeName } }`
 	rawPost(t, s.Server.URL, q)
-	if n, _, _, _ := cache.Stats(); n != 1 {
-		t.Fatalf("entries = %d, want 1", n)
+	// One answer, kept under its normalised key and its request's bytes.
+	if n, _, _, _ := cache.Stats(); n != 2 {
+		t.Fatalf("entries = %d, want 2", n)
 	}
 	// Errors and introspection are not kept.
 	rawPost(t, s.Server.URL, `{ opportunityType(typeId: 1) { nope } }`)
 	rawPost(t, s.Server.URL, `{ __schema { queryType { name } } }`)
 	rawPost(t, s.Server.URL, `{ __type(name: "Stage") { name } }`)
-	if n, _, _, _ := cache.Stats(); n != 1 {
-		t.Errorf("entries = %d after errors and introspection, want 1", n)
+	if n, _, _, _ := cache.Stats(); n != 2 {
+		t.Errorf("entries = %d after errors and introspection, want 2", n)
 	}
 	// A new configuration version is never answered from the old one's entries.
 	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1}]`))

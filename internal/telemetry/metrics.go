@@ -45,6 +45,8 @@ type Metrics struct {
 	inFlight          prometheus.Gauge
 	breakerChanges    *prometheus.CounterVec
 	breakerState      *prometheus.GaugeVec
+	waiting           prometheus.Gauge
+	sharedAnswers     prometheus.Counter
 
 	mu    sync.Mutex
 	names map[string]bool
@@ -104,13 +106,21 @@ func NewMetrics() *Metrics {
 		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "upstream_breaker_state", Help: "1 for the circuit breaker's current state.",
 		}, []string{"state"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graphql_shared_execution_waiters",
+			Help: "Requests waiting for an execution shared by identical requests (its leader included).",
+		}),
+		sharedAnswers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graphql_shared_answers_total",
+			Help: "Answers taken from another identical request's execution instead of executing again.",
+		}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.operations, m.operationDuration, m.refreshes, m.refreshDuration,
 		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.batchSize, m.inFlight,
-		m.breakerChanges, m.breakerState,
+		m.breakerChanges, m.breakerState, m.waiting, m.sharedAnswers,
 	)
 	m.breakerState.WithLabelValues("closed").Set(1)
 	return m
@@ -157,6 +167,16 @@ func (m *Metrics) ObserveOperation(ctx context.Context, name, outcome string, d 
 	}
 	h.(opHandles).count.Inc()
 	h.(opHandles).duration.Observe(d.Seconds())
+}
+
+// ObserveWaiting tracks requests waiting for a shared execution: +1 when one
+// starts waiting, -1 when it stops; shared counts an answer it took from
+// another request's execution.
+func (m *Metrics) ObserveWaiting(delta int, shared bool) {
+	m.waiting.Add(float64(delta))
+	if shared {
+		m.sharedAnswers.Inc()
+	}
 }
 
 // ObserveRefresh counts one configuration refresh.
