@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -150,6 +151,9 @@ func TestTracing(t *testing.T) {
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	testkit.PostJSON(t, s.base+"/query", `{"query":"query Traced { opportunityTypes { typeId } }"}`,
 		map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
+	// The request was answered from the copy held; the refresh it started
+	// runs in the background, in its trace.
+	awaitTrace(t, traceparents, traceID)
 	s.stop() // flushes the batch exporter
 	<-s.result
 	s.result <- nil
@@ -188,11 +192,19 @@ func TestTraceparentReachesUpstreamWithoutExporter(t *testing.T) {
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	testkit.PostJSON(t, s.base+"/query", `{"query":"{ opportunityTypes { typeId } }"}`,
 		map[string]string{"traceparent": "00-" + traceID + "-b7ad6b7169203331-01"})
-	got := traceparents()
-	for _, tp := range got {
-		if strings.Contains(tp, traceID) {
-			return
+	awaitTrace(t, traceparents, traceID)
+}
+
+// awaitTrace waits for the background refresh a request started to reach the
+// upstream with the request's trace id, and fails after 5s.
+func awaitTrace(t *testing.T, traceparents func() []string, traceID string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, tp := range traceparents() {
+			if strings.Contains(tp, traceID) {
+				return
+			}
 		}
 	}
-	t.Errorf("no upstream request carried trace %s: %q", traceID, got)
+	t.Errorf("no upstream request carried trace %s: %q", traceID, traceparents())
 }

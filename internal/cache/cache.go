@@ -1,6 +1,8 @@
 // Package cache keeps one process-wide copy of a slowly changing value: fresh for
-// a TTL, refreshed by one shared call however many callers miss at once
-// (singleflight), and served stale when a refresh fails (RFC 5861 stale-if-error).
+// a TTL, then served at once while one background refresh brings the next copy
+// (RFC 5861 stale-while-revalidate), and served stale while refreshes fail
+// (stale-if-error), both for up to MaxStale past the TTL. With no copy, or one
+// older than that, callers wait for one shared fetch (singleflight).
 package cache
 
 import (
@@ -17,8 +19,9 @@ import (
 // CACHE_REFRESH_RETRY), not this package's.
 type Options struct {
 	TTL time.Duration // how long a fetched value is fresh
-	// MaxStale bounds stale-if-error: how long past its TTL a value may still be
-	// served while refreshes fail.
+	// MaxStale bounds stale-while-revalidate and stale-if-error: how long past
+	// its TTL a value may still be served while it is refreshed or while
+	// refreshes fail.
 	MaxStale time.Duration
 	// RetryInterval spaces refreshes while a stale copy is being served: after
 	// a failed refresh, requests get the stale copy at once and the next
@@ -34,12 +37,16 @@ type Result[T any] struct {
 	Value     T
 	FetchedAt time.Time
 	Age       time.Duration
-	// Stale is true when the value is past its TTL and the refresh failed;
-	// RefreshErr is that failure.
+	// Stale is true when the value is past its TTL and a refresh has failed
+	// since it was fetched; RefreshErr is that failure. A value past its TTL
+	// whose refresh is still running is not stale: nothing has gone wrong.
 	Stale      bool
 	RefreshErr error
-	// Refreshed is true when this call waited for a refresh (a cache miss).
+	// Refreshed is true when this call waited for a fetch (a cache miss).
 	Refreshed bool
+	// Revalidating is true when the value is past its TTL and was served
+	// without waiting while a refresh runs in the background.
+	Revalidating bool
 }
 
 type entry[T any] struct {
@@ -64,7 +71,8 @@ type Cache[T any] struct {
 	cur    atomic.Pointer[entry[T]]
 	failed atomic.Pointer[failure] // the last refresh failure, cleared by a success
 	flight singleflight.Group
-	calls  atomic.Int64
+	calls  atomic.Int64 // fetches started
+	done   atomic.Int64 // fetches finished
 }
 
 // New returns a cache around fetch. fetch must bound its own run time: it runs
@@ -81,27 +89,78 @@ func New[T any](fetch func(context.Context) (T, error), opts Options) (*Cache[T]
 	return c, nil
 }
 
-// Get returns the cached value while fresh; otherwise it refreshes (sharing the
-// call with concurrent callers) and returns the new value, or the old one marked
-// stale when the refresh fails and the old one is within MaxStale. Errors are not
-// cached: with no value, the next Get after a failure tries again; with a stale
-// value, it tries again after RetryInterval.
+// Get returns the cached value while fresh. Past its TTL, within MaxStale, it
+// returns the value at once and starts a refresh in the background (one at a
+// time; after a failed one, not before RetryInterval has passed), marked Stale
+// once a refresh has failed. With no value, or one past TTL + MaxStale, it
+// waits for a fetch shared with every concurrent caller, and returns its error
+// if it fails: errors are not cached.
 func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
-	if e := c.cur.Load(); e != nil {
-		now := c.now()
-		age := now.Sub(e.fetchedAt)
-		if age < c.ttl {
-			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}, nil
-		}
-		if f := c.failed.Load(); f != nil && now.Sub(f.at) < c.retryInterval && age <= c.ttl+c.maxStale {
-			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: f.err}, nil
-		}
+	if res, ok := c.Current(ctx); ok {
+		return res, nil
 	}
+	var res singleflight.Result
+	select {
+	case res = <-c.refresh(ctx):
+	case <-ctx.Done():
+		return Result[T]{}, fmt.Errorf("wait for refresh: %w", context.Cause(ctx))
+	}
+	if res.Err != nil {
+		return Result[T]{}, res.Err
+	}
+	e := res.Val.(*entry[T])
+	return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: c.now().Sub(e.fetchedAt), Refreshed: true}, nil
+}
 
-	ch := c.flight.DoChan("refresh", func() (any, error) {
-		// Detached from ctx: the first caller leaving must not fail the others
-		// waiting on the same call. Values (trace ids) are kept.
+// Current is Get without the wait: the value, if one may be served now
+// (fresh, or past its TTL within MaxStale, starting the background refresh
+// that is due), and false when a caller would have to wait for a fetch.
+// Requests answered from what was built from the value (stored answers) call
+// it, so that they too keep the value revalidated.
+func (c *Cache[T]) Current(ctx context.Context) (Result[T], bool) {
+	e := c.cur.Load()
+	if e == nil {
+		return Result[T]{}, false
+	}
+	now := c.now()
+	age := now.Sub(e.fetchedAt)
+	if age < c.ttl {
+		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}, true
+	}
+	if age > c.ttl+c.maxStale {
+		return Result[T]{}, false
+	}
+	f := c.failed.Load()
+	if f == nil || now.Sub(f.at) >= c.retryInterval {
+		_ = c.refresh(ctx) // in the background: the outcome is stored, the channel buffered
+	}
+	res := Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Revalidating: true}
+	if f != nil {
+		res.Stale, res.RefreshErr = true, f.err
+	}
+	return res, true
+}
+
+// Revalidate fetches now, or joins the fetch running, and waits for it: what
+// the background refresh due past the TTL does, waited for. It returns the
+// fetch's error; the copy held is kept either way.
+func (c *Cache[T]) Revalidate(ctx context.Context) error {
+	select {
+	case res := <-c.refresh(ctx):
+		return res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("wait for refresh: %w", context.Cause(ctx))
+	}
+}
+
+// refresh starts the fetch, or joins the one running, and returns where its
+// result arrives. The fetch is detached from ctx's cancellation: the first
+// caller leaving must not fail the others waiting on the same call; its
+// values (trace ids) are kept.
+func (c *Cache[T]) refresh(ctx context.Context) <-chan singleflight.Result {
+	return c.flight.DoChan("refresh", func() (any, error) {
 		c.calls.Add(1)
+		defer c.done.Add(1)
 		v, err := c.fetch(context.WithoutCancel(ctx))
 		if err != nil {
 			c.failed.Store(&failure{at: c.now(), err: err})
@@ -112,34 +171,32 @@ func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
 		c.failed.Store(nil)
 		return e, nil
 	})
-
-	var res singleflight.Result
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		return Result[T]{}, fmt.Errorf("wait for refresh: %w", context.Cause(ctx))
-	}
-	if res.Err == nil {
-		e := res.Val.(*entry[T])
-		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: c.now().Sub(e.fetchedAt), Refreshed: true}, nil
-	}
-	if e := c.cur.Load(); e != nil {
-		if age := c.now().Sub(e.fetchedAt); age <= c.ttl+c.maxStale {
-			return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: true, RefreshErr: res.Err, Refreshed: true}, nil
-		}
-	}
-	return Result[T]{}, res.Err
 }
 
 // Peek returns the current value without refreshing, and whether there is one.
+// Stale is as Get would say it: past the TTL with a failed refresh, and, as
+// Get would not serve it at all, past TTL + MaxStale.
 func (c *Cache[T]) Peek() (Result[T], bool) {
 	e := c.cur.Load()
 	if e == nil {
 		return Result[T]{}, false
 	}
 	age := c.now().Sub(e.fetchedAt)
-	return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Stale: age >= c.ttl}, true
+	res := Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}
+	if age >= c.ttl {
+		res.Revalidating = true
+		if f := c.failed.Load(); f != nil {
+			res.Stale, res.RefreshErr = true, f.err
+		}
+		if age > c.ttl+c.maxStale {
+			res.Stale = true
+		}
+	}
+	return res, true
 }
+
+// Refreshing reports whether a fetch is running.
+func (c *Cache[T]) Refreshing() bool { return c.calls.Load() != c.done.Load() }
 
 // Fetches counts refresh calls made so far (successful or not).
 func (c *Cache[T]) Fetches() int64 { return c.calls.Load() }

@@ -89,6 +89,9 @@ func runSteps(t *testing.T, opts Options, clk *testkit.Clock, steps []step) {
 			f.failWith(nil)
 		}
 		res, err := c.Get(context.Background())
+		// A refresh Get started in the background has run (the fake fetch
+		// never blocks here), so Fetches counts it and the next step sees it.
+		synctest.Wait()
 		if s.wantErr {
 			if !errors.Is(err, errBoom) {
 				t.Errorf("step %d: err = %v, want %v", i, err, errBoom)
@@ -105,6 +108,9 @@ func runSteps(t *testing.T, opts Options, clk *testkit.Clock, steps []step) {
 			}
 			if res.Stale != s.wantStale {
 				t.Errorf("step %d: Stale = %v, want %v", i, res.Stale, s.wantStale)
+			}
+			if want := res.Age >= opts.TTL; res.Revalidating != want {
+				t.Errorf("step %d: Revalidating = %v at age %v, want %v", i, res.Revalidating, res.Age, want)
 			}
 			if res.Age != s.wantAge {
 				t.Errorf("step %d: Age = %v, want %v", i, res.Age, s.wantAge)
@@ -128,6 +134,9 @@ func runSteps(t *testing.T, opts Options, clk *testkit.Clock, steps []step) {
 	}
 }
 
+// TestGet walks the cache through its states, one Get a step. Past the TTL a
+// Get answers at once with the copy it has and refreshes in the background
+// (stale-while-revalidate): the next step sees the refresh's outcome.
 func TestGet(t *testing.T) {
 	const ttl, maxStale = 10 * time.Second, time.Minute
 	tests := []struct {
@@ -142,13 +151,14 @@ func TestGet(t *testing.T) {
 			{advance: time.Second, wantValue: 1, wantAge: time.Second, wantFetches: 1},
 			{advance: ttl - time.Second - time.Nanosecond, wantValue: 1, wantAge: ttl - time.Nanosecond, wantFetches: 1},
 		}},
-		{"at TTL refetch", []step{
+		{"at TTL the copy is served and refreshed in the background", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: ttl, wantValue: 2, wantFetchedAt: ttl, wantFetches: 2},
+			{advance: ttl, wantValue: 1, wantAge: ttl, wantFetches: 2},
+			{wantValue: 2, wantFetchedAt: ttl, wantFetches: 2},
 		}},
-		{"after TTL refetch, then fresh again", []step{
+		{"long after TTL, then fresh again", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: 3 * ttl, wantValue: 2, wantFetchedAt: 3 * ttl, wantFetches: 2},
+			{advance: 3 * ttl, wantValue: 1, wantAge: 3 * ttl, wantFetches: 2},
 			{advance: time.Second, wantValue: 2, wantAge: time.Second, wantFetchedAt: 3 * ttl, wantFetches: 2},
 		}},
 		{"failure with no value is not cached", []step{
@@ -160,29 +170,32 @@ func TestGet(t *testing.T) {
 			{wantValue: 1, wantFetches: 1},
 			{advance: ttl - 1, fail: true, wantValue: 1, wantAge: ttl - 1, wantFetches: 1},
 		}},
-		{"failure after TTL serves stale", []step{
+		{"a failed refresh makes the copy stale; retries are spaced", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: ttl + time.Second, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + time.Second, wantFetches: 2},
-			// Every Get past the TTL tries again: a failure is not cached.
+			{advance: ttl + time.Second, fail: true, wantValue: 1, wantAge: ttl + time.Second, wantFetches: 2},
+			{fail: true, wantValue: 1, wantStale: true, wantAge: ttl + time.Second, wantFetches: 2},
+			// RetryInterval (1s) later, the next Get tries again.
 			{advance: time.Second, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + 2*time.Second, wantFetches: 3},
 		}},
 		{"stale served up to TTL+MaxStale", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: ttl + maxStale, fail: true, wantValue: 1, wantStale: true, wantAge: ttl + maxStale, wantFetches: 2},
+			{advance: ttl + maxStale, fail: true, wantValue: 1, wantAge: ttl + maxStale, wantFetches: 2},
+			{fail: true, wantValue: 1, wantStale: true, wantAge: ttl + maxStale, wantFetches: 2},
 		}},
-		{"stale refused past TTL+MaxStale", []step{
+		{"past TTL+MaxStale a Get waits, and fails with the fetch", []step{
 			{wantValue: 1, wantFetches: 1},
 			{advance: ttl + maxStale + time.Nanosecond, fail: true, wantErr: true, wantFetches: 2},
 		}},
 		{"stale, then refused as it ages", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: ttl, fail: true, wantValue: 1, wantStale: true, wantAge: ttl, wantFetches: 2},
+			{advance: ttl, fail: true, wantValue: 1, wantAge: ttl, wantFetches: 2},
 			{advance: maxStale + time.Nanosecond, fail: true, wantErr: true, wantFetches: 3},
 		}},
 		{"recovery clears stale", []step{
 			{wantValue: 1, wantFetches: 1},
-			{advance: ttl, fail: true, wantValue: 1, wantStale: true, wantAge: ttl, wantFetches: 2},
-			{advance: time.Second, wantValue: 3, wantFetchedAt: ttl + time.Second, wantFetches: 3},
+			{advance: ttl, fail: true, wantValue: 1, wantAge: ttl, wantFetches: 2},
+			{advance: time.Second, wantValue: 1, wantStale: true, wantAge: ttl + time.Second, wantFetches: 3},
+			{wantValue: 3, wantFetchedAt: ttl + time.Second, wantFetches: 3},
 			{advance: time.Second, wantValue: 3, wantAge: time.Second, wantFetchedAt: ttl + time.Second, wantFetches: 3},
 		}},
 		{"recovery after an expired stale value", []step{
@@ -193,7 +206,9 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runSteps(t, Options{TTL: ttl, MaxStale: maxStale}, testkit.NewClock(epoch), tt.steps)
+			synctest.Test(t, func(t *testing.T) {
+				runSteps(t, Options{TTL: ttl, MaxStale: maxStale}, testkit.NewClock(epoch), tt.steps)
+			})
 		})
 	}
 }
@@ -249,7 +264,10 @@ func TestPeek(t *testing.T) {
 		{name: "empty cache", wantOK: false},
 		{name: "empty cache, later", advance: time.Hour, wantOK: false},
 		{name: "fresh", fetch: true, advance: ttl - 1, wantOK: true, wantAge: ttl - 1},
-		{name: "at TTL", fetch: true, advance: ttl, wantOK: true, wantStale: true, wantAge: ttl},
+		// Past the TTL with no failed refresh the copy is not stale: it is
+		// served while it is revalidated.
+		{name: "at TTL", fetch: true, advance: ttl, wantOK: true, wantAge: ttl},
+		{name: "at TTL + max-stale", fetch: true, advance: ttl + time.Minute, wantOK: true, wantAge: ttl + time.Minute},
 		{name: "long past TTL", fetch: true, advance: 100 * time.Hour, wantOK: true, wantStale: true, wantAge: 100 * time.Hour},
 	}
 	for _, tt := range tests {
@@ -284,23 +302,26 @@ func TestPeek(t *testing.T) {
 	}
 }
 
-// Peek sees a value stored by a failed-then-stale Get unchanged.
+// Peek sees the value kept through a failed background refresh, stale.
 func TestPeekAfterFailedRefresh(t *testing.T) {
-	clk := testkit.NewClock(epoch)
-	f := &fakeFetch{}
-	c := newCache(t, f.fetch, Options{TTL: time.Second, Now: clk.Now})
-	if _, err := c.Get(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(2 * time.Second)
-	f.failWith(errBoom)
-	if res, err := c.Get(context.Background()); err != nil || !res.Stale {
-		t.Fatalf("Get = %+v, %v; want a stale result", res, err)
-	}
-	res, ok := c.Peek()
-	if !ok || res.Value != 1 || !res.Stale || res.Age != 2*time.Second {
-		t.Errorf("Peek = %+v, %v; want the first value, stale, 2s old", res, ok)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		clk := testkit.NewClock(epoch)
+		f := &fakeFetch{}
+		c := newCache(t, f.fetch, Options{TTL: time.Second, Now: clk.Now})
+		if _, err := c.Get(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Second)
+		f.failWith(errBoom)
+		if res, err := c.Get(context.Background()); err != nil || res.Stale || !res.Revalidating {
+			t.Fatalf("Get = %+v, %v; want the copy, revalidating", res, err)
+		}
+		synctest.Wait() // the refresh has failed
+		res, ok := c.Peek()
+		if !ok || res.Value != 1 || !res.Stale || !errors.Is(res.RefreshErr, errBoom) || res.Age != 2*time.Second {
+			t.Errorf("Peek = %+v, %v; want the first value, stale, 2s old", res, ok)
+		}
+	})
 }
 
 // Concurrent misses share one fetch. synctest.Wait returns only once every
@@ -354,8 +375,15 @@ func TestGetSharesOneFetch(t *testing.T) {
 				close(release)
 				wg.Wait()
 
+				synctest.Wait() // a background refresh has stored its outcome
 				if got := c.Fetches(); got != wantFetches {
 					t.Errorf("after the fetch: Fetches() = %d, want %d", got, wantFetches)
+				}
+				if tt.warm {
+					res, _ := c.Peek()
+					if wantValue := map[bool]int{false: 2, true: 1}[tt.fail]; res.Value != wantValue || res.Stale != tt.fail {
+						t.Errorf("after the background refresh: Peek = %+v, want value %d, stale %v", res, wantValue, tt.fail)
+					}
 				}
 				for i := range tt.callers {
 					switch {
@@ -363,9 +391,11 @@ func TestGetSharesOneFetch(t *testing.T) {
 						if !errors.Is(errs[i], errBoom) {
 							t.Errorf("caller %d: err = %v, want %v", i, errs[i], errBoom)
 						}
-					case tt.fail && tt.warm:
-						if errs[i] != nil || !results[i].Stale || results[i].Value != 1 || !errors.Is(results[i].RefreshErr, errBoom) {
-							t.Errorf("caller %d: %+v, %v; want the old value, stale", i, results[i], errs[i])
+					case tt.warm:
+						// Nobody waited: the old value, at once, while one
+						// refresh ran in the background.
+						if errs[i] != nil || results[i].Stale || !results[i].Revalidating || results[i].Value != 1 {
+							t.Errorf("caller %d: %+v, %v; want the old value, revalidating", i, results[i], errs[i])
 						}
 					default:
 						if errs[i] != nil || results[i].Stale || results[i].Value != int(wantFetches) {
@@ -553,56 +583,68 @@ func TestGetWithDoneContext(t *testing.T) {
 // stale copy is served without asking the upstream again until RetryInterval
 // has passed; with no copy at all, every Get tries.
 func TestRetryIntervalSpacesRefreshesWhileStale(t *testing.T) {
-	var calls, fail atomic.Int64
-	clk := testkit.NewClock(epoch)
-	now, advance := clk.Now, clk.Advance
-	boom := errors.New("upstream down")
-	c := newCache(t, func(context.Context) (string, error) {
-		calls.Add(1)
-		if fail.Load() == 1 {
-			return "", boom
-		}
-		return "v", nil
-	}, Options{TTL: time.Minute, RetryInterval: 5 * time.Second, Now: now})
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		var calls, fail atomic.Int64
+		clk := testkit.NewClock(epoch)
+		now, advance := clk.Now, clk.Advance
+		boom := errors.New("upstream down")
+		c := newCache(t, func(context.Context) (string, error) {
+			calls.Add(1)
+			if fail.Load() == 1 {
+				return "", boom
+			}
+			return "v", nil
+		}, Options{TTL: time.Minute, RetryInterval: 5 * time.Second, Now: now})
+		ctx := context.Background()
 
-	fail.Store(1)
-	for range 3 { // no copy: every Get tries, errors are not cached
-		if _, err := c.Get(ctx); !errors.Is(err, boom) {
-			t.Fatalf("Get = %v, want the fetch error", err)
+		fail.Store(1)
+		for range 3 { // no copy: every Get tries, errors are not cached
+			if _, err := c.Get(ctx); !errors.Is(err, boom) {
+				t.Fatalf("Get = %v, want the fetch error", err)
+			}
 		}
-	}
-	if calls.Load() != 3 {
-		t.Fatalf("calls = %d, want 3", calls.Load())
-	}
-	fail.Store(0)
-	if _, err := c.Get(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fail.Store(1)
-	advance(2 * time.Minute)
-	before := calls.Load()
-	for i := range 10 {
-		res, err := c.Get(ctx)
-		if err != nil || !res.Stale || !errors.Is(res.RefreshErr, boom) {
-			t.Fatalf("Get %d = %+v, %v; want the stale copy", i, res, err)
+		if calls.Load() != 3 {
+			t.Fatalf("calls = %d, want 3", calls.Load())
 		}
-	}
-	if got := calls.Load() - before; got != 1 {
-		t.Errorf("refreshes while stale within the interval = %d, want 1", got)
-	}
-	advance(5 * time.Second)
-	if _, err := c.Get(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := calls.Load() - before; got != 2 {
-		t.Errorf("after the interval: refreshes = %d, want 2", got)
-	}
-	fail.Store(0)
-	advance(5 * time.Second)
-	if res, err := c.Get(ctx); err != nil || res.Stale {
-		t.Errorf("after recovery: %+v, %v", res, err)
-	}
+		fail.Store(0)
+		if _, err := c.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fail.Store(1)
+		advance(2 * time.Minute)
+		before := calls.Load()
+		if res, err := c.Get(ctx); err != nil || res.Stale || !res.Revalidating {
+			t.Fatalf("first Get past the TTL = %+v, %v; want the copy, revalidating", res, err)
+		}
+		synctest.Wait() // the background refresh failed
+		for i := range 10 {
+			res, err := c.Get(ctx)
+			if err != nil || !res.Stale || !errors.Is(res.RefreshErr, boom) {
+				t.Fatalf("Get %d = %+v, %v; want the stale copy", i, res, err)
+			}
+			synctest.Wait()
+		}
+		if got := calls.Load() - before; got != 1 {
+			t.Errorf("refreshes while stale within the interval = %d, want 1", got)
+		}
+		advance(5 * time.Second)
+		if _, err := c.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := calls.Load() - before; got != 2 {
+			t.Errorf("after the interval: refreshes = %d, want 2", got)
+		}
+		fail.Store(0)
+		advance(5 * time.Second)
+		if res, err := c.Get(ctx); err != nil || !res.Stale {
+			t.Errorf("the Get that starts the good refresh = %+v, %v; want the stale copy", res, err)
+		}
+		synctest.Wait()
+		if res, err := c.Get(ctx); err != nil || res.Stale || res.Revalidating {
+			t.Errorf("after recovery: %+v, %v", res, err)
+		}
+	})
 }
 
 // newCache is New with the options left zero set to the service's documented
@@ -627,4 +669,47 @@ func newCache[T any](t *testing.T, fetch func(context.Context) (T, error), opts 
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestRevalidate: it fetches now, whatever the copy's age, joins a fetch
+// already running rather than starting another, returns the fetch's error
+// and keeps the copy when it fails.
+func TestRevalidate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := testkit.NewClock(epoch)
+		f := &fakeFetch{}
+		c := newCache(t, f.fetch, Options{TTL: time.Minute, Now: clk.Now})
+		if err := c.Revalidate(context.Background()); err != nil || c.Fetches() != 1 {
+			t.Fatalf("Revalidate on a cold cache: %v, %d fetches", err, c.Fetches())
+		}
+		if err := c.Revalidate(context.Background()); err != nil || c.Fetches() != 2 {
+			t.Fatalf("Revalidate of a fresh copy: %v, %d fetches; want a fetch anyway", err, c.Fetches())
+		}
+
+		release := make(chan struct{})
+		f.mu.Lock()
+		f.block, f.err = release, errBoom
+		f.mu.Unlock()
+		clk.Advance(2 * time.Minute)
+		if res, ok := c.Current(context.Background()); !ok || !res.Revalidating || res.Value != 2 {
+			t.Fatalf("Current past the TTL = %+v, %v", res, ok)
+		}
+		synctest.Wait() // the background fetch is running, blocked
+		if !c.Refreshing() {
+			t.Fatal("Refreshing() = false while a fetch runs")
+		}
+		errc := make(chan error)
+		go func() { errc <- c.Revalidate(context.Background()) }()
+		synctest.Wait()
+		close(release)
+		if err := <-errc; !errors.Is(err, errBoom) {
+			t.Errorf("Revalidate = %v, want the fetch's error", err)
+		}
+		if c.Fetches() != 3 || c.Refreshing() {
+			t.Errorf("Fetches() = %d, Refreshing() = %v; want the running fetch joined", c.Fetches(), c.Refreshing())
+		}
+		if res, ok := c.Peek(); !ok || res.Value != 2 || !res.Stale {
+			t.Errorf("Peek after a failed revalidation = %+v, %v; want the copy kept, stale", res, ok)
+		}
+	})
 }

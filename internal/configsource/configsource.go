@@ -36,6 +36,7 @@ type Source struct {
 	cache   *cache.Cache[*opportunity.Snapshot]
 	logger  *slog.Logger
 	metrics *telemetry.Metrics
+	ttl     time.Duration
 	// maxAge is how old a copy may be and the service still call itself
 	// ready: TTL + MaxStale, the oldest copy it would serve.
 	maxAge time.Duration
@@ -46,7 +47,7 @@ func New(f Fetcher, opts Options) (*Source, error) {
 	if f == nil || opts.Logger == nil || opts.Metrics == nil {
 		return nil, fmt.Errorf("configuration source: a fetcher, a logger and metrics are required")
 	}
-	s := &Source{logger: opts.Logger, metrics: opts.Metrics, maxAge: opts.TTL + opts.MaxStale}
+	s := &Source{logger: opts.Logger, metrics: opts.Metrics, ttl: opts.TTL, maxAge: opts.TTL + opts.MaxStale}
 	c, err := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
 		return s.refresh(ctx, f)
 	}, cache.Options{TTL: opts.TTL, MaxStale: opts.MaxStale, RetryInterval: opts.RetryInterval, Now: opts.Now})
@@ -72,8 +73,10 @@ func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot,
 	return snap, nil
 }
 
-// Get returns the configuration, refreshing it when it is past its TTL, and
-// counts the lookup: hit, miss (waited for a refresh), stale or error.
+// Get returns the configuration and counts the lookup: hit (fresh), miss
+// (waited for a fetch: no copy, or one past TTL + max-stale), revalidating
+// (past its TTL, served while a background refresh runs), stale (a refresh
+// has failed) or error.
 func (s *Source) Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error) {
 	res, err := s.cache.Get(ctx)
 	switch {
@@ -83,15 +86,34 @@ func (s *Source) Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], 
 		s.metrics.ObserveCache("stale")
 	case res.Refreshed:
 		s.metrics.ObserveCache("miss")
+	case res.Revalidating:
+		s.metrics.ObserveCache("revalidating")
 	default:
 		s.metrics.ObserveCache("hit")
 	}
 	return res, err
 }
 
+// Current returns the copy if it may be served without waiting, starting the
+// background refresh that is due (see cache.Current); it is not counted as a
+// lookup. The endpoint checks stored answers against it.
+func (s *Source) Current(ctx context.Context) (cache.Result[*opportunity.Snapshot], bool) {
+	return s.cache.Current(ctx)
+}
+
 // Peek returns the copy held, without refreshing or counting, and whether
-// there is one; Stale is true once it is past its TTL.
+// there is one (readiness, tests).
 func (s *Source) Peek() (cache.Result[*opportunity.Snapshot], bool) { return s.cache.Peek() }
+
+// TTL is how long a copy is fresh (CACHE_TTL).
+func (s *Source) TTL() time.Duration { return s.ttl }
+
+// Revalidate refreshes the copy now and waits for the outcome, which it
+// returns (the copy is kept when the refresh fails).
+func (s *Source) Revalidate(ctx context.Context) error { return s.cache.Revalidate(ctx) }
+
+// Refreshing reports whether a fetch from the upstream is running.
+func (s *Source) Refreshing() bool { return s.cache.Refreshing() }
 
 // Fetches counts refreshes made so far (successful or not).
 func (s *Source) Fetches() int64 { return s.cache.Fetches() }
@@ -116,6 +138,7 @@ func (s *Source) Ready() (ready bool, detail map[string]any) {
 		"configVersion": res.Value.Version(),
 		"ageSeconds":    int64(res.Age.Seconds()),
 		"stale":         res.Stale,
+		"refreshing":    s.cache.Refreshing(),
 	}
 	if res.Age > s.maxAge {
 		detail["status"], detail["reason"] = "not ready", "the cached configuration is older than CACHE_TTL + CACHE_MAX_STALE"

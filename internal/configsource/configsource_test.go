@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/configsource"
@@ -19,12 +21,22 @@ import (
 
 // fetcher answers the snapshot, or err when set.
 type fetcher struct {
+	mu  sync.Mutex
 	err error
 }
 
+func (f *fetcher) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
 func (f *fetcher) OpportunityConfig(context.Context) (*opportunity.Snapshot, error) {
-	if f.err != nil {
-		return nil, f.err
+	f.mu.Lock()
+	err := f.err
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	return opportunity.NewSnapshot([]*opportunity.Type{{TypeID: 1, TypeName: "one"}}, "v1"), nil
 }
@@ -55,7 +67,7 @@ func TestReady(t *testing.T) {
 	}{
 		{"nothing fetched", false, 0, false, "not ready", nil},
 		{"fresh", true, 10 * time.Second, true, "ready", false},
-		{"stale, within max-stale", true, 31 * time.Minute, true, "ready", true},
+		{"past the TTL, within max-stale", true, 31 * time.Minute, true, "ready", false},
 		{"older than TTL + max-stale", true, time.Hour + 31*time.Second, false, "not ready", true},
 	}
 	for _, tt := range tests {
@@ -80,46 +92,53 @@ func TestReady(t *testing.T) {
 // TestLookupsAndRefreshesAreMetered: every Get is counted by result, every
 // refresh by outcome, and a failed refresh is logged once.
 func TestLookupsAndRefreshesAreMetered(t *testing.T) {
-	clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	f := &fetcher{}
-	logs := &testkit.LogBuffer{}
-	s, m := newSource(t, f, clk, logs)
-	ctx := context.Background()
-	for range 2 { // a miss, then a hit
-		if _, err := s.Get(ctx); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
+		f := &fetcher{}
+		logs := &testkit.LogBuffer{}
+		s, m := newSource(t, f, clk, logs)
+		ctx := context.Background()
+		for range 2 { // a miss, then a hit
+			if _, err := s.Get(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	clk.Advance(31 * time.Second)
-	f.err = &tanmarket.Error{Kind: tanmarket.KindUnavailable}
-	if res, err := s.Get(ctx); err != nil || !res.Stale { // a failed refresh: stale
-		t.Fatalf("Get = %+v, %v", res, err)
-	}
-	clk.Advance(2 * time.Hour)
-	if _, err := s.Get(ctx); !errors.As(err, new(*tanmarket.Error)) { // past max-stale: error
-		t.Fatalf("Get past max-stale: %v", err)
-	}
+		clk.Advance(31 * time.Second)
+		f.setErr(&tanmarket.Error{Kind: tanmarket.KindUnavailable})
+		if res, err := s.Get(ctx); err != nil || res.Stale || !res.Revalidating { // served while refreshed
+			t.Fatalf("Get = %+v, %v", res, err)
+		}
+		synctest.Wait() // the background refresh has failed
+		if res, err := s.Get(ctx); err != nil || !res.Stale {
+			t.Fatalf("Get after the failed refresh = %+v, %v", res, err)
+		}
+		clk.Advance(2 * time.Hour)
+		if _, err := s.Get(ctx); !errors.As(err, new(*tanmarket.Error)) { // past max-stale: error
+			t.Fatalf("Get past max-stale: %v", err)
+		}
 
-	w := httptest.NewRecorder()
-	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	for _, want := range []string{
-		`config_cache_requests_total{result="miss"} 1`,
-		`config_cache_requests_total{result="hit"} 1`,
-		`config_cache_requests_total{result="stale"} 1`,
-		`config_cache_requests_total{result="error"} 1`,
-		`upstream_refreshes_total{outcome="ok"} 1`,
-		`upstream_refreshes_total{outcome="unavailable"} 2`,
-	} {
-		if !strings.Contains(w.Body.String(), want) {
-			t.Errorf("metrics lack %s", want)
+		w := httptest.NewRecorder()
+		m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		for _, want := range []string{
+			`config_cache_requests_total{result="miss"} 1`,
+			`config_cache_requests_total{result="hit"} 1`,
+			`config_cache_requests_total{result="revalidating"} 1`,
+			`config_cache_requests_total{result="stale"} 1`,
+			`config_cache_requests_total{result="error"} 1`,
+			`upstream_refreshes_total{outcome="ok"} 1`,
+			`upstream_refreshes_total{outcome="unavailable"} 2`,
+		} {
+			if !strings.Contains(w.Body.String(), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
-	}
-	if n := strings.Count(logs.String(), "opportunity config refresh failed"); n != 2 {
-		t.Errorf("%d refresh-failure log lines for 2 failed refreshes:\n%s", n, logs)
-	}
-	if s.Fetches() != 3 {
-		t.Errorf("Fetches = %d, want 3", s.Fetches())
-	}
+		if n := strings.Count(logs.String(), "opportunity config refresh failed"); n != 2 {
+			t.Errorf("%d refresh-failure log lines for 2 failed refreshes:\n%s", n, logs)
+		}
+		if s.Fetches() != 3 {
+			t.Errorf("Fetches = %d, want 3", s.Fetches())
+		}
+	})
 }
 
 func TestNewRequiresItsParts(t *testing.T) {

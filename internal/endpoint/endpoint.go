@@ -30,11 +30,12 @@ import (
 )
 
 // Source is the configuration the endpoint serves: Get fetches when needed
-// (what execution reads, once per request), Peek tells without fetching
-// whether a fresh copy is held (what stored answers are checked against).
+// (what execution reads, once per request), Current tells without waiting
+// whether a copy may be served now, starting its background refresh when one
+// is due (what stored answers are checked against).
 type Source interface {
 	loaders.Source
-	Peek() (cache.Result[*opportunity.Snapshot], bool)
+	Current(ctx context.Context) (cache.Result[*opportunity.Snapshot], bool)
 }
 
 // Observer is told of every operation the endpoint answers: its name ("" when
@@ -155,7 +156,9 @@ type request struct {
 	r     *http.Request
 	media string // the response media type, from Accept
 	// version and age are the configuration held when the request arrived,
-	// if fresh (version "" otherwise): stored answers are checked against it.
+	// if it may be served and is not stale (version "" otherwise): fresh, or
+	// past its TTL while it is revalidated. Stored answers are checked
+	// against it.
 	version string
 	age     time.Duration
 	query   url.Values // a GET's parameters, parsed on first use
@@ -197,7 +200,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, q, "", apierror.MethodNotAllowed, "GraphQL requests are GET or POST")
 		return
 	}
-	if res, ok := e.src.Peek(); ok && !res.Stale {
+	if res, ok := e.src.Current(r.Context()); ok && !res.Stale {
 		q.version, q.age = res.Value.Version(), res.Age
 	}
 	if e.opts.Responses != nil || r.Method == http.MethodPost {

@@ -25,7 +25,7 @@ func (noSource) Get(context.Context) (cache.Result[*opportunity.Snapshot], error
 	return cache.Result[*opportunity.Snapshot]{}, context.Canceled
 }
 
-func (noSource) Peek() (cache.Result[*opportunity.Snapshot], bool) {
+func (noSource) Current(context.Context) (cache.Result[*opportunity.Snapshot], bool) {
 	return cache.Result[*opportunity.Snapshot]{}, false
 }
 

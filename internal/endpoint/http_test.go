@@ -48,7 +48,7 @@ func TestGETCachingWithETags(t *testing.T) {
 
 	// A new configuration gets a new ETag once the old one expires.
 	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1,"defaultType":true}]`))
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	resp, body = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), map[string]string{"If-None-Match": etag})
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || !strings.Contains(body, "新") {
 		t.Fatalf("after a config change: %d etag %q %s", resp.StatusCode, resp.Header.Get("ETag"), body)
@@ -56,7 +56,7 @@ func TestGETCachingWithETags(t *testing.T) {
 
 	// Stale answers, errors and POSTs are not cacheable.
 	s.Sim.SetFault(simulator.FaultServerError)
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	resp, body = testkit.Get(t, s.Server.URL+"/query?"+q.Encode(), nil)
 	if !strings.Contains(body, `"stale":true`) || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("ETag") != "" {
 		t.Errorf("stale answer: Cache-Control %q ETag %q %s", resp.Header.Get("Cache-Control"), resp.Header.Get("ETag"), body)

@@ -93,7 +93,7 @@ func TestResponseCacheBypassAndInvalidation(t *testing.T) {
 	}
 	// A new configuration version is never answered from the old one's entries.
 	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1}]`))
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	if b := rawPost(t, s.Server.URL, q); !bytes.Contains(b, []byte("新")) {
 		t.Errorf("after a config change: %s", b)
 	}
@@ -251,7 +251,7 @@ func TestStoredAnswersNotWhileStale(t *testing.T) {
 	rawPost(t, s.Server.URL, q)
 	rawPost(t, s.Server.URL, q)
 	s.Sim.SetFault(simulator.FaultServerError)
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	if b := rawPost(t, s.Server.URL, q); !bytes.Contains(b, []byte(`"stale":true`)) {
 		t.Errorf("stale configuration answered without its mark: %s", b)
 	}

@@ -385,8 +385,8 @@ func TestStaleIfError(t *testing.T) {
 		t.Fatalf("fresh answer: %s", r.Body)
 	}
 
-	s.Clock.Advance(45 * time.Second) // past the 30s TTL
 	s.Sim.SetFault(simulator.FaultServerError)
+	s.Expire(t, 45*time.Second) // past the 30s TTL: the refresh fails
 	r := s.Query(t, q, nil)
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), "1001") {
 		t.Fatalf("stale copy not served: %s", r.Body)
@@ -422,7 +422,7 @@ func TestConfigChangeIsServedAfterTTL(t *testing.T) {
 	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "旧") {
 		t.Fatalf("within TTL the cached copy should be served, got %s", r.Body)
 	}
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	if r := s.Query(t, q, nil); !strings.Contains(string(r.Data), "新") {
 		t.Fatalf("after TTL the new configuration should be served, got %s", r.Body)
 	}
@@ -491,13 +491,13 @@ func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
 	}
 	s.Sim.SetFault(simulator.FaultServerError)
 	for range 5 { // BREAKER_FAILURES (5 by default) failed refreshes open the breaker
-		s.Clock.Advance(31 * time.Second)
+		s.Expire(t, 31*time.Second)
 		if r := s.Query(t, q, nil); r.Extensions["opportunityConfig"] == nil {
 			t.Fatalf("want a stale answer: %s", r.Body)
 		}
 	}
 	calls := s.Sim.Calls()
-	s.Clock.Advance(31 * time.Second)
+	s.Expire(t, 31*time.Second)
 	r := s.Query(t, q, nil)
 	if len(r.Errors) > 0 || r.Extensions["opportunityConfig"] == nil {
 		t.Fatalf("breaker open: want the stale copy, got %s", r.Body)

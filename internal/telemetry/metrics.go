@@ -92,7 +92,7 @@ func NewMetrics() *Metrics {
 			Name: "upstream_http_request_duration_seconds", Help: "Time of one HTTP request to the upstream.", Buckets: latency,
 		}, []string{"code"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "config_cache_requests_total", Help: "Configuration lookups by result: hit (fresh), miss (waited for a refresh), stale (served past its TTL), error.",
+			Name: "config_cache_requests_total", Help: "Configuration lookups by result: hit (fresh), miss (waited for a fetch), revalidating (past its TTL, served while a background refresh runs), stale (a refresh failed), error.",
 		}, []string{"result"}),
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "dataloader_batch_size", Help: "Keys per dataloader batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100},

@@ -134,3 +134,17 @@ func (s *Stack) Query(t testing.TB, query string, vars map[string]any) testkit.R
 	t.Helper()
 	return testkit.PostQuery(t, s.Server.URL+"/query", query, vars)
 }
+
+// Expire moves the configuration's clock on by d and, when that takes the
+// copy past its TTL, runs the refresh that is then due and waits for its
+// outcome (a new copy, or a failure that marks the copy stale): what the first
+// request after the TTL starts in the background, finished, so that the
+// test's next request sees it.
+func (s *Stack) Expire(t testing.TB, d time.Duration) {
+	t.Helper()
+	s.Clock.Advance(d)
+	if res, ok := s.Service.Config.Peek(); ok && res.Age < s.Service.Config.TTL() {
+		return // still fresh: nothing is due
+	}
+	_ = s.Service.Config.Revalidate(context.Background()) // a failure is the test's to see
+}

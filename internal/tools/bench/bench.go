@@ -246,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	fmt.Fprintf(progress, "bench: cold path, CACHE_TTL=1ms, %d sequential requests per query\n", cfg.Cold)
+	fmt.Fprintf(progress, "bench: cold path, CACHE_TTL=CACHE_MAX_STALE=1ms, %d sequential requests per query\n", cfg.Cold)
 	if rep.BareUpstream, err = bareUpstream(ctx, simURL, cfg.Cold); err != nil {
 		return nil, err
 	}
@@ -520,17 +520,21 @@ func (m *measurer) startCeiling(ctx context.Context, label string, reqs []reques
 	return &target{name: targetCeiling, p: p}, nil
 }
 
-// coldTTL is the cold path's CACHE_TTL: shorter than the pause before each
-// request, so that every request refreshes.
+// coldTTL is the cold path's CACHE_TTL and CACHE_MAX_STALE: together shorter
+// than the pause before each request, so that every request finds no copy it
+// may serve and waits for the upstream (with a longer max-stale, a copy is
+// served at once while it is refreshed in the background, and no request
+// waits: stale-while-revalidate).
 const coldTTL = time.Millisecond
 
-// cold measures requests that each refresh the configuration: CACHE_TTL=1ms,
-// one connection, a pause of a few ms before each request so that the copy
-// has expired when it comes. The ceiling, calling the upstream before each
-// answer, is measured the same way beside it.
+// cold measures requests that each wait for a fetch of the configuration:
+// CACHE_TTL=CACHE_MAX_STALE=1ms, one connection, a pause of a few ms before
+// each request so that the copy is too old to serve when it comes. The
+// ceiling, calling the upstream before each answer, is measured the same way
+// beside it.
 func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL string, reqs []request, answers map[string]answer) ([]ColdRow, error) {
 	cfg := m.cfg
-	svc, err := m.startService(ctx, "cold", serviceEnv(cfg, simURL, "CACHE_TTL="+coldTTL.String()))
+	svc, err := m.startService(ctx, "cold", serviceEnv(cfg, simURL, "CACHE_TTL="+coldTTL.String(), "CACHE_MAX_STALE="+coldTTL.String()))
 	if err != nil {
 		return nil, err
 	}

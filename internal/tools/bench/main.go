@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ok, err := command.Parse(args, stderr, &cfg.Load, func(fs *flag.FlagSet) {
 		fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "interleaved rounds (service, ceiling, service, …)")
 		fs.DurationVar(&cfg.Latency, "latency", cfg.Latency, "the simulator's answer delay")
-		fs.IntVar(&cfg.Cold, "cold", cfg.Cold, "sequential requests per query on the cold path (CACHE_TTL=1ms)")
+		fs.IntVar(&cfg.Cold, "cold", cfg.Cold, "sequential requests per query on the cold path (CACHE_TTL=CACHE_MAX_STALE=1ms)")
 		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
 		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")
 		fs.BoolVar(&noPin, "no-pin", false, "do not pin: servers and load share every CPU")
