@@ -20,7 +20,9 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
-	s := start(t, map[string]string{"RATE_LIMIT": "0"})
+	// FAST_PATH=false: the dataloaders' metrics are of gqlgen's execution,
+	// which the fast path does not use.
+	s := start(t, map[string]string{"RATE_LIMIT": "0", "FAST_PATH": "false"})
 	waitReady(t, s)
 	for _, q := range []string{
 		`query Dropdown { opportunityTypes { typeId } }`,

@@ -5,15 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"maps"
 	"math"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
+	gqllru "github.com/99designs/gqlgen/graphql/handler/lru"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/fastpath"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
@@ -42,6 +46,84 @@ type Options struct {
 	// TrustedDocuments, when set, is the only set of documents that may run;
 	// APQ is then off, since it would let clients register new ones.
 	TrustedDocuments persisted.Manifest
+	// FastPath executes the queries it covers with internal/fastpath, over the
+	// request's snapshot, instead of gqlgen's interpreter (FAST_PATH).
+	FastPath bool
+}
+
+// Executor is gqlgen's executor, which parses, validates, costs and runs
+// every operation, with the compiled fast path in front of its execution:
+// a validated query the fast path covers is answered by its plan, byte for
+// byte what gqlgen would answer (internal/fastpath's tests prove it); anything
+// else (introspection, what the plan does not cover, a configuration that
+// could not be had) runs on gqlgen.
+type Executor struct {
+	gql    *executor.Executor
+	schema *ast.Schema
+	// plans holds a plan, or nil for "not covered", per parsed document and
+	// operation. The documents are gqlgen's query cache's, so one document
+	// text maps to one pointer while it is cached; bounded like that cache.
+	plans *lru.Cache[planKey, *fastpath.Plan] // nil: the fast path is off
+}
+
+type planKey struct {
+	doc       *ast.QueryDocument
+	operation string
+}
+
+var _ graphql.GraphExecutor = (*Executor)(nil)
+
+// CreateOperationContext parses, validates and costs the request (gqlgen).
+func (e *Executor) CreateOperationContext(ctx context.Context, p *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	return e.gql.CreateOperationContext(ctx, p)
+}
+
+// DispatchError presents a request's errors (gqlgen).
+func (e *Executor) DispatchError(ctx context.Context, list gqlerror.List) *graphql.Response {
+	return e.gql.DispatchError(ctx, list)
+}
+
+// DispatchOperation runs a validated operation: by its plan when the fast
+// path covers it, otherwise by gqlgen.
+func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if resp := e.fast(ctx, rc); resp != nil {
+		return graphql.OneShot(resp), ctx
+	}
+	return e.gql.DispatchOperation(ctx, rc)
+}
+
+// fast answers rc by its plan, or returns nil for gqlgen to answer.
+func (e *Executor) fast(ctx context.Context, rc *graphql.OperationContext) *graphql.Response {
+	if e.plans == nil || rc.Doc == nil || rc.Operation == nil || rc.Operation.Operation != ast.Query {
+		return nil
+	}
+	for _, v := range rc.Variables {
+		if v == nil {
+			// A null variable can make gqlgen answer with errors (a null
+			// @skip/@include condition) that a plan does not report: let
+			// gqlgen answer.
+			return nil
+		}
+	}
+	key := planKey{rc.Doc, rc.OperationName}
+	plan, ok := e.plans.Get(key)
+	if !ok {
+		p, err := fastpath.Compile(e.schema, rc.Doc, rc.OperationName)
+		if err != nil {
+			p = nil // not covered: remembered, so it is not compiled again
+		}
+		e.plans.Add(key, p)
+		plan = p
+	}
+	l := loaders.For(ctx)
+	if plan == nil || l == nil {
+		return nil
+	}
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil // gqlgen presents the error, as it always has
+	}
+	return &graphql.Response{Data: plan.Execute(nil, snap, rc.Variables), Extensions: freshness(ctx)}
 }
 
 // NewExecutor builds gqlgen's executor explicitly (not NewDefaultServer, which
@@ -49,15 +131,16 @@ type Options struct {
 // complexity limit, persisted documents, the error presenter and the recover
 // function. It is the GraphQL half of the service; internal/endpoint serves it
 // over HTTP.
-func NewExecutor(logger *slog.Logger, opts Options) *executor.Executor {
-	exec := executor.New(NewExecutableSchema(Config{Resolvers: &Resolver{}, Complexity: complexity()}))
+func NewExecutor(logger *slog.Logger, opts Options) *Executor {
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	exec := executor.New(es)
 	switch {
 	case opts.TrustedDocuments != nil:
 		exec.Use(persisted.OnlyListed{Manifest: opts.TrustedDocuments})
 	case opts.APQCacheSize > 0:
-		exec.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](opts.APQCacheSize)})
+		exec.Use(extension.AutomaticPersistedQuery{Cache: gqllru.New[string](opts.APQCacheSize)})
 	}
-	exec.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	exec.SetQueryCache(gqllru.New[*ast.QueryDocument](queryCacheSize))
 	if opts.Limits.MaxTokens > 0 {
 		exec.SetParserTokenLimit(opts.Limits.MaxTokens)
 	}
@@ -73,7 +156,12 @@ func NewExecutor(logger *slog.Logger, opts Options) *executor.Executor {
 	exec.SetErrorPresenter(presentError(logger))
 	exec.SetRecoverFunc(recoverPanic(logger))
 	exec.AroundResponses(addFreshness)
-	return exec
+	e := &Executor{gql: exec, schema: es.Schema()}
+	if opts.FastPath {
+		// Only fails for a non-positive size.
+		e.plans, _ = lru.New[planKey, *fastpath.Plan](queryCacheSize)
+	}
+	return e
 }
 
 // SchemaTag changes whenever the schema does, so that validators (ETags) made
@@ -87,21 +175,33 @@ var SchemaTag = sync.OnceValue(func() string {
 // kept because the upstream is failing (RFC 5861 stale-if-error).
 func addFreshness(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	l := loaders.For(ctx)
-	if resp == nil || l == nil {
+	if resp == nil {
 		return resp
+	}
+	if ext := freshness(ctx); ext != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		maps.Copy(resp.Extensions, ext)
+	}
+	return resp
+}
+
+// freshness is the response extension that marks an answer built from a
+// stale configuration, or nil when it was not: the same for gqlgen's answers
+// and the fast path's.
+func freshness(ctx context.Context) map[string]any {
+	l := loaders.For(ctx)
+	if l == nil {
+		return nil
 	}
 	res, ok := l.Freshness()
 	if !ok || !res.Stale {
-		return resp
+		return nil
 	}
-	if resp.Extensions == nil {
-		resp.Extensions = map[string]any{}
-	}
-	resp.Extensions[FreshnessExtension] = map[string]any{
+	return map[string]any{FreshnessExtension: map[string]any{
 		"stale":      true,
 		"ageSeconds": int64(math.Floor(res.Age.Seconds())),
 		"version":    res.Value.Version(),
-	}
-	return resp
+	}}
 }

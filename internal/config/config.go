@@ -64,6 +64,9 @@ type Config struct {
 	Auth               auth.Options
 	ResponseCache      bool
 	ResponseCacheBytes int
+	// FastPath executes the queries internal/fastpath covers by their
+	// compiled plans; off, gqlgen executes everything.
+	FastPath           bool
 	APQCacheSize       int
 	PersistedOnly      bool
 	PersistedFile      string
@@ -141,6 +144,7 @@ var Variables = []Variable{
 	{"SERVER_MAX_HEADER_BYTES", "65536", "largest request header block"},
 	{"RESPONSE_CACHE", "true", "keep encoded answers per configuration version and serve repeats without executing"},
 	{"RESPONSE_CACHE_BYTES", "33554432", "size bound of the response cache (LRU)"},
+	{"FAST_PATH", "true", "execute queries by their compiled plans (byte-identical to gqlgen, which runs what they do not cover); false runs every operation on gqlgen"},
 	{"APQ_CACHE_SIZE", "1000", "automatic persisted queries kept (LRU); 0 turns APQ off"},
 	{"PERSISTED_QUERIES_ONLY", "false", "true: run only the documents in PERSISTED_QUERIES_FILE (trusted documents)"},
 	{"PERSISTED_QUERIES_FILE", "", "manifest of trusted documents, {\"<sha256>\": \"<document>\"} as graphql-codegen emits"},
@@ -316,6 +320,7 @@ func readGraphQL(r *reader, c *Config) {
 		c.Introspection = r.boolean("INTROSPECTION")
 	}
 	c.LoaderWait = r.duration("LOADER_WAIT")
+	c.FastPath = r.boolean("FAST_PATH")
 }
 
 // readLimits reads the bounds on one request. MAX_ALIASES, MAX_DIRECTIVES

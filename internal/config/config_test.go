@@ -98,6 +98,7 @@ var realEnv = env{
 	"LOG_FLUSH_INTERVAL":         "0",
 	"APQ_CACHE_SIZE":             "10",
 	"RESPONSE_CACHE":             "false",
+	"FAST_PATH":                  "false",
 	"RESPONSE_CACHE_BYTES":       "1048576",
 	"PERSISTED_QUERIES_ONLY":     "true",
 	"PERSISTED_QUERIES_FILE":     "testdata/persisted.json",
@@ -144,6 +145,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"CacheTTL", c.CacheTTL, 30 * time.Second},
 		{"CacheMaxStale", c.CacheMaxStale, 24 * time.Hour},
 		{"LoaderWait", c.LoaderWait, time.Millisecond},
+		{"FastPath", c.FastPath, true},
 		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second},
 	}
 	for _, tt := range tests {
@@ -202,6 +204,7 @@ func TestLoadRealUpstream(t *testing.T) {
 		{"CacheTTL", c.CacheTTL, time.Minute},
 		{"CacheMaxStale", c.CacheMaxStale, 2 * time.Hour},
 		{"LoaderWait", c.LoaderWait, 5 * time.Millisecond},
+		{"FastPath", c.FastPath, false},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/lexer"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 )
@@ -51,14 +53,69 @@ func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Ti
 	return false
 }
 
-// store keeps a clean answer under its normalised key (if any) and under the
-// raw bytes of the request that asked for it.
-func (e *Endpoint) store(q *request, version, key string, a respcache.Entry) {
-	if key != "" {
-		e.opts.Responses.Put(version, key, a)
-	}
+// store keeps a stored answer under the raw bytes of another request that
+// asked for it (another spelling of the same operation).
+func (e *Endpoint) store(q *request, version string, a respcache.Entry) {
 	if q.raw != nil {
 		e.opts.Responses.Put(version, q.raw.String(), a)
+	}
+}
+
+// rawOf returns the request's bytes as a key, or "" when none are kept.
+func rawOf(q *request) string {
+	if q.raw == nil {
+		return ""
+	}
+	return q.raw.String()
+}
+
+// replayRequest is how an answer is asked for again (respcache.Replay).
+type replayRequest struct {
+	params graphql.RawParams // Headers left out: nothing downstream reads them
+	media  string
+}
+
+// keep stores a clean answer for version under its normalised key and the
+// request's bytes (when raw is not ""), with how to ask for it again. When
+// it is the new version's first answer, the old version's most asked answers
+// are made again for the new one, in the background (makeAhead).
+func (e *Endpoint) keep(version, key, raw string, p *graphql.RawParams, media string, body []byte, name string) respcache.Entry {
+	replay := replayRequest{params: *p, media: media}
+	replay.params.Headers = nil
+	a := respcache.Entry{Body: body, Operation: name, Replay: &respcache.Replay{Key: key, Raw: raw, Request: replay}}
+	hot := e.opts.Responses.Put(version, key, a)
+	if raw != "" {
+		hot = append(hot, e.opts.Responses.Put(version, raw, a)...)
+	}
+	if len(hot) > 0 {
+		go e.makeAhead(version, hot)
+	}
+	return a
+}
+
+// makeAhead executes, for a new configuration version, the questions the old
+// version was asked most (respcache.Hot of them), one after the other, and
+// stores their answers, so that the front-ends' everyday queries are answered
+// from stored bytes from the first request on. Each execution is bounded by
+// REQUEST_TIMEOUT; an answer built from another version (a newer one came
+// meanwhile) or with errors is dropped.
+func (e *Endpoint) makeAhead(version string, hot []*respcache.Replay) {
+	for _, r := range hot {
+		req, ok := r.Request.(replayRequest)
+		if !ok {
+			continue
+		}
+		ctx := loaders.NewContext(context.Background(), loaders.New(e.src, e.opts.Loaders))
+		cancel := context.CancelFunc(func() {})
+		if e.opts.RequestTimeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
+		}
+		p := req.params
+		status, resp, name := e.execute(graphql.StartOperationTrace(ctx), &request{media: req.media, ahead: true}, &p)
+		if v, _ := builtFrom(ctx); v == version && storable(status, resp, v) {
+			e.keep(v, r.Key, r.Raw, &p, req.media, marshal(resp), name)
+		}
+		cancel()
 	}
 }
 

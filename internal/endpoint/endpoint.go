@@ -170,6 +170,9 @@ type request struct {
 	// start is when the request arrived, for the duration of an answer
 	// taken from another request's execution.
 	start time.Time
+	// ahead marks an execution nobody asked for yet (makeAhead): it is
+	// not counted as a client's operation.
+	ahead bool
 }
 
 // params returns a GET's query parameters, parsed once.

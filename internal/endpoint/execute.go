@@ -89,7 +89,7 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 	}
 	start := time.Now()
 	if a, ok := e.opts.Responses.Get(q.version, key); ok {
-		e.store(q, q.version, "", a) // remember this spelling too
+		e.store(q, q.version, a) // remember this spelling too
 		e.writeStored(w, q, a.Body, q.version, q.age)
 		e.observer.ObserveOperation(q.r.Context(), a.Operation, OutcomeOK, time.Since(start))
 		return
@@ -106,7 +106,7 @@ func (e *Endpoint) learnVersion(q *request) bool {
 	if _, err := loaders.For(ctx).Snapshot(ctx); err != nil {
 		return false
 	}
-	q.version, q.age = builtFrom(q.r)
+	q.version, q.age = builtFrom(ctx)
 	return q.version != ""
 }
 
@@ -114,11 +114,11 @@ func (e *Endpoint) learnVersion(q *request) bool {
 // storing a clean answer under key (when not "") and the request's bytes.
 func (e *Endpoint) serveExecuted(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
 	status, resp, name := e.execute(q.r.Context(), q, p)
-	version, age := builtFrom(q.r)
+	version, age := builtFrom(q.r.Context())
 	b := marshal(resp)
 	failed := len(resp.Errors) > 0
 	if key != "" && storable(status, resp, version) {
-		e.store(q, version, key, respcache.Entry{Body: b, Operation: name})
+		e.keep(version, key, rawOf(q), p, q.media, b, name)
 	}
 	e.writeExecuted(w, q, status, b, failed, version, age)
 }
@@ -146,6 +146,7 @@ type answer struct {
 	failed  bool
 	version string // the fresh version it was built from; "" when none
 	age     time.Duration
+	kept    respcache.Entry // as stored, when it was (Body nil otherwise)
 }
 
 // serveShared executes the operation once for every identical request
@@ -161,12 +162,15 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 	flight := q.version + string(mediaKind(q.media)) + key
 	e.observer.ObserveWaiting(1, false)
 	led := false
+	// Copied now: the request's buffer goes back to the pool when its
+	// handler returns, which may be before the flight ends.
+	raw := rawOf(q)
 	ch := e.flights.DoChan(flight, func() (any, error) {
 		led = true
 		// A flight that ended just before this one began has stored its
 		// answer: take it rather than execute again.
 		if a, ok := e.opts.Responses.Get(q.version, key); ok {
-			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age}, nil
+			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age, kept: a}, nil
 		}
 		run := context.WithoutCancel(ctx) // keeps the loaders, trace and request id
 		if e.opts.RequestTimeout > 0 {
@@ -176,9 +180,9 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		}
 		status, resp, name := e.execute(run, q, p)
 		a := &answer{status: status, body: marshal(resp), name: name, failed: len(resp.Errors) > 0}
-		a.version, a.age = builtFrom(q.r)
+		a.version, a.age = builtFrom(run)
 		if storable(status, resp, a.version) {
-			e.opts.Responses.Put(a.version, key, respcache.Entry{Body: a.body, Operation: name})
+			a.kept = e.keep(a.version, key, raw, p, q.media, a.body, name)
 		}
 		return a, nil
 	})
@@ -206,16 +210,16 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		}
 		e.observer.ObserveOperation(ctx, a.name, outcome, time.Since(q.start))
 	}
-	if a.version != "" && !a.failed && a.status == http.StatusOK && q.raw != nil {
-		e.opts.Responses.Put(a.version, q.raw.String(), respcache.Entry{Body: a.body, Operation: a.name})
+	if shared && a.kept.Body != nil && raw != "" {
+		e.opts.Responses.Put(a.version, raw, a.kept) // this spelling too
 	}
 	e.writeExecuted(w, q, a.status, a.body, a.failed, a.version, a.age)
 }
 
-// builtFrom returns the fresh configuration version a request's answer was
-// built from, or "" when it read none or a stale one.
-func builtFrom(r *http.Request) (string, time.Duration) {
-	l := loaders.For(r.Context())
+// builtFrom returns the fresh configuration version an answer executed under
+// ctx was built from, or "" when it read none or a stale one.
+func builtFrom(ctx context.Context) (string, time.Duration) {
+	l := loaders.For(ctx)
 	if l == nil {
 		return "", 0
 	}
@@ -238,7 +242,9 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 			span.SetStatus(codes.Error, outcome)
 		}
 		span.End()
-		e.observer.ObserveOperation(ctx, name, outcome, time.Since(start))
+		if !q.ahead {
+			e.observer.ObserveOperation(ctx, name, outcome, time.Since(start))
+		}
 	}()
 
 	if max := e.opts.Limits.MaxQueryBytes; max > 0 && len(p.Query) > max {

@@ -123,3 +123,33 @@ func TestPastTheTTLNobodyWaits(t *testing.T) {
 		t.Errorf("upstream calls = %d, want 2 (one refresh)", c)
 	}
 }
+
+// TestHotAnswersAreMadeAheadOnAVersionChange: when a refresh brings a new
+// version, the answers the old version was asked for again are made for the
+// new one in the background, so that their first request is answered from
+// stored bytes; an answer asked for only once is not.
+func TestHotAnswersAreMadeAheadOnAVersionChange(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"},
+		Dataset: []byte(`[{"typeName":"旧","typeId":1}]`)})
+	const hot, cold, other = `{ opportunityTypes { typeName } }`, `{ opportunityTypes { typeId } }`, `{ defaultOpportunityType { typeId } }`
+	burst(t, s.Server.URL, hot, 1)
+	burst(t, s.Server.URL, hot, 3) // asked again: hits
+	burst(t, s.Server.URL, cold, 1)
+
+	s.Sim.SetDataset([]byte(`[{"typeName":"新","typeId":1}]`))
+	s.Expire(t, 31*time.Second)
+	burst(t, s.Server.URL, other, 1) // the new version's first answer starts the making ahead
+	deadline := time.Now().Add(5 * time.Second)
+	for n, _, _, _ := s.Service.Responses.Stats(); n < 4 && time.Now().Before(deadline); n, _, _, _ = s.Service.Responses.Stats() {
+		time.Sleep(time.Millisecond) // the making ahead runs in the background
+	}
+	if n, _, _, _ := s.Service.Responses.Stats(); n != 4 {
+		t.Fatalf("entries = %d, want 4: the first answer and the hot one, each under its key and its bytes", n)
+	}
+	_, _, hitsBefore, _ := s.Service.Responses.Stats()
+	b := burst(t, s.Server.URL, hot, 1)[0]
+	_, _, hitsAfter, _ := s.Service.Responses.Stats()
+	if hitsAfter != hitsBefore+1 || !bytes.Contains(b, []byte("新")) {
+		t.Errorf("the hot answer was not made ahead for the new version (hits %d → %d): %s", hitsBefore, hitsAfter, b)
+	}
+}

@@ -7,8 +7,11 @@
 package respcache
 
 import (
+	"cmp"
 	"container/list"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Cache is safe for concurrent use. Entries belong to one configuration
@@ -36,6 +39,19 @@ type entry struct {
 type Entry struct {
 	Body      []byte
 	Operation string
+	// Replay, when set, is how to ask for this answer again, shared by the
+	// entries (normalised key, request bytes) that hold the same answer;
+	// it counts their hits, so that a new version's answers can be made in
+	// advance for the questions asked most.
+	Replay *Replay
+}
+
+// Replay is a question to ask again on a new version: the response key and
+// request bytes it was stored under, and what the caller needs to execute it.
+type Replay struct {
+	Key, Raw string
+	Request  any // the caller's own description of the request
+	hits     atomic.Uint64
 }
 
 // New returns a cache holding at most maxBytes of values.
@@ -74,18 +90,26 @@ func (c *Cache) get(el *list.Element) (Entry, bool) {
 	}
 	c.hits++
 	c.order.MoveToFront(el)
-	return el.Value.(*entry).value, true
+	v := el.Value.(*entry).value
+	if v.Replay != nil {
+		v.Replay.hits.Add(1)
+	}
+	return v, true
 }
 
 // Put stores value under key for version; a body larger than the whole
-// budget is not stored.
-func (c *Cache) Put(version, key string, value Entry) {
+// budget is not stored. The first Put of a new version drops the old
+// version's entries and returns the replays of the old version's most asked
+// answers (at most Hot, most hits first), for the caller to make again for
+// the new version.
+func (c *Cache) Put(version, key string, value Entry) (hot []*Replay) {
 	if size(key, value) > c.maxBytes {
-		return
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if version != c.version {
+		hot = c.hottest()
 		c.order.Init()
 		clear(c.entries)
 		c.bytes, c.version = 0, version
@@ -104,6 +128,29 @@ func (c *Cache) Put(version, key string, value Entry) {
 		delete(c.entries, e.key)
 		c.bytes -= size(e.key, e.value)
 	}
+	return hot
+}
+
+// Hot is how many answers a version change hands back to be made again: the
+// front-ends' everyday questions are a few dozen.
+const Hot = 64
+
+// hottest returns the replays of the current entries with hits, most first.
+func (c *Cache) hottest() []*Replay {
+	seen := map[*Replay]bool{}
+	var out []*Replay
+	for _, el := range c.entries {
+		r := el.Value.(*entry).value.Replay
+		if r != nil && !seen[r] && r.hits.Load() > 0 {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Replay) int { return cmp.Compare(b.hits.Load(), a.hits.Load()) })
+	if len(out) > Hot {
+		out = out[:Hot]
+	}
+	return out
 }
 
 // Stats returns the number of entries, their bytes, hits and misses.

@@ -152,6 +152,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		Limits:           cfg.Limits,
 		APQCacheSize:     cfg.APQCacheSize,
 		TrustedDocuments: trusted,
+		FastPath:         cfg.FastPath,
 	})
 	gql, err := endpoint.New(exec, s.Config, endpoint.Options{
 		MaxBodyBytes:   cfg.MaxRequestBytes,

@@ -1,0 +1,4 @@
+package fastpath
+
+// MaxConditions is maxConditions, for the tests of the limit.
+const MaxConditions = maxConditions
