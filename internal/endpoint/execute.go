@@ -170,6 +170,9 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		// A flight that ended just before this one began has stored its
 		// answer: take it rather than execute again.
 		if a, ok := e.opts.Responses.Get(q.version, key); ok {
+			if raw != "" {
+				e.opts.Responses.Put(q.version, raw, a)
+			}
 			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age, kept: a}, nil
 		}
 		run := context.WithoutCancel(ctx) // keeps the loaders, trace and request id
