@@ -163,8 +163,8 @@ type request struct {
 	age     time.Duration
 	query   url.Values // a GET's parameters, parsed on first use
 	// raw is the request's own bytes (method, media type, then the POST
-	// body or the GET query string): the response cache's first key. Only
-	// made while a fresh configuration is held and answers are kept.
+	// body or the GET query string): the response cache's first key. Made
+	// when answers are kept, and for every POST, whose body it holds.
 	raw  *bytes.Buffer
 	body []byte // a POST's body, read once
 	// start is when the request arrived, for the duration of an answer
@@ -186,15 +186,17 @@ func (q *request) params() url.Values {
 // ServeHTTP answers one request, in this order:
 //
 //  1. only GET and POST; a POST must be JSON within MaxBodyBytes (415, 413);
-//  2. with a fresh configuration held: a GET whose If-None-Match is current
-//     gets 304, and a request whose exact bytes were answered before gets
-//     the stored answer, before any decoding or parsing;
+//  2. with a copy of the configuration that may be served and is not stale
+//     (fresh, or past its TTL while a background refresh runs): a GET whose
+//     If-None-Match is current gets 304, and a request whose exact bytes were
+//     answered before gets the stored answer, before any decoding or parsing;
 //  3. otherwise the request gets its deadline and its own loaders, is
-//     decoded (400s) and, when answers are kept, learns the snapshot it will
-//     read (waiting for a refresh if one is due) and is checked again against
-//     the stored answers for that version, by its bytes and by its normalised
-//     key; then it is executed, once for every identical request arriving
-//     together (serveShared), and a clean answer is stored under both keys.
+//     decoded (400s) and, when answers are kept and no copy could be served
+//     on arrival, learns the snapshot it will read (waiting for the fetch)
+//     and is checked again against the stored answers for that version, by
+//     its bytes and by its normalised key; then it is executed, once for
+//     every identical request arriving together (serveShared), and a clean
+//     answer is stored under both keys.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := &request{r: r, media: responseMediaType(headerValue(r.Header, "Accept"))}

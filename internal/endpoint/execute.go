@@ -76,14 +76,15 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 		return
 	}
 	if q.version == "" && e.learnVersion(q) && e.answerStored(w, q, q.start) {
-		// The copy was past its TTL when the request came; the refresh it
-		// waited for brought a version whose answer is stored (unchanged
-		// upstream bytes keep the version).
+		// No copy could be served when the request came (start-up, or past
+		// TTL + max-stale); the fetch it waited for brought a version whose
+		// answer is stored (unchanged upstream bytes keep the version).
 		return
 	}
 	key := e.responseKey(p)
 	if q.version == "" {
-		// No fresh configuration to answer from: execution reports why.
+		// No configuration to answer from, or a stale one: execution
+		// reports why, or marks its answer stale.
 		e.serveExecuted(w, q, p, key)
 		return
 	}
@@ -98,9 +99,9 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 }
 
 // learnVersion reads the snapshot the request's execution will read, waiting
-// for the refresh a configuration past its TTL needs (shared by every request
-// waiting for it), and reports whether it is fresh; q.version and q.age are
-// then its.
+// for the fetch (shared by every request waiting for it) when no copy could
+// be served, and reports whether it is usable for stored answers (not
+// stale); q.version and q.age are then its.
 func (e *Endpoint) learnVersion(q *request) bool {
 	ctx := q.r.Context()
 	if _, err := loaders.For(ctx).Snapshot(ctx); err != nil {
