@@ -105,17 +105,24 @@ func (e *Endpoint) makeAhead(version string, hot []*respcache.Replay) {
 		if !ok {
 			continue
 		}
-		ctx := loaders.NewContext(context.Background(), loaders.New(e.src, e.opts.Loaders))
-		cancel := context.CancelFunc(func() {})
-		if e.opts.RequestTimeout > 0 {
-			ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
-		}
-		p := req.params
-		status, resp, name := e.execute(graphql.StartOperationTrace(ctx), &request{media: req.media, ahead: true}, &p)
-		if v, _ := builtFrom(ctx); v == version && storable(status, resp, v) {
-			e.keep(v, r.Key, r.Raw, &p, req.media, marshal(resp), name)
-		}
-		cancel()
+		e.makeOneAhead(version, r, req)
+	}
+}
+
+// makeOneAhead executes one replay for version and keeps its answer; a panic
+// is logged and the answer dropped (this goroutine is nobody's request).
+func (e *Endpoint) makeOneAhead(version string, r *respcache.Replay, req replayRequest) {
+	defer e.recoverInto(context.Background(), func(*answer) {})
+	ctx := loaders.NewContext(context.Background(), loaders.New(e.src, e.opts.Loaders))
+	if e.opts.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
+		defer cancel()
+	}
+	p := req.params
+	status, resp, name := e.execute(graphql.StartOperationTrace(ctx), &request{media: req.media, ahead: true}, &p)
+	if v, _ := builtFrom(ctx); v == version && storable(status, resp, v) {
+		e.keep(v, r.Key, r.Raw, &p, req.media, marshal(resp), name)
 	}
 }
 

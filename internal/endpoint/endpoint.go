@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -90,6 +91,9 @@ type Options struct {
 
 	Observer Observer     // nil: nobody is told
 	Tracer   trace.Tracer // nil: no spans
+	// Logger records panics in executions the endpoint runs off a request's
+	// own goroutine (shared executions, answers made ahead); nil discards.
+	Logger *slog.Logger
 }
 
 // Endpoint is the /query handler. It is safe for concurrent use.
@@ -141,6 +145,9 @@ func New(exec graphql.GraphExecutor, src Source, opts Options) (*Endpoint, error
 	}
 	if e.tracer == nil {
 		e.tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if e.opts.Logger == nil {
+		e.opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return e, nil
 }

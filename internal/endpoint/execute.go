@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -166,8 +167,11 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 	// Copied now: the request's buffer goes back to the pool when its
 	// handler returns, which may be before the flight ends.
 	raw := rawOf(q)
-	ch := e.flights.DoChan(flight, func() (any, error) {
+	ch := e.flights.DoChan(flight, func() (result any, _ error) {
 		led = true
+		// The flight runs on singleflight's goroutine, where a panic would
+		// end the process: it is answered as one, to every waiter.
+		defer e.recoverInto(ctx, func(a *answer) { result = a })
 		// A flight that ended just before this one began has stored its
 		// answer: take it rather than execute again.
 		if a, ok := e.opts.Responses.Get(q.version, key); ok {
@@ -218,6 +222,19 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		e.opts.Responses.Put(a.version, raw, a.kept) // this spelling too
 	}
 	e.writeExecuted(w, q, a.status, a.body, a.failed, a.version, a.age)
+}
+
+// recoverInto turns a panic in an execution off a request's goroutine into
+// an INTERNAL_SERVER_ERROR answer (status 500, as the router's recoverer
+// answers a panic), logged with its type and stack, never its value.
+func (e *Endpoint) recoverInto(ctx context.Context, set func(*answer)) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	e.opts.Logger.ErrorContext(ctx, "panic in a shared execution", "type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+	resp := &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.Internal, "internal server error")}}
+	set(&answer{status: http.StatusInternalServerError, body: marshal(resp), failed: true})
 }
 
 // builtFrom returns the fresh configuration version an answer executed under

@@ -167,6 +167,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		ExactDocuments: trusted != nil,
 		Observer:       d.Metrics,
 		Tracer:         d.Tracing.Tracer(),
+		Logger:         s.logger,
 	})
 	if err != nil {
 		return nil, err

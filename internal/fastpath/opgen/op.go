@@ -28,8 +28,8 @@ const (
 // the same field with the same arguments (keys), wherever it occurs in the
 // document. Fields that share a response key in one selection set, directly
 // or through fragments, therefore always merge (OverlappingFieldsCanBeMerged:
-// the schema has only object types, so every such pair is on one type), and
-// their sub-selections merge by the same rule one level down.
+// the generator selects on object types only, so every such pair is on one
+// type), and their sub-selections merge by the same rule one level down.
 //
 // The limits are kept as budgets: complexity and depth depend on where a
 // selection is, so each selection set gets a room; tokens, aliases, root
@@ -92,6 +92,7 @@ type variable struct {
 	def   string // the default's literal; "" for none
 	value any    // JSON value, when given
 	given bool
+	null  bool // given as null
 }
 
 // definition returns the variable's definition as written in the document.
@@ -610,7 +611,7 @@ func (o *op) argsUpper(f *ast.FieldDefinition) int {
 // variable.
 func (o *op) argument(t *ast.Type, coord string) (text string, tokens int) {
 	if o.src.intn(2) == 1 {
-		return "$" + o.variable(t, coord).name, 2
+		return "$" + o.variable(t, coord, true).name, 2
 	}
 	text, _, tokens = o.literal(t, coord, 0)
 	return text, tokens
@@ -620,23 +621,27 @@ func (o *op) argument(t *ast.Type, coord string) (text string, tokens int) {
 // MaxConditionVariables are read already and none of them fits.
 func (o *op) condition(pos *ast.Type, coord string) *variable {
 	if l := o.g.opts.MaxConditionVariables; l > 0 && len(o.conds) >= l {
-		fitting := o.fitting(o.conds, pos)
+		fitting := o.fitting(o.conds, pos, false)
 		if len(fitting) == 0 {
 			return nil
 		}
 		return pick(o.src, fitting)
 	}
-	v := o.variable(pos, coord)
+	v := o.variable(pos, coord, false)
 	if !slices.Contains(o.conds, v) {
 		o.conds = append(o.conds, v)
 	}
 	return v
 }
 
-// fitting returns those of vars that may stand where a value of type pos goes.
-func (o *op) fitting(vars []*variable, pos *ast.Type) []*variable {
+// fitting returns those of vars that may stand where a value of type pos
+// goes, and with null those given null.
+func (o *op) fitting(vars []*variable, pos *ast.Type, null bool) []*variable {
 	var out []*variable
 	for _, v := range vars {
+		if v.null && !null {
+			continue
+		}
 		at := *pos
 		if v.def != "" {
 			at.NonNull = false // as gqlparser's VariablesInAllowedPosition allows
@@ -651,10 +656,12 @@ func (o *op) fitting(vars []*variable, pos *ast.Type) []*variable {
 // variable returns a variable for a position of type pos: one
 // defined already whose type fits there, or a new one, defined as pos or,
 // with a default, as its nullable form, and given a value or left to its
-// default. A value is never null, and a nullable variable always has a
-// default, so a variable in a non-null position never makes the request fail.
-func (o *op) variable(pos *ast.Type, coord string) *variable {
-	if fitting := o.fitting(o.vars, pos); len(fitting) > 0 && o.src.intn(3) == 2 {
+// default. A nullable variable always has a default, so it may stand in a
+// non-null position; its value may be null only with null (and
+// Options.NullVariables).
+func (o *op) variable(pos *ast.Type, coord string, null bool) *variable {
+	null = null && o.g.opts.NullVariables
+	if fitting := o.fitting(o.vars, pos, null); len(fitting) > 0 && o.src.intn(3) == 2 {
 		return pick(o.src, fitting)
 	}
 	nonNull := *pos
@@ -670,7 +677,13 @@ func (o *op) variable(pos *ast.Type, coord string) *variable {
 		nullable := *pos
 		nullable.NonNull = false
 		v.typ = &nullable
-		withDefault, v.given = true, o.src.intn(2) == 0
+		withDefault = true
+		switch o.src.intn(4) {
+		case 0:
+			v.given = false
+		case 3:
+			v.null = null
+		}
 	}
 	o.tokens += 3 + typeTokens(v.typ) // "$ v :" and the type
 	if withDefault {
@@ -678,7 +691,7 @@ func (o *op) variable(pos *ast.Type, coord string) *variable {
 		v.def = text
 		o.tokens += 1 + n
 	}
-	if v.given {
+	if v.given && !v.null {
 		_, v.value, _ = o.literal(&nonNull, coord, 0)
 	}
 	o.bytes += len(v.definition()) + len(", ")

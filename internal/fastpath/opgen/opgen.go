@@ -31,9 +31,10 @@ type Options struct {
 	// Limits are the bounds every operation stays within: MaxTokens,
 	// MaxQueryBytes, MaxDepth, MaxAliases, MaxRootFields, MaxDirectives and,
 	// with ListWeight, MaxComplexity, counted as internal/limits and gqlgen
-	// count them (fragments expanded). A zero bound is no bound; the input's
-	// length still bounds an operation. MaxJSONDepth needs no budget: the
-	// variables' values nest at most four levels.
+	// count them (fragments expanded). A zero bound is no bound; depth and
+	// tokens then stop at 32 levels and 10 000 tokens all the same.
+	// MaxJSONDepth needs no budget: the variables' values nest at most four
+	// levels.
 	Limits limits.Limits
 	// ListWeight is the factor by which a list field multiplies its children's
 	// cost in the server's complexity model. Give its largest factor, so that
@@ -51,6 +52,12 @@ type Options struct {
 	// @include read in one operation (an executor may plan each combination
 	// of their values); 0 is no bound.
 	MaxConditionVariables int
+	// NullVariables gives null, now and then, to a nullable variable with a
+	// default that stands for an argument, in a non-null position too: the
+	// request passes validation and variable coercion, and the field fails
+	// when it executes. Never for @skip and @include, on which gqlgen panics
+	// (unrecovered at the root). Off, every operation executes without errors.
+	NullVariables bool
 }
 
 // Operation is one generated GraphQL request.

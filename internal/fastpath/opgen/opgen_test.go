@@ -39,16 +39,17 @@ const (
 	maxConditions = 6
 )
 
-// Ids of the demo dataset (internal/simulator/dataset.json), and ids it does
-// not have, per argument.
-var (
-	presentIDs = []int{1001, 1004, 2001, 2013, 2321, 2331, 101, 412}
-	testInts   = map[string][]int{
+// presentIDs are ids of the demo dataset (internal/simulator/dataset.json);
+// testInts offers them, and ids it does not have, per argument.
+func presentIDs() []int { return []int{1001, 1004, 2001, 2013, 2321, 2331, 101, 412} }
+
+func testInts() map[string][]int {
+	return map[string][]int{
 		"Query.opportunityType(typeId:)": {1001, 1004, 0, 999},
 		"OpportunityType.stage(id:)":     {2001, 2013, 2321, 2331, -1, 0},
 		"OpportunityType.field(id:)":     {101, 412, 1, 100000},
 	}
-)
+}
 
 func serviceSchema() *ast.Schema {
 	return graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
@@ -65,7 +66,7 @@ func defaultLimits(t testing.TB) limits.Limits {
 
 func newGenerator(t testing.TB, schema *ast.Schema, l limits.Limits) *opgen.Generator {
 	t.Helper()
-	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: listWeight, Ints: testInts, MaxConditionVariables: maxConditions})
+	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,36 +116,34 @@ func (c *checker) check(t *testing.T, op opgen.Operation) (*ast.QueryDocument, i
 	return doc, cost
 }
 
-// verify is check for any goroutine: it returns what is wrong with op.
+// verify is check for any goroutine: it returns what is wrong with op. The
+// service's executor parses the document once (with the token limit) and
+// validates it with gqlparser's default rules plus internal/limits' rules;
+// the default rules then run alone on its document, as the property to
+// prove is validity whatever rules a server adds.
 func (c *checker) verify(op opgen.Operation) (*ast.QueryDocument, int, error) {
 	fail := func(format string, args ...any) (*ast.QueryDocument, int, error) {
 		vars, _ := json.Marshal(op.Variables)
 		return nil, 0, fmt.Errorf("%s\nquery: %s\nvariables: %s", fmt.Sprintf(format, args...), op.Query, vars)
 	}
-	doc, err := parser.ParseQuery(&ast.Source{Input: op.Query})
-	if err != nil {
-		return fail("parse: %v", err)
-	}
-	if errs := validator.ValidateWithRules(c.schema, doc, rules.NewDefaultRules()); len(errs) > 0 {
-		return fail("validation: %v", errs)
-	}
-	if len(doc.Operations) != 1 || doc.Operations[0].Name != op.OperationName || doc.Operations[0].Operation != ast.Query {
-		return fail("want one query named %q", op.OperationName)
-	}
-	if _, err := validator.VariableValues(c.schema, doc.Operations[0], op.Variables); err != nil {
-		return fail("variables: %v", err)
-	}
 	if n := c.limits.MaxQueryBytes; n > 0 && len(op.Query) > n {
 		return fail("%d bytes; the limit is %d", len(op.Query), n)
-	}
-	if n := conditions(doc); n > maxConditions {
-		return fail("@skip and @include read %d variables; the bound is %d", n, maxConditions)
 	}
 	opCtx, errs := c.exec.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{
 		Query: op.Query, OperationName: op.OperationName, Variables: op.Variables,
 	})
 	if len(errs) > 0 {
 		return fail("refused by the service's executor: %v", errs)
+	}
+	doc := opCtx.Doc
+	if errs := validator.ValidateWithRules(c.schema, doc, rules.NewDefaultRules()); len(errs) > 0 {
+		return fail("validation: %v", errs)
+	}
+	if len(doc.Operations) != 1 || doc.Operations[0].Name != op.OperationName || doc.Operations[0].Operation != ast.Query {
+		return fail("want one query named %q", op.OperationName)
+	}
+	if n := conditions(doc); n > maxConditions {
+		return fail("@skip and @include read %d variables; the bound is %d", n, maxConditions)
 	}
 	cost := 0
 	if s, ok := opCtx.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats); ok {
@@ -172,6 +171,9 @@ func TestGenerate(t *testing.T) {
 			for i := w; i < len(all); i += workers {
 				op := g.Generate(opgen.NewSource(all[i]))
 				doc, cost, err := c.verify(op)
+				if err == nil && slices.Contains(slices.Collect(maps.Values(op.Variables)), nil) {
+					err = fmt.Errorf("a null variable without NullVariables: %s", op.Query)
+				}
 				if err != nil {
 					errs[w] = fmt.Errorf("input %d: %w", i, err)
 					return
@@ -190,6 +192,36 @@ func TestGenerate(t *testing.T) {
 		total.add(f)
 	}
 	total.report(t, len(all))
+}
+
+// TestNullVariables: with NullVariables some arguments' variables are null,
+// never a condition's, and the requests still pass validation, variable
+// coercion and the limits.
+func TestNullVariables(t *testing.T) {
+	schema, l := serviceSchema(), defaultLimits(t)
+	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions, NullVariables: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, nulls := newChecker(schema, l), 0
+	for _, in := range inputs(1500) {
+		op := g.Generate(opgen.NewSource(in))
+		doc, _ := c.check(t, op)
+		conds := conditionVariables(doc)
+		for name, v := range op.Variables {
+			if v != nil {
+				continue
+			}
+			nulls++
+			if conds[name] {
+				t.Fatalf("$%s is null and read by @skip or @include: %s", name, op.Query)
+			}
+		}
+	}
+	if nulls == 0 {
+		t.Error("no variable was null")
+	}
+	t.Logf("%d null variables", nulls)
 }
 
 // TestGenerateIsDeterministic: a fuzzer's input must always mean the same
@@ -253,7 +285,7 @@ func TestTightLimits(t *testing.T) {
 			l := base
 			tt.give(&l)
 			g, c := newGenerator(t, schema, l), newChecker(schema, l)
-			for _, in := range inputs(2000) {
+			for _, in := range inputs(500) {
 				c.check(t, g.Generate(opgen.NewSource(in)))
 			}
 		})
@@ -290,7 +322,7 @@ func TestOtherSchema(t *testing.T) {
 	}
 	c := &checker{schema: schema, limits: l}
 	seen := map[string]int{}
-	for _, in := range inputs(3000) {
+	for _, in := range inputs(1500) {
 		op := g.Generate(opgen.NewSource(in))
 		c.checkSyntaxAndRules(t, op)
 		for _, want := range []string{"range:", "color:", "ids:", "after:", "min:", "cheap:", "next:", "maybe", "item(", "null", "$v"} {
@@ -396,7 +428,7 @@ func (f *features) count(op opgen.Operation, doc *ast.QueryDocument, cost int) {
 		f.n[kind]++
 		if _, ok := op.Variables[v.Variable]; ok {
 			f.n["variable: given"]++
-			if n, ok := op.Variables[v.Variable].(json.Number); ok && slices.Contains(presentIDs, atoi(string(n))) {
+			if n, ok := op.Variables[v.Variable].(json.Number); ok && slices.Contains(presentIDs(), atoi(string(n))) {
 				f.n["id: present"]++
 			}
 		} else {
@@ -466,7 +498,7 @@ func (f *features) walk(set ast.SelectionSet, parent *ast.Definition, spreads ma
 					continue
 				}
 				f.n["argument: literal"]++
-				if slices.Contains(presentIDs, atoi(a.Value.Raw)) {
+				if slices.Contains(presentIDs(), atoi(a.Value.Raw)) {
 					f.n["id: present"]++
 				} else {
 					f.n["id: absent"]++
@@ -591,7 +623,10 @@ func atoi(s string) int {
 }
 
 // conditions counts the distinct variables directives read in doc.
-func conditions(doc *ast.QueryDocument) int {
+func conditions(doc *ast.QueryDocument) int { return len(conditionVariables(doc)) }
+
+// conditionVariables returns the variables directives read in doc.
+func conditionVariables(doc *ast.QueryDocument) map[string]bool {
 	vars := map[string]bool{}
 	var walk func(ast.SelectionSet)
 	walk = func(set ast.SelectionSet) {
@@ -620,7 +655,7 @@ func conditions(doc *ast.QueryDocument) int {
 	for _, f := range doc.Fragments {
 		walk(f.SelectionSet)
 	}
-	return len(vars)
+	return vars
 }
 
 // tokens counts a document's tokens, as the lexer reads them.
