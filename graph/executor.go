@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/fastpath"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
@@ -86,10 +89,75 @@ func (e *Executor) DispatchError(ctx context.Context, list gqlerror.List) *graph
 // DispatchOperation runs a validated operation: by its plan when the fast
 // path covers it, otherwise by gqlgen.
 func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if name, ok := nullCondition(rc); ok {
+		// gqlgen panics on a null @skip/@include condition at the root and
+		// reports field errors below it; either way the request cannot be
+		// answered as asked, so it is refused as a whole.
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.ValidationFailed,
+			fmt.Sprintf("variable $%s is the condition of @skip or @include and must be true or false, not null", name))}}), ctx
+	}
 	if resp := e.fast(ctx, rc); resp != nil {
 		return graphql.OneShot(resp), ctx
 	}
 	return e.gql.DispatchOperation(ctx, rc)
+}
+
+// nullCondition returns the name of a variable that is null in rc and is the
+// condition of a @skip or @include the operation can reach.
+func nullCondition(rc *graphql.OperationContext) (string, bool) {
+	if rc.Operation == nil {
+		return "", false
+	}
+	var nulls []string
+	for name, v := range rc.Variables {
+		if v == nil {
+			nulls = append(nulls, name)
+		}
+	}
+	if len(nulls) == 0 {
+		return "", false // the common case: nothing to walk
+	}
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet) (string, bool)
+	conditions := func(list ast.DirectiveList) (string, bool) {
+		for _, d := range list {
+			if d.Name != "skip" && d.Name != "include" {
+				continue
+			}
+			if arg := d.Arguments.ForName("if"); arg != nil && arg.Value != nil && arg.Value.Kind == ast.Variable && slices.Contains(nulls, arg.Value.Raw) {
+				return arg.Value.Raw, true
+			}
+		}
+		return "", false
+	}
+	walk = func(set ast.SelectionSet) (string, bool) {
+		for _, sel := range set {
+			var list ast.DirectiveList
+			var children ast.SelectionSet
+			switch s := sel.(type) {
+			case *ast.Field:
+				list, children = s.Directives, s.SelectionSet
+			case *ast.InlineFragment:
+				list, children = s.Directives, s.SelectionSet
+			case *ast.FragmentSpread:
+				list = s.Directives
+				if !seen[s.Name] && rc.Doc != nil {
+					seen[s.Name] = true
+					if f := rc.Doc.Fragments.ForName(s.Name); f != nil {
+						children = f.SelectionSet
+					}
+				}
+			}
+			if name, ok := conditions(list); ok {
+				return name, true
+			}
+			if name, ok := walk(children); ok {
+				return name, true
+			}
+		}
+		return "", false
+	}
+	return walk(rc.Operation.SelectionSet)
 }
 
 // fast answers rc by its plan, or returns nil for gqlgen to answer.
