@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 	"github.com/oppconfig/oppconfig-graphql/internal/tools/cli"
 	"github.com/oppconfig/oppconfig-graphql/internal/tools/proc"
 )
@@ -23,14 +26,21 @@ import (
 // Config is one benchmark run.
 type Config struct {
 	// Load is the duration (per target, query and round), warm-up (per
-	// target and query), closed-loop connections (Clients, -conns), the
-	// throughput runs' CACHE_TTL and extra service settings, as the soak
-	// also takes them.
+	// target and query), closed-loop connections (Clients, -conns), extra
+	// service settings and, only when set, the throughput runs' CACHE_TTL,
+	// as the soak also takes them. CacheTTL 0 passes no CACHE_TTL: the
+	// service runs its default, as its users do.
 	cli.Load
 	Rounds  int           // interleaved rounds
 	Latency time.Duration // the simulator's answer delay
 	Cold    int           // sequential requests per query on the cold path
-	Large   bool          // also measure the large dataset
+	// The refresh scenario: the upstream's data changes every RefreshEvery
+	// and the service, response cache on, runs with CACHE_TTL=RefreshTTL;
+	// each query is driven through it for RefreshDuration.
+	RefreshDuration time.Duration
+	RefreshEvery    time.Duration
+	RefreshTTL      time.Duration
+	Large           bool // also measure the large dataset
 	// LargeSize is LargeDataset's types, stages per type and fields per type.
 	LargeSize [3]int
 	// Pin runs the servers with `taskset -c 0`; the caller puts this process
@@ -47,18 +57,34 @@ func DefaultConfig() Config {
 			Duration: 10 * time.Second,
 			Clients:  32,
 			Warmup:   time.Second,
-			CacheTTL: time.Hour,
 		},
-		Rounds:    3,
-		Latency:   20 * time.Millisecond,
-		Cold:      100,
-		LargeSize: [3]int{40, 30, 150},
-		Pin:       true,
+		Rounds:          3,
+		Latency:         20 * time.Millisecond,
+		Cold:            100,
+		RefreshDuration: 24 * time.Second,
+		RefreshEvery:    3 * time.Second,
+		RefreshTTL:      time.Second,
+		LargeSize:       [3]int{40, 30, 150},
+		Pin:             true,
 	}
 }
 
 func (c Config) validate() error {
-	errs := []error{c.Load.Validate(clientsFlag)}
+	load := c.Load
+	if load.CacheTTL == 0 {
+		// Not set: the service's own default. cli checks a TTL that is
+		// passed on, and this one is not.
+		load.CacheTTL = time.Second
+	}
+	errs := []error{load.Validate(clientsFlag)}
+	if c.RefreshDuration <= 0 || c.RefreshEvery <= 0 || c.RefreshTTL < time.Millisecond {
+		// CACHE_TTL takes whole milliseconds.
+		errs = append(errs, errors.New("refresh duration and interval must be positive, the refresh TTL at least 1ms"))
+	} else if c.Rounds > 0 && c.RefreshDuration/time.Duration(c.Rounds) < c.RefreshEvery {
+		// The data changes every interval of each round: a shorter round
+		// would measure no change at all.
+		errs = append(errs, fmt.Errorf("refresh duration %s in %d rounds: each round must last at least the refresh interval %s", c.RefreshDuration, c.Rounds, c.RefreshEvery))
+	}
 	if c.Rounds < 1 {
 		errs = append(errs, errors.New("rounds must be at least 1"))
 	}
@@ -82,7 +108,37 @@ const (
 	targetCeiling  = "ceiling"
 	targetCacheOn  = "cache on"
 	targetCacheOff = "cache off"
+	// targetGqlgen is the cache off with FAST_PATH=false: gqlgen executes
+	// every query, as before the compiled fast path.
+	targetGqlgen = "cache off, fast path off"
 )
+
+// serviceTarget is one configuration of the service in the throughput runs:
+// its settings beside the bench's own.
+type serviceTarget struct {
+	name string
+	env  []string
+}
+
+// serviceTargets are the configurations the throughput runs measure, in the
+// order of the table: as shipped, without stored answers, and without stored
+// answers or the compiled fast path.
+func serviceTargets() []serviceTarget {
+	return []serviceTarget{
+		{targetCacheOn, nil},
+		{targetCacheOff, []string{"RESPONSE_CACHE=false"}},
+		{targetGqlgen, []string{"RESPONSE_CACHE=false", "FAST_PATH=false"}},
+	}
+}
+
+// targetNames are the table's targets, in its order.
+func targetNames() []string {
+	names := []string{targetCeiling}
+	for _, t := range serviceTargets() {
+		names = append(names, t.name)
+	}
+	return names
+}
 
 // notModifiedQuery names the conditional GET answered 304.
 const notModifiedQuery = "etag-304"
@@ -99,8 +155,12 @@ type Row struct {
 	UpstreamCalls int64         // simulator calls while measuring
 	ServerCPU     float64       // cores the target used while measuring
 	ClientCPU     float64       // cores this process used while measuring
+	OtherCPU      float64       // cores the rest of the machine used meanwhile
 	CPUPerRequest time.Duration // the target's CPU time per request
 	RSSKB, HWMKB  int64         // VmRSS after the last round, VmHWM
+	// Life is how long the target had been running at the end of its last
+	// round: a service refreshes at most once per CACHE_TTL of it.
+	Life time.Duration
 }
 
 // BytesPerSec is the response bytes served per second.
@@ -125,6 +185,42 @@ type ColdRow struct {
 	CeilingP50 time.Duration
 }
 
+// RefreshRow is one query driven while the upstream's data changes.
+type RefreshRow struct {
+	Query     string
+	Bytes     int // the old data's answer (the demo dataset's)
+	Requests  int64
+	ReqPerSec float64
+	Elapsed   time.Duration
+	// P50, P99 and Max are over every measured answer, non-2xx included.
+	P50, P99, Max time.Duration
+	// Non2xx counts answers with a status outside 2xx; FirstNon2xx is the
+	// first one's status and the start of its body.
+	Non2xx      int64
+	FirstNon2xx string
+	// Answered counts the answers of each content, old (the demo dataset)
+	// and changed: both being served shows the versions reached clients.
+	Answered      [2]int64
+	UpstreamCalls int64
+	// Allowed is the most upstream calls one refresh per CACHE_TTL makes
+	// in the run's rounds.
+	Allowed int64
+	// DataChanges counts the simulator's changes of data while measuring;
+	// Versions, the distinct configuration versions /readyz reported.
+	DataChanges, Versions int
+	ServerCPU             float64
+	RSSKB, HWMKB          int64
+	// Steady is the service as shipped on data that does not change,
+	// driven in rounds interleaved with these.
+	Steady Steady
+}
+
+// Steady is the steady service's load beside the refresh scenario's.
+type Steady struct {
+	ReqPerSec     float64
+	P50, P99, Max time.Duration
+}
+
 // Report is what a run measured.
 type Report struct {
 	Config     Config
@@ -137,6 +233,10 @@ type Report struct {
 	LargeBytes int   // size of the large dataset
 	DemoBytes  int
 	Cold       []ColdRow
+	Refresh    []RefreshRow
+	// TTL is the throughput services' CACHE_TTL as they read it: their
+	// default unless -cache-ttl or -env set one.
+	TTL time.Duration
 	// BareUpstream is the p50 of signed POSTs sent straight to the simulator
 	// from this process: its latency plus timer and loopback overhead.
 	BareUpstream   time.Duration
@@ -230,7 +330,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	demo := simulator.DemoDataset()
+	// Compact, as the simulator sends it by default and as an API answers:
+	// dataset.json is indented for reading. The bench holds the bytes
+	// because the refresh scenario derives its data from them.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, simulator.DemoDataset()); err != nil {
+		return nil, fmt.Errorf("demo dataset: %w", err)
+	}
+	demo := compact.Bytes()
 	rep.DemoBytes = len(demo)
 	sim, simURL, closeSim, err := startSimulator(demo, cfg.Latency)
 	if err != nil {
@@ -238,6 +345,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer closeSim()
 	rep.ServiceEnv = serviceEnv(cfg, "")
+	if rep.TTL, err = serviceTTL(serviceEnv(cfg, simURL)); err != nil {
+		return nil, err
+	}
 
 	m := &measurer{cfg: cfg, bins: bins, dir: tmp, progress: progress}
 	var answers map[string]answer
@@ -251,6 +361,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	if rep.Cold, err = m.cold(ctx, sim, simURL, pick(reqs, "dropdown", "full"), answers); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(progress, "bench: refresh scenario, CACHE_TTL=%s, the upstream's data changing every %s, %s per query\n",
+		cfg.RefreshTTL, cfg.RefreshEvery, cfg.RefreshDuration)
+	if rep.Refresh, err = m.refresh(ctx, demo, simURL, pick(reqs, queryNames...), answers); err != nil {
 		return nil, err
 	}
 
@@ -286,14 +402,35 @@ func startSimulator(dataset []byte, latency time.Duration) (*simulator.Simulator
 // serviceEnv is the service's environment: the upstream (left out when
 // simURL is ""), then the settings, as shipped but for these and for
 // cfg.ServiceEnv, then extra, which the run needs whatever -env says (the
-// cache off, the cold path's TTL).
+// cache off, the cold path's and the refresh scenario's TTL). RATE_LIMIT=0
+// because the load is a few clients asking far more than any user would;
+// CACHE_TTL only when -cache-ttl asks for one: the service's default is
+// what users run.
 func serviceEnv(cfg Config, simURL string, extra ...string) []string {
 	var env []string
 	if simURL != "" {
 		env = proc.UpstreamEnv(simURL, benchCredentials)
 	}
-	env = append(env, "PORT=0", "LOG_FORMAT=json", "RATE_LIMIT=0", "CACHE_TTL="+cfg.CacheTTL.String())
+	env = append(env, "PORT=0", "LOG_FORMAT=json", "RATE_LIMIT=0")
+	if cfg.CacheTTL > 0 {
+		env = append(env, "CACHE_TTL="+cfg.CacheTTL.String())
+	}
 	return proc.MergeEnv(proc.MergeEnv(env, cfg.ServiceEnv...), extra...)
+}
+
+// serviceTTL is the CACHE_TTL the service reads from env: the value set
+// there, or the default internal/config documents.
+func serviceTTL(env []string) (time.Duration, error) {
+	vars := map[string]string{}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+	}
+	c, err := config.Load(func(name string) string { return vars[name] })
+	if err != nil {
+		return 0, fmt.Errorf("the service's settings: %w", err)
+	}
+	return c.CacheTTL, nil
 }
 
 // measurer runs the servers of one dataset and drives them.
@@ -329,26 +466,28 @@ func (m *measurer) startService(ctx context.Context, name string, env []string) 
 	return &target{name: name, p: p}, nil
 }
 
-// measure starts the service with the response cache on and off and the
-// ceiling, checks that all three give the same answers, warms up, and runs
-// the interleaved rounds. It returns the rows, the answers by query, and the
+// measure starts the service in each of serviceTargets' configurations and
+// the ceiling, checks that all give the same answers, warms up, and runs the
+// interleaved rounds. It returns the rows, the answers by query, and the
 // services' log lines written meanwhile.
 func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Simulator, simURL string, reqs []request) ([]Row, map[string]answer, int64, error) {
 	cfg := m.cfg
-	fmt.Fprintf(m.progress, "bench: %s dataset: starting the service (response cache on and off) and the ceiling\n", label)
-	on, err := m.startService(ctx, targetCacheOn, serviceEnv(cfg, simURL))
-	if err != nil {
-		return nil, nil, 0, err
+	fmt.Fprintf(m.progress, "bench: %s dataset: starting the service (cache on; cache off; cache and fast path off) and the ceiling\n", label)
+	started := map[string]time.Time{}
+	var services []*target
+	for _, st := range serviceTargets() {
+		started[st.name] = time.Now()
+		t, err := m.startService(ctx, st.name, serviceEnv(cfg, simURL, st.env...))
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		defer stop(t)
+		services = append(services, t)
 	}
-	defer stop(on)
-	off, err := m.startService(ctx, targetCacheOff, serviceEnv(cfg, simURL, "RESPONSE_CACHE=false"))
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer stop(off)
+	on := services[0]
 
-	// The answers, from the service with the cache on; the other must agree
-	// byte for byte (the response cache's promise).
+	// The answers, from the service as shipped; the others must agree byte
+	// for byte (the promise of the response cache and of the fast path).
 	reqs = slices.Clone(reqs)
 	answers := map[string]answer{}
 	for i, r := range reqs {
@@ -372,19 +511,22 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		if r.ifNoneMatch != "" {
 			wantStatus = http.StatusNotModified
 		}
-		if a.status != wantStatus || (wantStatus == http.StatusOK && !strings.HasPrefix(string(a.body), `{"data":`)) || strings.Contains(string(a.body), `"errors"`) {
-			return nil, nil, 0, fmt.Errorf("%s: HTTP %d %.300s; want %d with data", r.name, a.status, a.body, wantStatus)
+		if err := checkData(a, wantStatus); err != nil {
+			return nil, nil, 0, fmt.Errorf("%s: %w", r.name, err)
 		}
-		b, err := fetch(ctx, off.p.Base, r)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		if b.status != a.status || string(b.body) != string(a.body) {
-			return nil, nil, 0, fmt.Errorf("%s: the service answers differently with the response cache off (HTTP %d, %d bytes) and on (HTTP %d, %d bytes)", r.name, b.status, len(b.body), a.status, len(a.body))
+		for _, t := range services[1:] {
+			b, err := fetch(ctx, t.p.Base, r)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			if b.status != a.status || string(b.body) != string(a.body) {
+				return nil, nil, 0, fmt.Errorf("%s: the service answers differently %s (HTTP %d, %d bytes) and as shipped (HTTP %d, %d bytes)", r.name, t.name, b.status, len(b.body), a.status, len(a.body))
+			}
 		}
 		answers[r.name] = a
 	}
 
+	started[targetCeiling] = time.Now()
 	ceil, err := m.startCeiling(ctx, label, reqs, answers, "")
 	if err != nil {
 		return nil, nil, 0, err
@@ -399,14 +541,21 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 			return nil, nil, 0, fmt.Errorf("ceiling: %s: HTTP %d with %d bytes, want %d with %d", r.name, a.status, len(a.body), want.status, len(want.body))
 		}
 	}
-	targets := []*target{on, ceil, off}
-	linesBefore := on.p.LogLines() + off.p.LogLines()
+	targets := append([]*target{ceil}, services...)
+	logLines := func() int64 {
+		var n int64
+		for _, t := range services {
+			n += t.p.LogLines()
+		}
+		return n
+	}
+	linesBefore := logLines()
 
 	if cfg.Warmup > 0 {
 		fmt.Fprintf(m.progress, "bench: %s: warm-up, %s per target and query\n", label, cfg.Warmup)
 		for _, r := range reqs {
 			for _, t := range targets {
-				if _, err := drive(ctx, t.p.Base, t.p.PID(), r, answers[r.name], cfg.Clients, cfg.Warmup); err != nil {
+				if _, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: []answer{answers[r.name]}, conns: cfg.Clients, d: cfg.Warmup}); err != nil {
 					return nil, nil, 0, fmt.Errorf("warm-up of %s: %w", t.name, err)
 				}
 			}
@@ -419,6 +568,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		elapsed   time.Duration
 		serverCPU time.Duration
 		clientCPU time.Duration
+		otherCPU  time.Duration
 	}
 	accs := map[[2]string]*acc{}
 	for _, r := range reqs {
@@ -433,7 +583,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		for _, r := range reqs {
 			for _, t := range order {
 				calls := sim.Calls()
-				s, err := drive(ctx, t.p.Base, t.p.PID(), r, answers[r.name], cfg.Clients, cfg.Duration)
+				s, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: []answer{answers[r.name]}, conns: cfg.Clients, d: cfg.Duration})
 				if err != nil {
 					return nil, nil, 0, fmt.Errorf("%s, round %d: %w\n%s", t.name, round+1, err, t.p.Tail())
 				}
@@ -446,11 +596,13 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 				a.elapsed += s.elapsed
 				a.serverCPU += s.serverCPU
 				a.clientCPU += s.clientCPU
+				a.otherCPU += s.otherCPU
 				a.row.RSSKB = t.p.RSSKB()
 				a.row.HWMKB = t.p.PeakRSSKB()
-				fmt.Fprintf(m.progress, "bench: %s round %d/%d  %-8s  %-9s  %8.0f req/s  p99 %s  server CPU %3.0f%%\n",
+				a.row.Life = time.Since(started[t.name])
+				fmt.Fprintf(m.progress, "bench: %s round %d/%d  %-8s  %-24s  %8.0f req/s  p99 %s  server CPU %3.0f%%  other CPU %3.0f%%\n",
 					label, round+1, cfg.Rounds, r.name, t.name, rate, roundLatency(percentile(sortedCopy(s.latencies), 99)),
-					100*s.serverCPU.Seconds()/s.elapsed.Seconds())
+					100*s.serverCPU.Seconds()/s.elapsed.Seconds(), 100*s.otherCPU.Seconds()/s.elapsed.Seconds())
 			}
 		}
 	}
@@ -458,7 +610,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 	var rows []Row
 	for _, r := range reqs {
 		ceiling := accs[[2]string{r.name, targetCeiling}]
-		for _, name := range []string{targetCeiling, targetCacheOn, targetCacheOff} {
+		for _, name := range targetNames() {
 			a := accs[[2]string{r.name, name}]
 			row := a.row
 			secs := a.elapsed.Seconds()
@@ -467,6 +619,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 			row.P50, row.P99 = percentile(a.lat, 50), percentile(a.lat, 99)
 			row.ServerCPU = a.serverCPU.Seconds() / secs
 			row.ClientCPU = a.clientCPU.Seconds() / secs
+			row.OtherCPU = a.otherCPU.Seconds() / secs
 			if row.Requests > 0 {
 				row.CPUPerRequest = a.serverCPU / time.Duration(row.Requests)
 			}
@@ -476,8 +629,16 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 			rows = append(rows, row)
 		}
 	}
-	lines := on.p.LogLines() + off.p.LogLines() - linesBefore
-	return rows, answers, lines, nil
+	return rows, answers, logLines() - linesBefore, nil
+}
+
+// checkData checks a benchmark answer: the status wanted, and for a 200 a
+// GraphQL result with data and no errors.
+func checkData(a answer, wantStatus int) error {
+	if a.status != wantStatus || (wantStatus == http.StatusOK && !bytes.HasPrefix(a.body, []byte(`{"data":`))) || bytes.Contains(a.body, []byte(`"errors"`)) {
+		return fmt.Errorf("HTTP %d %.300s; want %d with data", a.status, a.body, wantStatus)
+	}
+	return nil
 }
 
 // startCeiling writes the canned answers and starts the ceiling on them;
@@ -578,6 +739,236 @@ func (m *measurer) cold(ctx context.Context, sim *simulator.Simulator, simURL st
 	}
 	sim.SetRespell(false)
 	return rows, nil
+}
+
+// refreshVariants returns the two contents the refresh scenario alternates
+// between: changed, demo with every type's name and its first stage's name
+// edited (each benchmark query selects one of them, so every answer changes
+// with the data), and demo itself, whose answers the throughput runs
+// fetched. They go through wire's types, the one spelling of the shape.
+func refreshVariants(demo []byte) (changed, old []byte, err error) {
+	var types []wire.Type
+	if err := json.Unmarshal(demo, &types); err != nil {
+		return nil, nil, fmt.Errorf("demo dataset: %w", err)
+	}
+	for i := range types {
+		types[i].TypeName += "（修订）"
+		if len(types[i].Stages) > 0 {
+			types[i].Stages[0].Name += "（修订）"
+		}
+	}
+	if changed, err = json.Marshal(types); err != nil {
+		return nil, nil, err
+	}
+	return changed, demo, nil
+}
+
+// generation is the data the simulator serves at the n-th change: the
+// variants in turn, each with n spaces after its opening bracket. The spaces
+// change no answer but are part of data's bytes, whose hash is the
+// version: every change is then a version the service has not seen, as a
+// real edit would be, rather than a return to one whose answers it may still
+// hold.
+func generation(variants [2][]byte, n int) []byte {
+	v := variants[n%2]
+	return slices.Concat(v[:1], bytes.Repeat([]byte(" "), n), v[1:])
+}
+
+// refresh is the refresh scenario: the service as shipped but for
+// CACHE_TTL=RefreshTTL, against a simulator of its own whose data changes
+// every RefreshEvery, each query in reqs driven for RefreshDuration in a
+// closed loop. Every answer must be the old data's (old, from the throughput
+// runs) or the changed data's, fetched first; answers outside 2xx are
+// counted, not fatal, for the report to say how many. Beside it, in
+// interleaved rounds, the steady service: as shipped, on the demo
+// simulator at demoURL, whose data does not change.
+func (m *measurer) refresh(ctx context.Context, demo []byte, demoURL string, reqs []request, old map[string]answer) ([]RefreshRow, error) {
+	cfg := m.cfg
+	changed, oldData, err := refreshVariants(demo)
+	if err != nil {
+		return nil, err
+	}
+	variants := [2][]byte{changed, oldData}
+	n := 0 // generations served so far
+	sim, simURL, closeSim, err := startSimulator(generation(variants, n), cfg.Latency)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSim()
+	svc, err := m.startService(ctx, "refresh", serviceEnv(cfg, simURL, "CACHE_TTL="+cfg.RefreshTTL.String()))
+	if err != nil {
+		return nil, err
+	}
+	defer stop(svc)
+	steady, err := m.startService(ctx, "steady", serviceEnv(cfg, demoURL))
+	if err != nil {
+		return nil, err
+	}
+	defer stop(steady)
+
+	// The service has fetched the changed data, generation 0: its answers
+	// are the other half of what the load accepts.
+	news := map[string]answer{}
+	for _, r := range reqs {
+		a, err := fetch(ctx, svc.p.Base, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkData(a, http.StatusOK); err != nil {
+			return nil, fmt.Errorf("refresh scenario, %s: %w", r.name, err)
+		}
+		if bytes.Equal(a.body, old[r.name].body) {
+			return nil, fmt.Errorf("refresh scenario, %s: the changed data gives the old answer; the change must show in every query", r.name)
+		}
+		news[r.name] = a
+	}
+
+	per := cfg.RefreshDuration / time.Duration(cfg.Rounds)
+	var rows []RefreshRow
+	for _, r := range reqs {
+		through := loop{base: svc.p.Base, pid: svc.p.PID(), req: r, want: []answer{old[r.name], news[r.name]}, conns: cfg.Clients, countNon2xx: true}
+		still := loop{base: steady.p.Base, pid: steady.p.PID(), req: r, want: []answer{old[r.name]}, conns: cfg.Clients}
+		if cfg.Warmup > 0 {
+			for _, l := range []loop{through, still} {
+				l.d = cfg.Warmup
+				if _, err := drive(ctx, l); err != nil {
+					return nil, fmt.Errorf("refresh scenario, warm-up: %w", err)
+				}
+			}
+		}
+		row := RefreshRow{Query: r.name, Bytes: len(old[r.name].body)}
+		var lat, steadyLat []time.Duration
+		var serverCPU, steadyElapsed time.Duration
+		var steadyRequests int64
+		versions := map[string]bool{}
+		still.d = per
+		runSteady := func() error {
+			s, err := drive(ctx, still)
+			if err != nil {
+				return fmt.Errorf("refresh scenario, steady: %w\n%s", err, steady.p.Tail())
+			}
+			steadyLat, steadyElapsed, steadyRequests = append(steadyLat, s.latencies...), steadyElapsed+s.elapsed, steadyRequests+s.requests
+			return nil
+		}
+		for round := range cfg.Rounds {
+			// The steady service first on odd rounds: neither always
+			// follows the other.
+			if round%2 == 1 {
+				if err := runSteady(); err != nil {
+					return nil, err
+				}
+			}
+			changer, cancel := context.WithCancel(ctx)
+			changes := make(chan changeStats, 1)
+			go func() { changes <- changeData(changer, sim, svc.p.Base, variants, n, cfg.RefreshEvery) }()
+			calls := sim.Calls()
+			through.d = per
+			s, err := drive(ctx, through)
+			cancel()
+			cs := <-changes
+			n += cs.changes
+			if err != nil {
+				return nil, fmt.Errorf("refresh scenario: %w\n%s", err, svc.p.Tail())
+			}
+			if cs.err != nil {
+				return nil, fmt.Errorf("refresh scenario, %s: %w", r.name, cs.err)
+			}
+			row.Requests += s.requests
+			row.Elapsed += s.elapsed
+			row.Non2xx += s.non2xx
+			if row.FirstNon2xx == "" {
+				row.FirstNon2xx = s.firstNon2xx
+			}
+			row.Answered[0] += s.matched[0]
+			row.Answered[1] += s.matched[1]
+			row.UpstreamCalls += sim.Calls() - calls
+			row.Allowed += refreshesAllowed(s.elapsed, cfg.RefreshTTL)
+			row.DataChanges += cs.changes
+			for _, v := range cs.versions {
+				versions[v] = true
+			}
+			lat = append(lat, s.latencies...)
+			serverCPU += s.serverCPU
+			if round%2 == 0 {
+				if err := runSteady(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		slices.Sort(lat)
+		slices.Sort(steadyLat)
+		row.ReqPerSec = float64(row.Requests) / row.Elapsed.Seconds()
+		row.P50, row.P99, row.Max = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
+		row.Versions = len(versions)
+		row.ServerCPU = serverCPU.Seconds() / row.Elapsed.Seconds()
+		row.RSSKB, row.HWMKB = svc.p.RSSKB(), svc.p.PeakRSSKB()
+		row.Steady = Steady{ReqPerSec: float64(steadyRequests) / steadyElapsed.Seconds(),
+			P50: percentile(steadyLat, 50), P99: percentile(steadyLat, 99), Max: percentile(steadyLat, 100)}
+		fmt.Fprintf(m.progress, "bench: refresh  %-8s  %8.0f req/s  p99 %s  max %s  non-2xx %d  upstream calls %d  data changes %d  versions %d  (steady: %.0f req/s, p99 %s)\n",
+			r.name, row.ReqPerSec, roundLatency(row.P99), roundLatency(row.Max), row.Non2xx, row.UpstreamCalls, row.DataChanges, row.Versions,
+			row.Steady.ReqPerSec, roundLatency(row.Steady.P99))
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// changeStats is what changeData did and saw.
+type changeStats struct {
+	changes  int      // SetDataset calls
+	versions []string // the configVersion values /readyz reported, each once
+	err      error    // the first /readyz failure
+}
+
+// changeData, until ctx ends, gives sim the next generation of the data
+// every interval, the first after generation last, and meanwhile polls the
+// service's /readyz, often enough to see every version it takes up, for
+// the versions it serves.
+func changeData(ctx context.Context, sim *simulator.Simulator, base string, variants [2][]byte, last int, interval time.Duration) changeStats {
+	var st changeStats
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	poll := time.NewTicker(min(50*time.Millisecond, interval/4))
+	defer poll.Stop()
+	change := time.NewTicker(interval)
+	defer change.Stop()
+	for {
+		v, err := readyVersion(ctx, client, base)
+		switch {
+		case ctx.Err() != nil:
+			return st
+		case err != nil && st.err == nil:
+			st.err = err
+		case err == nil && !slices.Contains(st.versions, v):
+			st.versions = append(st.versions, v)
+		}
+		select {
+		case <-ctx.Done():
+		case <-change.C:
+			st.changes++
+			sim.SetDataset(generation(variants, last+st.changes))
+		case <-poll.C:
+		}
+	}
+}
+
+// readyVersion is the configuration version the service's /readyz names.
+func readyVersion(ctx context.Context, client *http.Client, base string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		ConfigVersion string `json:"configVersion"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.ConfigVersion == "" {
+		return "", fmt.Errorf("/readyz: HTTP %d without a configVersion (%v)", resp.StatusCode, err)
+	}
+	return body.ConfigVersion, nil
 }
 
 // bareUpstream is the p50 of n signed POSTs sent straight to the simulator.

@@ -3,20 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
 )
 
 // TestRunSmoke runs the whole benchmark with tiny numbers, unpinned: the real
-// service and ceiling binaries, every query, the cold path and a small large
-// dataset, about 2s of load. It checks that the report adds up, not what the
-// numbers are.
+// service and ceiling binaries, every query and configuration, the refresh
+// scenario, the cold path and a small large dataset, about 10s of load. It
+// checks that the report adds up, not what the numbers are.
 func TestRunSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the service and runs it for about 3s")
+		t.Skip("builds the service and runs it for about 15s")
 	}
 	cfg := DefaultConfig()
 	cfg.Duration = 100 * time.Millisecond
@@ -24,6 +29,11 @@ func TestRunSmoke(t *testing.T) {
 	cfg.Clients = 2
 	cfg.Warmup = 20 * time.Millisecond
 	cfg.Cold = 5
+	// Each query through four changes of the data and about twenty
+	// refreshes (CACHE_TTL takes whole milliseconds).
+	cfg.RefreshDuration = time.Second // in the one round
+	cfg.RefreshEvery = 200 * time.Millisecond
+	cfg.RefreshTTL = 50 * time.Millisecond
 	cfg.Large = true
 	cfg.LargeSize = [3]int{4, 5, 10}
 	cfg.Pin = false
@@ -41,11 +51,23 @@ func TestRunSmoke(t *testing.T) {
 	rep.Print(&out)
 	t.Logf("report:\n%s", &out)
 
-	if want := 5 * 3; len(rep.Demo) != want { // 4 queries and the 304, 3 targets each
+	targets := []string{targetCeiling, targetCacheOn, targetCacheOff, targetGqlgen}
+	if want := 5 * len(targets); len(rep.Demo) != want { // 4 queries and the 304
 		t.Errorf("%d demo rows, want %d", len(rep.Demo), want)
 	}
-	if want := 2 * 3; len(rep.Large) != want {
+	if want := 2 * len(targets); len(rep.Large) != want {
 		t.Errorf("%d large rows, want %d", len(rep.Large), want)
+	}
+	for i, row := range rep.Demo {
+		if want := targets[i%len(targets)]; row.Target != want {
+			t.Errorf("demo row %d (%s): target %q, want %q", i, row.Query, row.Target, want)
+		}
+	}
+	if rep.TTL != 30*time.Second {
+		t.Errorf("throughput services' CACHE_TTL %s, want the service's default, 30s", rep.TTL)
+	}
+	if env := strings.Join(rep.ServiceEnv, " "); strings.Contains(env, "CACHE_TTL") {
+		t.Errorf("service env %q sets CACHE_TTL; the throughput runs must run the default", env)
 	}
 	for _, row := range append(append([]Row(nil), rep.Demo...), rep.Large...) {
 		if row.Requests == 0 || row.ReqPerSec <= 0 || row.P50 <= 0 || row.P99 < row.P50 {
@@ -59,6 +81,35 @@ func TestRunSmoke(t *testing.T) {
 		}
 		if row.Target == targetCeiling && row.UpstreamCalls != 0 {
 			t.Errorf("%s/ceiling: %d upstream calls while the service was idle", row.Query, row.UpstreamCalls)
+		}
+		if row.Life < cfg.Duration {
+			t.Errorf("%s/%s: life %s, shorter than one round", row.Query, row.Target, row.Life)
+		}
+	}
+
+	if len(rep.Refresh) != len(queryNames) {
+		t.Fatalf("%d refresh rows, want one per query (%v)", len(rep.Refresh), queryNames)
+	}
+	for i, f := range rep.Refresh {
+		if f.Query != queryNames[i] {
+			t.Errorf("refresh row %d: %s, want %s", i, f.Query, queryNames[i])
+		}
+		if f.Requests == 0 || f.Answered[0]+f.Answered[1]+f.Non2xx != f.Requests || f.ReqPerSec <= 0 ||
+			f.P50 <= 0 || f.P99 < f.P50 || f.Max < f.P99 {
+			t.Errorf("refresh %s: %d requests = %v answered + %d non-2xx, %.0f req/s, p50 %s p99 %s max %s",
+				f.Query, f.Requests, f.Answered, f.Non2xx, f.ReqPerSec, f.P50, f.P99, f.Max)
+		}
+		// The data changed and the service served the changes: more than
+		// one version, and answers of both contents.
+		if f.DataChanges < 2 || f.Versions < 2 || f.Answered[0] == 0 || f.Answered[1] == 0 {
+			t.Errorf("refresh %s: %d data changes, %d versions served, answers old/changed %v; want the changes served",
+				f.Query, f.DataChanges, f.Versions, f.Answered)
+		}
+		if f.UpstreamCalls < 1 || f.UpstreamCalls > f.Allowed || f.Allowed < refreshesAllowed(f.Elapsed, cfg.RefreshTTL) {
+			t.Errorf("refresh %s: %d upstream calls in %s, want 1 to %d (one per TTL)", f.Query, f.UpstreamCalls, f.Elapsed, f.Allowed)
+		}
+		if f.Steady.ReqPerSec <= 0 || f.Steady.P50 <= 0 || f.Steady.P99 < f.Steady.P50 || f.Steady.Max < f.Steady.P99 {
+			t.Errorf("refresh %s: steady %+v", f.Query, f.Steady)
 		}
 	}
 	if len(rep.Cold) != 3 {
@@ -77,8 +128,24 @@ func TestRunSmoke(t *testing.T) {
 	if rep.AccessLogLines <= 0 {
 		t.Errorf("access log lines %d: the services should log every request", rep.AccessLogLines)
 	}
-	if len(rep.Checks()) == 0 || !strings.Contains(out.String(), "### Targets") {
-		t.Error("the report has no targets section")
+	for _, section := range []string{"### Demo dataset", "### Through refreshes", "### Cold path", "### Large dataset", "### Targets", targetGqlgen} {
+		if !strings.Contains(out.String(), section) {
+			t.Errorf("the report has no %q", section)
+		}
+	}
+	checks := rep.Checks()
+	// 4 cache off, 4 cache on, 4 through refreshes, large RSS, per byte,
+	// upstream steady and through refreshes.
+	if want := 4 + 4 + 4 + 4; len(checks) != want {
+		t.Errorf("%d targets, want %d", len(checks), want)
+	}
+	for _, ch := range checks {
+		if ch.Skipped {
+			t.Errorf("target %q not measured, with -large", ch.Name)
+		}
+		if strings.HasPrefix(ch.Name, "upstream") && !ch.Met {
+			t.Errorf("%s: %s", ch.Name, ch.Got) // a refresh per TTL at most, whatever the machine
+		}
 	}
 
 	png := filepath.Join(t.TempDir(), "bench.png")
@@ -137,5 +204,57 @@ func TestRequestWire(t *testing.T) {
 	if !strings.HasPrefix(string(get), "GET /query?query=%7B+a+%7D HTTP/1.1\r\n") || !strings.Contains(string(get), "If-None-Match: W/\"x\"\r\n") ||
 		strings.Contains(string(get), "Content-Length") {
 		t.Errorf("GET wire:\n%s", get)
+	}
+}
+
+// TestGeneration checks the refresh scenario's data: every change has bytes
+// (so a version) of its own, and holds one of the two contents in turn.
+func TestGeneration(t *testing.T) {
+	var demo bytes.Buffer
+	if err := json.Compact(&demo, simulator.DemoDataset()); err != nil {
+		t.Fatal(err)
+	}
+	changed, old, err := refreshVariants(demo.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(old, demo.Bytes()) || bytes.Equal(changed, old) {
+		t.Fatalf("variants: old is the demo dataset %v, changed differs %v", bytes.Equal(old, demo.Bytes()), !bytes.Equal(changed, old))
+	}
+	decode := func(b []byte) []wire.Type {
+		t.Helper()
+		var types []wire.Type
+		if err := json.Unmarshal(b, &types); err != nil {
+			t.Fatalf("generation is not the wire shape: %v", err)
+		}
+		return types
+	}
+	variants := [2][]byte{changed, old}
+	seen := map[string]bool{}
+	for n := range 6 {
+		g := generation(variants, n)
+		if seen[string(g)] {
+			t.Errorf("generation %d repeats an earlier one's bytes", n)
+		}
+		seen[string(g)] = true
+		if got, want := decode(g), decode(variants[n%2]); !reflect.DeepEqual(got, want) {
+			t.Errorf("generation %d holds neither content in turn", n)
+		}
+	}
+}
+
+func TestUpstreamWithinTTL(t *testing.T) {
+	rows := []Row{
+		{Target: targetCeiling, UpstreamCalls: 0, Life: time.Minute},
+		{Target: targetCacheOn, UpstreamCalls: 1, Life: 40 * time.Second},
+		{Target: targetCacheOn, UpstreamCalls: 1, Life: 95 * time.Second}, // the service's last row: its whole life
+		{Target: targetCacheOff, UpstreamCalls: 0, Life: 29 * time.Second},
+	}
+	calls, allowed := upstreamWithinTTL(rows, 30*time.Second)
+	if calls != 2 || allowed != 3 { // 95s: three TTLs; 29s: none
+		t.Errorf("upstreamWithinTTL = %d calls, %d allowed; want 2, 3", calls, allowed)
+	}
+	if got := refreshesAllowed(2500*time.Millisecond, time.Second); got != 3 {
+		t.Errorf("refreshesAllowed(2.5s, 1s) = %d, want 3", got)
 	}
 }

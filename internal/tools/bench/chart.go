@@ -9,17 +9,24 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// chartColors are the bars: the ceiling grey, the service's two modes in
-// colours that stay apart for colour-blind readers.
-var chartColors = map[string]color.Color{
-	targetCeiling:  color.RGBA{R: 150, G: 150, B: 150, A: 255},
-	targetCacheOn:  color.RGBA{R: 0, G: 114, B: 178, A: 255},
-	targetCacheOff: color.RGBA{R: 230, G: 159, B: 0, A: 255},
+// chartColor is a target's bars: the ceiling grey, the service's
+// configurations in Okabe–Ito colours, which stay apart for colour-blind
+// readers.
+func chartColor(target string) color.Color {
+	switch target {
+	case targetCacheOn:
+		return color.RGBA{R: 0, G: 114, B: 178, A: 255}
+	case targetCacheOff:
+		return color.RGBA{R: 230, G: 159, B: 0, A: 255}
+	case targetGqlgen:
+		return color.RGBA{R: 204, G: 121, B: 167, A: 255}
+	}
+	return color.RGBA{R: 150, G: 150, B: 150, A: 255}
 }
 
-// WriteChart draws each query's req/s as grouped bars, ceiling, cache on and
-// cache off, with the service's share of the ceiling above its bars, and
-// saves it as a PNG.
+// WriteChart draws each query's req/s as grouped bars, one per target in the
+// table's order, with the service's share of the ceiling above its bars,
+// and saves it as a PNG.
 func (r *Report) WriteChart(path string) error {
 	var queries []string
 	for _, row := range r.Demo {
@@ -34,8 +41,9 @@ func (r *Report) WriteChart(path string) error {
 	p.Legend.Top = true
 	p.Legend.Left = false
 
-	const barWidth = vg.Length(18)
-	for i, target := range []string{targetCeiling, targetCacheOn, targetCacheOff} {
+	const barWidth = vg.Length(16)
+	targets := targetNames()
+	for i, target := range targets {
 		values := make(plotter.Values, len(queries))
 		labels := plotter.XYLabels{XYs: make(plotter.XYs, len(queries)), Labels: make([]string, len(queries))}
 		for j, q := range queries {
@@ -52,9 +60,10 @@ func (r *Report) WriteChart(path string) error {
 		if err != nil {
 			return err
 		}
-		bars.Color = chartColors[target]
+		bars.Color = chartColor(target)
 		bars.LineStyle.Width = 0
-		offset := barWidth * vg.Length(i-1)
+		// The group centred on its query's tick.
+		offset := barWidth * (vg.Length(i) - vg.Length(len(targets)-1)/2)
 		bars.Offset = offset
 		p.Add(bars)
 		p.Legend.Add(target, bars)

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,19 +132,42 @@ type sample struct {
 	latencies []time.Duration // unsorted
 	serverCPU time.Duration   // user+system of the target process
 	clientCPU time.Duration   // user+system of this process
+	// otherCPU is the rest of the machine's busy time: other processes
+	// (on a shared machine, other people's jobs), interrupts, steal.
+	otherCPU time.Duration
+	matched  []int64 // answers equal to each of loop.want
+	// non2xx counts answers outside 2xx that matched no want, with
+	// loop.countNon2xx; firstNon2xx describes the first.
+	non2xx      int64
+	firstNon2xx string
 }
 
-// drive runs a closed loop: conns connections, each sending req as soon as
-// it has read the previous answer, for d; answers in flight at the end are
-// waited for and counted. Every answer must be want's status and body, byte
-// for byte, or drive fails: a benchmark of wrong answers measures nothing.
-func drive(ctx context.Context, base string, pid int, req request, want answer, conns int, d time.Duration) (sample, error) {
-	hostport, err := hostPort(base)
+// loop is one closed-loop run: conns connections to the server at base
+// (process pid, for its CPU time) sending req for d.
+type loop struct {
+	base  string
+	pid   int
+	req   request
+	want  []answer // an answer must be one of these, status and body byte for byte
+	conns int
+	d     time.Duration
+	// countNon2xx counts an answer outside 2xx that is none of want instead
+	// of failing the run: the refresh scenario reports how many there were.
+	countNon2xx bool
+}
+
+// drive runs a closed loop: l.conns connections, each sending l.req as soon
+// as it has read the previous answer, for l.d; answers in flight at the end
+// are waited for and counted. Every answer must be one of l.want, byte for
+// byte, or drive fails (but for the non-2xx that l.countNon2xx counts): a
+// benchmark of wrong answers measures nothing.
+func drive(ctx context.Context, l loop) (sample, error) {
+	hostport, err := hostPort(l.base)
 	if err != nil {
 		return sample{}, err
 	}
-	wire := req.wire(hostport)
-	cs := make([]*conn, conns)
+	wire := l.req.wire(hostport)
+	cs := make([]*conn, l.conns)
 	for i := range cs {
 		if cs[i], err = dial(ctx, hostport); err != nil {
 			for _, c := range cs[:i] {
@@ -160,18 +185,22 @@ func drive(ctx context.Context, base string, pid int, req request, want answer, 
 	type result struct {
 		requests, bytes int64
 		lat             []time.Duration
+		matched         []int64
+		non2xx          int64
+		firstNon2xx     string
 		err             error
 	}
-	results := make([]result, conns)
+	results := make([]result, l.conns)
 	var wg sync.WaitGroup
-	serverCPU0, clientCPU0 := proc.CPUTime(pid), proc.CPUTime(os.Getpid())
+	serverCPU0, clientCPU0, busy0 := proc.CPUTime(l.pid), proc.CPUTime(os.Getpid()), machineBusy()
 	start := time.Now()
-	deadline := start.Add(d)
+	deadline := start.Add(l.d)
 	for i, c := range cs {
 		_ = c.c.SetDeadline(deadline.Add(30 * time.Second)) // a hung server fails the run instead of hanging it
 		wg.Go(func() {
 			res := &results[i]
 			res.lat = make([]time.Duration, 0, 4096)
+			res.matched = make([]int64, len(l.want))
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(deadline) {
@@ -183,9 +212,17 @@ func drive(ctx context.Context, base string, pid int, req request, want answer, 
 					res.err = err
 					return
 				}
-				if status != want.status || !bytes.Equal(c.buf.Bytes(), want.body) {
+				switch k := match(status, c.buf.Bytes(), l.want); {
+				case k >= 0:
+					res.matched[k]++
+				case l.countNon2xx && (status < 200 || status > 299):
+					if res.non2xx == 0 {
+						res.firstNon2xx = fmt.Sprintf("HTTP %d %.200q", status, c.buf.Bytes())
+					}
+					res.non2xx++
+				default:
 					res.err = fmt.Errorf("got HTTP %d with %d bytes, want HTTP %d with the %d bytes fetched first: %.200q",
-						status, c.buf.Len(), want.status, len(want.body), c.buf.Bytes())
+						status, c.buf.Len(), l.want[0].status, len(l.want[0].body), c.buf.Bytes())
 					return
 				}
 				res.requests++
@@ -195,21 +232,40 @@ func drive(ctx context.Context, base string, pid int, req request, want answer, 
 		})
 	}
 	wg.Wait()
-	s := sample{elapsed: time.Since(start)}
-	s.serverCPU = proc.CPUTime(pid) - serverCPU0
+	s := sample{elapsed: time.Since(start), matched: make([]int64, len(l.want))}
+	s.serverCPU = proc.CPUTime(l.pid) - serverCPU0
 	s.clientCPU = proc.CPUTime(os.Getpid()) - clientCPU0
+	s.otherCPU = max(machineBusy()-busy0-s.serverCPU-s.clientCPU, 0)
 	if err := ctx.Err(); err != nil {
 		return sample{}, context.Cause(ctx)
 	}
 	for _, r := range results {
 		if r.err != nil {
-			return sample{}, fmt.Errorf("%s: %w", req.name, r.err)
+			return sample{}, fmt.Errorf("%s: %w", l.req.name, r.err)
 		}
 		s.requests += r.requests
 		s.bytes += r.bytes
 		s.latencies = append(s.latencies, r.lat...)
+		for k, n := range r.matched {
+			s.matched[k] += n
+		}
+		if s.non2xx == 0 {
+			s.firstNon2xx = r.firstNon2xx
+		}
+		s.non2xx += r.non2xx
 	}
 	return s, nil
+}
+
+// match returns the index of the answer in want that status and body are,
+// or -1.
+func match(status int, body []byte, want []answer) int {
+	for k, w := range want {
+		if status == w.status && bytes.Equal(body, w.body) {
+			return k
+		}
+	}
+	return -1
 }
 
 // sequential sends n requests one after the other on one connection, pausing
@@ -246,6 +302,30 @@ func sequential(ctx context.Context, base string, req request, want answer, n in
 		lat = append(lat, d)
 	}
 	return lat, nil
+}
+
+// machineBusy is the time all CPUs have spent on anything but idling and
+// waiting for I/O since boot, from /proc/stat (in USER_HZ ticks, 10ms, as
+// proc.CPUTime reads them); 0 when unavailable.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	fields := strings.Fields(string(line)) // cpu user nice system idle iowait irq softirq steal …
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(fields[i], 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // percentile is the nearest-rank percentile of sorted.

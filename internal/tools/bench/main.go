@@ -2,9 +2,12 @@
 // and runs it as a child process against an in-process tanmarket simulator
 // (20ms latency), next to a ceiling server that answers with the same bytes
 // and computes nothing; both on CPU 0, the closed-loop load on CPU 1. It
-// prints a Markdown report: per query, req/s, p50 and p99 with the response
-// cache on and off, against the ceiling; the 304 path; the cold path; with
-// -large, a large dataset. It draws internal/tools/bench/bench.png.
+// prints a Markdown report: per query, req/s, p50 and p99 of the service as
+// shipped, with the response cache off, and with the fast path off too,
+// against the ceiling; the 304 path; the service through refreshes while the
+// upstream's data changes; the cold path; with -large, a large dataset. The
+// service runs its defaults but RATE_LIMIT=0 and what a measurement needs.
+// It draws internal/tools/bench/bench.png.
 //
 //	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-env NAME=value]
 package main
@@ -59,12 +62,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Duration: "per target, query and round",
 		Warmup:   "per target and query",
 		Clients:  "closed loop",
-		CacheTTL: "in the throughput runs, longer than the run so that every measured request is on a fresh cache",
+		CacheTTL: "only when set: the throughput runs otherwise pass none, and the service runs its default, as its users do",
 	}}
 	ok, err := command.Parse(args, stderr, &cfg.Load, func(fs *flag.FlagSet) {
 		fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "interleaved rounds (service, ceiling, service, …)")
 		fs.DurationVar(&cfg.Latency, "latency", cfg.Latency, "the simulator's answer delay")
 		fs.IntVar(&cfg.Cold, "cold", cfg.Cold, "sequential requests per query on the cold path (CACHE_TTL=CACHE_MAX_STALE=1ms)")
+		fs.DurationVar(&cfg.RefreshDuration, "refresh-duration", cfg.RefreshDuration, "per query, the load of the refresh scenario, split in -rounds rounds (and as long again on the steady service beside it)")
+		fs.DurationVar(&cfg.RefreshEvery, "refresh-every", cfg.RefreshEvery, "in the refresh scenario, how often the upstream's data changes")
+		fs.DurationVar(&cfg.RefreshTTL, "refresh-ttl", cfg.RefreshTTL, "the refresh scenario's CACHE_TTL")
 		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
 		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")
 		fs.BoolVar(&noPin, "no-pin", false, "do not pin: servers and load share every CPU")
