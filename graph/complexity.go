@@ -3,7 +3,7 @@ package graph
 // Expected list lengths for the complexity model: a list field costs its
 // children's cost times the number of items a large real configuration has, so
 // that cost tracks the size of the response. The figures are generous averages,
-// not maxima; the limit (limits.Defaults) leaves room over the heaviest real
+// not maxima; the limit (MAX_COMPLEXITY) leaves room over the heaviest real
 // query, which a test measures.
 const (
 	typesPerConfig    = 8  // opportunityTypes

@@ -64,8 +64,8 @@ type Options struct {
 type Executor struct {
 	gql    *executor.Executor
 	schema *ast.Schema
-	// plans holds a plan, or nil for "not covered", per parsed document and
-	// operation. The documents are gqlgen's query cache's, so one document
+	// plans holds a plan (its compiled part nil when not covered) per
+	// parsed document and operation. The documents are gqlgen's query cache's, so one document
 	// text maps to one pointer while it is cached; bounded like that cache.
 	plans *lru.Cache[planKey, *plan] // nil: the fast path is off
 }

@@ -295,6 +295,11 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 	if len(resp.Errors) > 0 {
 		outcome = OutcomeError
 	}
+	if resp.Data == nil && q.media == mediaGraphQLResponse {
+		// Refused as a whole (a null @skip/@include condition): with the
+		// GraphQL response type, an answer without data is a 4xx.
+		return http.StatusBadRequest, resp, name
+	}
 	return http.StatusOK, resp, name
 }
 

@@ -31,6 +31,11 @@ func TestANullConditionIsRefused(t *testing.T) {
 				if resp.StatusCode != http.StatusOK || !strings.Contains(b, `"GRAPHQL_VALIDATION_FAILED"`) || !strings.Contains(b, "$v") || strings.Contains(b, `"data":{`) {
 					t.Errorf("%v: %d %s", env, resp.StatusCode, b)
 				}
+				resp, _ = testkit.PostJSON(t, s.Server.URL+"/query", testkit.QueryBody(q, map[string]any{"v": nil}),
+					map[string]string{"Accept": "application/graphql-response+json"})
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%v: with the GraphQL response type: %d, want 400", env, resp.StatusCode)
+				}
 				if r := s.Query(t, `{ opportunityTypes { typeId } }`, nil); r.Status != http.StatusOK || len(r.Errors) > 0 {
 					t.Errorf("%v: after it: %d %s", env, r.Status, r.Body)
 				}
