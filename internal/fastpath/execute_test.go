@@ -40,9 +40,9 @@ func firstOr(list []string, otherwise string) string {
 }
 
 // TestExecuteConcurrently shares one plan between goroutines that run it
-// with different variables, among them the ones whose trees are compiled on
-// first use (a null @include variable), and requires each answer to be the
-// one a lone run gives. Run with -race.
+// with different variables and requires each answer to be the one a lone
+// run gives. Run with -race. (A null condition, whose tree a plan compiles on
+// first use, never reaches a plan: graph.Executor refuses it.)
 func TestExecuteConcurrently(t *testing.T) {
 	ref := newReference(t, defaultLimits(t))
 	snap := fetch(t, nil)
@@ -52,8 +52,8 @@ func TestExecuteConcurrently(t *testing.T) {
 	}`
 	var variables []string
 	for _, id := range []string{"1001", "1002", "404"} {
-		for _, a := range []string{"true", "false", "null"} {
-			for _, b := range []string{"true", "false", "null"} {
+		for _, a := range []string{"true", "false"} {
+			for _, b := range []string{"true", "false"} {
 				variables = append(variables, fmt.Sprintf(`{"id": %s, "a": %s, "b": %s}`, id, a, b))
 			}
 		}

@@ -371,9 +371,6 @@ func TestReferenceHelpers(t *testing.T) {
 	}
 	skips := map[string]func(t *testing.T){
 		"fastData, introspection": func(t *testing.T) { fastData(t, snap, `{ __schema { queryType { name } } }`, nil) },
-		"gqlgenData, panic": func(t *testing.T) {
-			gqlgenData(t, snap, `query($v: Boolean = true) { __typename @include(if: $v) }`, map[string]any{"v": nil})
-		},
 	}
 	for name, f := range skips {
 		skipped := false
