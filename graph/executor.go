@@ -98,12 +98,17 @@ func (e *Executor) DispatchError(ctx context.Context, list gqlerror.List) *graph
 // DispatchOperation runs a validated operation: by its plan when the fast
 // path covers it, otherwise by gqlgen.
 func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	if name, ok := nullCondition(rc); ok {
-		// gqlgen panics on a null @skip/@include condition at the root and
-		// reports field errors below it; either way the request cannot be
-		// answered as asked, so it is refused as a whole.
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.ValidationFailed,
-			fmt.Sprintf("variable $%s is the condition of @skip or @include and must be true or false, not null", name))}}), ctx
+	if nulls := nullVariables(rc); len(nulls) > 0 {
+		if name, ok := nullCondition(rc, nulls); ok {
+			// gqlgen panics on a null @skip/@include condition at the root
+			// and reports field errors below it; either way the request
+			// cannot be answered as asked, so it is refused as a whole.
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.ValidationFailed,
+				fmt.Sprintf("variable $%s is the condition of @skip or @include and must be true or false, not null", name))}}), ctx
+		}
+		// Another null may still make gqlgen answer with errors a plan
+		// does not report: gqlgen answers.
+		return e.gql.DispatchOperation(ctx, rc)
 	}
 	if resp := e.fast(ctx, rc); resp != nil {
 		return graphql.OneShot(resp), ctx
@@ -111,20 +116,22 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 	return e.gql.DispatchOperation(ctx, rc)
 }
 
-// nullCondition returns the name of a variable that is null in rc and is the
-// condition of a @skip or @include the operation can reach.
-func nullCondition(rc *graphql.OperationContext) (string, bool) {
-	if rc.Operation == nil {
-		return "", false
-	}
+// nullVariables returns the names of rc's variables that are null.
+func nullVariables(rc *graphql.OperationContext) []string {
 	var nulls []string
 	for name, v := range rc.Variables {
 		if v == nil {
 			nulls = append(nulls, name)
 		}
 	}
-	if len(nulls) == 0 {
-		return "", false // the common case: nothing to walk
+	return nulls
+}
+
+// nullCondition returns the name of a variable of nulls that is the
+// condition of a @skip or @include the operation can reach.
+func nullCondition(rc *graphql.OperationContext, nulls []string) (string, bool) {
+	if rc.Operation == nil {
+		return "", false
 	}
 	seen := map[string]bool{}
 	var walk func(ast.SelectionSet) (string, bool)
@@ -173,14 +180,6 @@ func nullCondition(rc *graphql.OperationContext) (string, bool) {
 func (e *Executor) fast(ctx context.Context, rc *graphql.OperationContext) *graphql.Response {
 	if e.plans == nil || rc.Doc == nil || rc.Operation == nil || rc.Operation.Operation != ast.Query {
 		return nil
-	}
-	for _, v := range rc.Variables {
-		if v == nil {
-			// A null variable can make gqlgen answer with errors (a null
-			// @skip/@include condition) that a plan does not report: let
-			// gqlgen answer.
-			return nil
-		}
 	}
 	key := planKey{rc.Doc, rc.OperationName}
 	p, ok := e.plans.Get(key)

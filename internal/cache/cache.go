@@ -118,25 +118,14 @@ func (c *Cache[T]) Get(ctx context.Context) (Result[T], error) {
 // Requests answered from what was built from the value (stored answers) call
 // it, so that they too keep the value revalidated.
 func (c *Cache[T]) Current(ctx context.Context) (Result[T], bool) {
-	e := c.cur.Load()
-	if e == nil {
+	res, ok := c.Peek()
+	if !ok || res.Age > c.ttl+c.maxStale {
 		return Result[T]{}, false
 	}
-	now := c.now()
-	age := now.Sub(e.fetchedAt)
-	if age < c.ttl {
-		return Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age}, true
-	}
-	if age > c.ttl+c.maxStale {
-		return Result[T]{}, false
-	}
-	f := c.failed.Load()
-	if f == nil || now.Sub(f.at) >= c.retryInterval {
-		_ = c.refresh(ctx) // in the background: the outcome is stored, the channel buffered
-	}
-	res := Result[T]{Value: e.value, FetchedAt: e.fetchedAt, Age: age, Revalidating: true}
-	if f != nil {
-		res.Stale, res.RefreshErr = true, f.err
+	if res.Revalidating {
+		if f := c.failed.Load(); f == nil || c.now().Sub(f.at) >= c.retryInterval {
+			_ = c.refresh(ctx) // in the background: the outcome is stored, the channel buffered
+		}
 	}
 	return res, true
 }

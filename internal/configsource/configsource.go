@@ -36,7 +36,6 @@ type Source struct {
 	cache   *cache.Cache[*opportunity.Snapshot]
 	logger  *slog.Logger
 	metrics *telemetry.Metrics
-	ttl     time.Duration
 	// maxAge is how old a copy may be and the service still call itself
 	// ready: TTL + MaxStale, the oldest copy it would serve.
 	maxAge time.Duration
@@ -47,7 +46,7 @@ func New(f Fetcher, opts Options) (*Source, error) {
 	if f == nil || opts.Logger == nil || opts.Metrics == nil {
 		return nil, fmt.Errorf("configuration source: a fetcher, a logger and metrics are required")
 	}
-	s := &Source{logger: opts.Logger, metrics: opts.Metrics, ttl: opts.TTL, maxAge: opts.TTL + opts.MaxStale}
+	s := &Source{logger: opts.Logger, metrics: opts.Metrics, maxAge: opts.TTL + opts.MaxStale}
 	c, err := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
 		return s.refresh(ctx, f)
 	}, cache.Options{TTL: opts.TTL, MaxStale: opts.MaxStale, RetryInterval: opts.RetryInterval, Now: opts.Now})
@@ -104,9 +103,6 @@ func (s *Source) Current(ctx context.Context) (cache.Result[*opportunity.Snapsho
 // Peek returns the copy held, without refreshing or counting, and whether
 // there is one (readiness, tests).
 func (s *Source) Peek() (cache.Result[*opportunity.Snapshot], bool) { return s.cache.Peek() }
-
-// TTL is how long a copy is fresh (CACHE_TTL).
-func (s *Source) TTL() time.Duration { return s.ttl }
 
 // Revalidate refreshes the copy now and waits for the outcome, which it
 // returns (the copy is kept when the refresh fails).

@@ -45,6 +45,7 @@ type Stack struct {
 	Clock    *testkit.Clock
 	Logs     *testkit.LogBuffer
 	Server   *httptest.Server
+	ttl      time.Duration // CACHE_TTL as the service runs it
 }
 
 // Options shape a Stack.
@@ -106,6 +107,7 @@ func New(t testing.TB, o Options) *Stack {
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
+	s.ttl = cfg.CacheTTL
 	var logs io.Writer = s.Logs
 	if o.Log != nil {
 		logs = o.Log
@@ -143,7 +145,7 @@ func (s *Stack) Query(t testing.TB, query string, vars map[string]any) testkit.R
 func (s *Stack) Expire(t testing.TB, d time.Duration) {
 	t.Helper()
 	s.Clock.Advance(d)
-	if res, ok := s.Service.Config.Peek(); ok && res.Age < s.Service.Config.TTL() {
+	if res, ok := s.Service.Config.Peek(); ok && res.Age < s.ttl {
 		return // still fresh: nothing is due
 	}
 	_ = s.Service.Config.Revalidate(context.Background()) // a failure is the test's to see
