@@ -49,7 +49,6 @@ func TestMetrics(t *testing.T) {
 		`upstream_http_requests_total{code="200"} 1`,
 		`upstream_http_request_duration_seconds_count{code="200"} 1`,
 		`config_cache_requests_total{result="hit"}`,
-		`dataloader_batch_size_count{loader="field"}`,
 		`http_requests_in_flight 1`,
 		`upstream_breaker_state{state="closed"} 1`,
 		`go_goroutines `,

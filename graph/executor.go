@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -24,6 +25,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/fastpath"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 )
 
@@ -53,7 +55,40 @@ type Options struct {
 	// FastPath executes the queries it covers with internal/fastpath, over the
 	// request's snapshot, instead of gqlgen's interpreter (FAST_PATH).
 	FastPath bool
+	// ExecutionMemory bounds the memory the executions running at once may
+	// hold, each weighed by the answer its cost says it will build
+	// (EXECUTION_MEMORY); 0 is no bound. A request waits up to ExecutionWait
+	// for its share, then is refused with OVERLOADED.
+	ExecutionMemory int64
+	ExecutionWait   time.Duration
+	// Admission paces each client's executions by their counted weight
+	// (EXECUTION_RATE); nil admits everything.
+	Admission Admission
 }
+
+// Admission paces executions: Admit takes weight (limits.WholeUnits: a
+// thousandth of the whole configuration) from the request's client's budget
+// and says whether the execution may run, or when it could.
+// *ratelimit.Executions is one.
+type Admission interface {
+	Admit(ctx context.Context, weight int) (retryAfter time.Duration, ok bool)
+}
+
+// RetryAfterExtension is the key under a refusal's extensions that says, in
+// whole seconds, when the request may be sent again; internal/endpoint
+// writes it as the Retry-After header too.
+const RetryAfterExtension = "retryAfterSeconds"
+
+// Memory an execution holds per byte of its answer: the fast path's buffer,
+// the endpoint's encoded copy and the stored answer; gqlgen's result tree,
+// its per-field contexts, then the same copies. BenchmarkCost
+// (internal/endpoint) prints the peak heap of the large dataset's heaviest
+// query (1.9 MB): about 22 MiB more than at rest on gqlgen, so 40 per byte
+// leaves room for the garbage a collection has not yet reclaimed.
+const (
+	fastPathMemoryPerByte = 3
+	gqlgenMemoryPerByte   = 40
+)
 
 // Executor is gqlgen's executor, which parses, validates, costs and runs
 // every operation, with the compiled fast path in front of its execution:
@@ -64,18 +99,38 @@ type Options struct {
 type Executor struct {
 	gql    *executor.Executor
 	schema *ast.Schema
-	// plans holds a plan (its compiled part nil when not covered) per
-	// parsed document and operation. The documents are gqlgen's query cache's, so one document
-	// text maps to one pointer while it is cached; bounded like that cache.
-	plans *lru.Cache[planKey, *plan] // nil: the fast path is off
+	// plans holds the plans of each parsed document and operation. The
+	// documents are gqlgen's query cache's, so one document text maps to one
+	// pointer while it is cached; bounded like that cache.
+	plans    *lru.Cache[planKey, *plan]
+	fastPath bool
+
+	// The cost bounds: limits' MaxCostFactor and MaxResponseBytes, measured
+	// against whole, the configuration served once, per snapshot (budget).
+	limits limits.Limits
+	whole  *fastpath.Whole
+	budget atomic.Pointer[budget]
+
+	memory    *memoryBudget // nil: executions are not bounded by memory
+	admission Admission     // nil: executions are not paced
 }
 
-// plan is a compiled operation (nil: not covered) and the size of its last
-// answer, so that the next one is written into a buffer of about its size
-// instead of one grown by doubling (a quarter of the full query's time).
+// plan is an operation's compiled plan (nil: not covered, or the fast path
+// is off), its cost plan (the compiled one when there is one; nil: its cost
+// cannot be counted), and the size of its last answer, so that the next one
+// is written into a buffer of about its size instead of one grown by
+// doubling (a quarter of the full query's time).
 type plan struct {
 	compiled *fastpath.Plan
+	cost     *fastpath.Plan
 	lastSize atomic.Int64
+}
+
+// budget is the largest answer allowed on one snapshot.
+type budget struct {
+	snap  *opportunity.Snapshot
+	whole fastpath.Cost
+	limit fastpath.Cost
 }
 
 type planKey struct {
@@ -85,9 +140,20 @@ type planKey struct {
 
 var _ graphql.GraphExecutor = (*Executor)(nil)
 
-// CreateOperationContext parses, validates and costs the request (gqlgen).
+// CreateOperationContext parses, validates and costs the request (gqlgen),
+// and refuses Int variables outside 32 bits, naming the variable: gqlparser
+// coerces variables with no rule to hook (see limits.IntVariables). The raw
+// variables are read, so that one gqlparser failed itself (1e20 for an Int)
+// gets the clear message too; once an operation is found, gqlgen has set
+// rc.Operation, whether or not coercion failed.
 func (e *Executor) CreateOperationContext(ctx context.Context, p *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
-	return e.gql.CreateOperationContext(ctx, p)
+	rc, errs := e.gql.CreateOperationContext(ctx, p)
+	if rc != nil && rc.Operation != nil {
+		if err := limits.IntVariables(e.schema, rc.Operation, p.Variables); err != nil {
+			return rc, gqlerror.List{err}
+		}
+	}
+	return rc, errs
 }
 
 // DispatchError presents a request's errors (gqlgen).
@@ -95,25 +161,152 @@ func (e *Executor) DispatchError(ctx context.Context, list gqlerror.List) *graph
 	return e.gql.DispatchError(ctx, list)
 }
 
-// DispatchOperation runs a validated operation: by its plan when the fast
-// path covers it, otherwise by gqlgen.
+// DispatchOperation runs a validated operation: it refuses a null
+// @skip/@include condition, counts the answer on the request's snapshot and
+// refuses it over the cost bounds, waits for the memory it will take, then
+// executes it by its plan when the fast path covers it, otherwise by gqlgen.
 func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	if nulls := nullVariables(rc); len(nulls) > 0 {
+	nulls := nullVariables(rc)
+	if len(nulls) > 0 {
 		if name, ok := nullCondition(rc, nulls); ok {
 			// gqlgen panics on a null @skip/@include condition at the root
 			// and reports field errors below it; either way the request
 			// cannot be answered as asked, so it is refused as a whole.
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.ValidationFailed,
-				fmt.Sprintf("variable $%s is the condition of @skip or @include and must be true or false, not null", name))}}), ctx
+			return refusal(apierror.GraphQL(apierror.ValidationFailed,
+				fmt.Sprintf("variable $%s is the condition of @skip or @include and must be true or false, not null", name))), ctx
 		}
-		// Another null may still make gqlgen answer with errors a plan
-		// does not report: gqlgen answers.
-		return e.gql.DispatchOperation(ctx, rc)
 	}
-	if resp := e.fast(ctx, rc); resp != nil {
+	p := e.planFor(rc)
+	var snap *opportunity.Snapshot
+	if l := loaders.For(ctx); l != nil && p != nil {
+		// An error is gqlgen's to present, as it always has been.
+		snap, _ = l.Snapshot(ctx)
+	}
+	release := func() {}
+	if snap != nil && p.cost != nil {
+		cost, refused := e.check(p.cost, snap, rc.Variables)
+		if refused == nil {
+			refused = e.admit(ctx, cost, snap)
+		}
+		if refused != nil {
+			return refusal(refused), ctx
+		}
+		perByte := int64(gqlgenMemoryPerByte)
+		if p.compiled != nil && len(nulls) == 0 {
+			perByte = fastPathMemoryPerByte
+		}
+		var err *gqlerror.Error
+		if release, err = e.memory.acquire(ctx, perByte*int64(cost.Bytes)); err != nil {
+			return refusal(err), ctx
+		}
+	}
+	if snap != nil && p.compiled != nil && len(nulls) == 0 {
+		// Another null may make gqlgen answer with errors a plan does
+		// not report: gqlgen answers those.
+		resp := e.fast(ctx, p, snap, rc)
+		release()
 		return graphql.OneShot(resp), ctx
 	}
-	return e.gql.DispatchOperation(ctx, rc)
+	h, ctx := e.gql.DispatchOperation(ctx, rc)
+	var once sync.Once
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		once.Do(release)
+		if resp != nil && ctx.Err() != nil {
+			// Stopped by its deadline or its client (see stopWhenDone):
+			// whatever was built is not an answer.
+			return &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
+				"the request was cancelled or ran out of time before its answer was ready")}}
+		}
+		return resp
+	}, ctx
+}
+
+// refusal answers an operation refused as a whole: no data.
+func refusal(err *gqlerror.Error) graphql.ResponseHandler {
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+}
+
+// planFor returns rc's plans, compiling them on first use; nil for what is
+// not a query.
+func (e *Executor) planFor(rc *graphql.OperationContext) *plan {
+	if rc.Doc == nil || rc.Operation == nil || rc.Operation.Operation != ast.Query {
+		return nil
+	}
+	key := planKey{rc.Doc, rc.OperationName}
+	if p, ok := e.plans.Get(key); ok {
+		return p
+	}
+	p := &plan{}
+	if e.fastPath {
+		if compiled, err := fastpath.Compile(e.schema, rc.Doc, rc.OperationName); err == nil {
+			p.compiled, p.cost = compiled, compiled
+		}
+	}
+	if p.cost == nil {
+		// Not compiled (remembered, so it is not compiled again): counted
+		// by a plan that covers introspection and any number of conditions.
+		p.cost, _ = fastpath.CompileCost(e.schema, rc.Doc, rc.OperationName)
+	}
+	e.plans.Add(key, p)
+	return p
+}
+
+// check counts the answer to plan on snap and refuses it over the bounds,
+// with the count and the bound in the error's extensions.
+func (e *Executor) check(p *fastpath.Plan, snap *opportunity.Snapshot, vars map[string]any) (fastpath.Cost, *gqlerror.Error) {
+	b := e.budgetFor(snap)
+	cost, within := p.Cost(snap, vars, b.limit)
+	if within {
+		return cost, nil
+	}
+	if b.limit.Values > 0 && cost.Values > b.limit.Values {
+		err := apierror.GraphQL(apierror.CostLimitExceeded, fmt.Sprintf(
+			"the answer would hold more than %d values; the limit is %d (MAX_COST_FACTOR %d times the %d values of the whole configuration)",
+			b.limit.Values, b.limit.Values, e.limits.MaxCostFactor, b.whole.Values))
+		err.Extensions["cost"] = cost.Values
+		err.Extensions["maxCost"] = b.limit.Values
+		return cost, err
+	}
+	err := apierror.GraphQL(apierror.ResponseTooLarge, fmt.Sprintf(
+		"the answer would be more than %d bytes; the limit is %d (MAX_RESPONSE_BYTES)", b.limit.Bytes, b.limit.Bytes))
+	err.Extensions["bytes"] = cost.Bytes
+	err.Extensions["maxBytes"] = b.limit.Bytes
+	return cost, err
+}
+
+// admit takes the execution's weight from its client's budget: its counted
+// values in thousandths of the whole configuration, at least one.
+func (e *Executor) admit(ctx context.Context, cost fastpath.Cost, snap *opportunity.Snapshot) *gqlerror.Error {
+	if e.admission == nil {
+		return nil
+	}
+	whole := max(e.budgetFor(snap).whole.Values, 1)
+	weight := max(1, (cost.Values*limits.WholeUnits+whole-1)/whole)
+	wait, ok := e.admission.Admit(ctx, weight)
+	if ok {
+		return nil
+	}
+	err := apierror.GraphQL(apierror.RateLimited, fmt.Sprintf(
+		"this client's executions are over EXECUTION_RATE; this one weighs %d thousandths of the whole configuration; stored answers are not limited", weight))
+	err.Extensions[RetryAfterExtension] = int(math.Ceil(wait.Seconds()))
+	return err
+}
+
+// budgetFor returns the bounds on snap, computed once per snapshot: the
+// configuration changes a few times a day, and every request of one
+// version shares them.
+func (e *Executor) budgetFor(snap *opportunity.Snapshot) *budget {
+	if b := e.budget.Load(); b != nil && b.snap == snap {
+		return b
+	}
+	b := &budget{snap: snap, limit: fastpath.Cost{Bytes: e.limits.MaxResponseBytes}}
+	if e.limits.MaxCostFactor > 0 {
+		b.whole = e.whole.Size(snap)
+		b.limit.Values = max(e.limits.MaxCostFactor*b.whole.Values, limits.MinCost)
+	}
+	e.budget.Store(b)
+	return b
 }
 
 // nullVariables returns the names of rc's variables that are null.
@@ -176,29 +369,8 @@ func nullCondition(rc *graphql.OperationContext, nulls []string) (string, bool) 
 	return walk(rc.Operation.SelectionSet)
 }
 
-// fast answers rc by its plan, or returns nil for gqlgen to answer.
-func (e *Executor) fast(ctx context.Context, rc *graphql.OperationContext) *graphql.Response {
-	if e.plans == nil || rc.Doc == nil || rc.Operation == nil || rc.Operation.Operation != ast.Query {
-		return nil
-	}
-	key := planKey{rc.Doc, rc.OperationName}
-	p, ok := e.plans.Get(key)
-	if !ok {
-		compiled, err := fastpath.Compile(e.schema, rc.Doc, rc.OperationName)
-		if err != nil {
-			compiled = nil // not covered: remembered, so it is not compiled again
-		}
-		p = &plan{compiled: compiled}
-		e.plans.Add(key, p)
-	}
-	l := loaders.For(ctx)
-	if p.compiled == nil || l == nil {
-		return nil
-	}
-	snap, err := l.Snapshot(ctx)
-	if err != nil {
-		return nil // gqlgen presents the error, as it always has
-	}
+// fast answers rc by its compiled plan over snap.
+func (e *Executor) fast(ctx context.Context, p *plan, snap *opportunity.Snapshot, rc *graphql.OperationContext) *graphql.Response {
 	// An eighth more than last time: answers of one operation change size
 	// only with the configuration.
 	last := p.lastSize.Load()
@@ -208,12 +380,12 @@ func (e *Executor) fast(ctx context.Context, rc *graphql.OperationContext) *grap
 }
 
 // NewExecutor builds gqlgen's executor explicitly (not NewDefaultServer, which
-// is meant for examples): bounded parser and query cache, validation limits, a
-// complexity limit, persisted documents, the error presenter and the recover
-// function. It is the GraphQL half of the service; internal/endpoint serves it
+// is meant for examples): bounded parser and query cache, validation limits,
+// persisted documents, the error presenter and the recover function; the
+// cost bounds and the memory budget are the Executor's own. It is the GraphQL half of the service; internal/endpoint serves it
 // over HTTP.
 func NewExecutor(logger *slog.Logger, opts Options) *Executor {
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{}, Complexity: complexity()})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
 	exec := executor.New(es)
 	switch {
 	case opts.TrustedDocuments != nil:
@@ -225,10 +397,12 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 	if opts.Limits.MaxTokens > 0 {
 		exec.SetParserTokenLimit(opts.Limits.MaxTokens)
 	}
-	exec.SetDefaultRulesFn(opts.Limits.Rules())
-	if opts.Limits.MaxComplexity > 0 {
-		exec.Use(extension.FixedComplexityLimit(opts.Limits.MaxComplexity))
+	rulesFn := opts.Limits.Rules()
+	if !opts.Introspection {
+		rulesFn = withoutIntrospection(rulesFn)
 	}
+	exec.SetDefaultRulesFn(rulesFn)
+	exec.AroundFields(stopWhenDone)
 	if opts.Introspection {
 		exec.Use(extension.Introspection{})
 	} else {
@@ -237,12 +411,31 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 	exec.SetErrorPresenter(presentError(logger))
 	exec.SetRecoverFunc(recoverPanic(logger))
 	exec.AroundResponses(addFreshness)
-	e := &Executor{gql: exec, schema: es.Schema()}
-	if opts.FastPath {
-		// Only fails for a non-positive size.
-		e.plans, _ = lru.New[planKey, *plan](queryCacheSize)
+	e := &Executor{
+		gql:       exec,
+		schema:    es.Schema(),
+		fastPath:  opts.FastPath,
+		limits:    opts.Limits,
+		whole:     fastpath.NewWhole(es.Schema()),
+		memory:    newMemoryBudget(opts.ExecutionMemory, opts.ExecutionWait),
+		admission: opts.Admission,
 	}
+	// Only fails for a non-positive size.
+	e.plans, _ = lru.New[planKey, *plan](queryCacheSize)
 	return e
+}
+
+// stopWhenDone resolves nothing more once the request's context is done (its
+// deadline passed, its client gone): gqlgen would otherwise build the rest
+// of the answer for nobody. The fields left resolve to errors, and
+// DispatchOperation answers REQUEST_CANCELLED in their place.
+func stopWhenDone(ctx context.Context, next graphql.Resolver) (any, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	default:
+		return next(ctx)
+	}
 }
 
 // SchemaTag changes whenever the schema does, so that validators (ETags) made

@@ -3,6 +3,13 @@
 // setup. It knows nothing of HTTP: internal/endpoint serves it.
 package graph
 
+// `go generate ./graph/...` regenerates generated.go and the resolvers'
+// stubs from schema/*.graphqls (gqlgen finds ../gqlgen.yml), then makes its
+// lists and resolver fields run sequentially (internal/tools/gqlgenpost, over
+// sequential.go). CI runs the same step and fails when it changes anything.
+//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run github.com/oppconfig/oppconfig-graphql/internal/tools/gqlgenpost generated.go
+
 // Resolver is the root resolver. It holds no state: every resolver reads the
 // request's loaders (internal/loaders), which internal/endpoint installs.
 type Resolver struct{}

@@ -49,6 +49,9 @@ const (
 	// (a panic in a middleware), carried in the response when a resolver
 	// fails. Details are logged, never shown.
 	Internal Code = "INTERNAL_SERVER_ERROR"
+	// Overloaded: the executions running hold the memory this one needs
+	// (EXECUTION_MEMORY); 503 with Retry-After.
+	Overloaded Code = "OVERLOADED"
 )
 
 // Document errors: the document is refused by the parser, the validator or a bound.
@@ -60,11 +63,15 @@ const (
 	MaxAliasesExceeded    Code = "MAX_ALIASES_EXCEEDED"
 	MaxRootFieldsExceeded Code = "MAX_ROOT_FIELDS_EXCEEDED"
 	MaxDirectivesExceeded Code = "MAX_DIRECTIVES_EXCEEDED"
-	ComplexityExceeded    Code = "COMPLEXITY_LIMIT_EXCEEDED" // gqlgen's own code
+	CostLimitExceeded     Code = "COST_LIMIT_EXCEEDED"
+	ResponseTooLarge      Code = "RESPONSE_TOO_LARGE"
 	// PersistedQueryNotFound is gqlgen's APQ code, so that clients which fall
 	// back to sending the document do so here too.
 	PersistedQueryNotFound   Code = "PERSISTED_QUERY_NOT_FOUND"
 	PersistedQueryNotAllowed Code = "PERSISTED_QUERY_NOT_ALLOWED"
+	// IntrospectionDisabled refuses __schema and __type while INTROSPECTION
+	// is off, as a validation error: a client's mistake, not the server's.
+	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
 )
 
 // Field errors: the configuration could not be had.
@@ -98,6 +105,7 @@ var entries = []Entry{
 	{RateLimited, Refusal, http.StatusTooManyRequests},
 	{CrossOriginRefused, Refusal, http.StatusForbidden},
 	{Internal, Refusal, http.StatusInternalServerError},
+	{Overloaded, Refusal, http.StatusServiceUnavailable},
 
 	{ParseFailed, Document, http.StatusOK},
 	{ValidationFailed, Document, http.StatusOK},
@@ -106,9 +114,11 @@ var entries = []Entry{
 	{MaxAliasesExceeded, Document, http.StatusOK},
 	{MaxRootFieldsExceeded, Document, http.StatusOK},
 	{MaxDirectivesExceeded, Document, http.StatusOK},
-	{ComplexityExceeded, Document, http.StatusOK},
+	{CostLimitExceeded, Document, http.StatusOK},
+	{ResponseTooLarge, Document, http.StatusOK},
 	{PersistedQueryNotFound, Document, http.StatusOK},
 	{PersistedQueryNotAllowed, Document, http.StatusOK},
+	{IntrospectionDisabled, Document, http.StatusOK},
 
 	{UpstreamUnavailable, Field, http.StatusOK},
 	{UpstreamRejected, Field, http.StatusOK},

@@ -142,11 +142,32 @@ func ParseMode(s string) (Mode, error) {
 // §3.1 answers without an error code.
 var errNoCredentials = errors.New("no credentials")
 
+// Realm is the protection space of HTTP Basic authentication (RFC 7617):
+// the credential a browser was given for one page of the service is resent
+// by it with every same-origin request in this realm.
+const Realm = "oppconfig-graphql"
+
 // Middleware refuses a request without valid credentials with 401 and a
 // GraphQL-shaped body, before next runs; otherwise it calls next with the
 // client's identity in the context (see ClientID). In ModeNone it returns next
-// itself.
+// itself. Its challenge is Bearer (RFC 6750), for API clients; see Pages for
+// what browsers open.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return a.require(next, bearerChallenge)
+}
+
+// Pages is Middleware for what a browser navigates to (the playground, the
+// explorer, their assets): a browser cannot add a header to a navigation, so
+// the 401 challenges Basic in Realm and the browser asks its user for the
+// credential, then resends it with the page's own requests to /query (every
+// path of the service is in the protection space of /, and of /explorer). The
+// credential is the same one /query takes, as the Basic password.
+func (a *Authenticator) Pages(next http.Handler) http.Handler {
+	return a.require(next, basicChallenge)
+}
+
+// require is Middleware with the given 401 challenge.
+func (a *Authenticator) require(next http.Handler, challenge func(presented bool) string) http.Handler {
 	if a.mode == ModeNone {
 		return next
 	}
@@ -165,7 +186,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			// the context (chi's, which this used to log, is never set).
 			a.logger.Log(r.Context(), level, "authentication failed",
 				"mode", string(a.mode), "reason", err.Error())
-			unauthorized(w, presented)
+			unauthorized(w, challenge(presented), presented)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIDKey{}, id)))
@@ -179,7 +200,10 @@ func (a *Authenticator) authenticate(r *http.Request) (string, error) {
 		// X-API-Key first: a gateway in front may use Authorization for itself.
 		cred := strings.TrimSpace(r.Header.Get("X-API-Key"))
 		if cred == "" {
-			cred = bearer(r)
+			var err error
+			if cred, err = authorization(r); err != nil {
+				return "", err
+			}
 		}
 		if cred == "" {
 			return "", errNoCredentials
@@ -193,7 +217,10 @@ func (a *Authenticator) authenticate(r *http.Request) (string, error) {
 		}
 		return "apikey:" + name, nil
 	case ModeJWT:
-		token := bearer(r)
+		token, err := authorization(r)
+		if err != nil {
+			return "", err
+		}
 		if token == "" {
 			return "", errNoCredentials
 		}
@@ -205,25 +232,58 @@ func (a *Authenticator) authenticate(r *http.Request) (string, error) {
 	return "", fmt.Errorf("mode %q cannot authenticate", a.mode)
 }
 
-// bearer returns the token of an "Authorization: Bearer <token>" header, or "".
-// The scheme is case-insensitive (RFC 7235 §2.1).
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
+// authorization returns the credential of the Authorization header: the
+// token of "Bearer <token>", or the password of "Basic <base64(user:password)>"
+// (the user name is not read: a browser's prompt asks for one, and any will
+// do). It returns "" without an error when the header is absent or has
+// another scheme, and an error when a Basic header cannot be decoded or has
+// no password. Schemes are case-insensitive (RFC 7235 §2.1).
+func authorization(r *http.Request) (string, error) {
+	scheme, rest, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	switch {
+	case !ok:
+		return "", nil
+	case strings.EqualFold(scheme, "Bearer"):
+		return strings.TrimSpace(rest), nil
+	case strings.EqualFold(scheme, "Basic"):
+		if len(rest) > maxCredentialBytes*4/3+4 {
+			return "", errors.New("Basic credentials too long")
+		}
+		_, password, ok := r.BasicAuth()
+		if !ok {
+			// The header is not echoed: it is the credential.
+			return "", errors.New("malformed Basic credentials")
+		}
+		if password == "" {
+			return "", errors.New("Basic credentials without a password")
+		}
+		return password, nil
 	}
-	return strings.TrimSpace(token)
+	return "", nil
 }
 
-// unauthorized answers 401. The message is the same for every failure so it
-// tells a prober nothing, and it never echoes what was presented.
-func unauthorized(w http.ResponseWriter, presented bool) {
+// bearerChallenge is the WWW-Authenticate value of a 401 for API clients
+// (RFC 6750 §3).
+func bearerChallenge(presented bool) string {
 	if presented {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		return `Bearer error="invalid_token"`
+	}
+	return "Bearer"
+}
+
+// basicChallenge is the WWW-Authenticate value of a 401 for browsers: the
+// same challenge whether or not something was presented, so that a browser
+// asks again after a wrong credential.
+func basicChallenge(bool) string { return `Basic realm="` + Realm + `"` }
+
+// unauthorized answers 401 with challenge. The message is the same for every
+// failure so it tells a prober nothing, and it never echoes what was presented.
+func unauthorized(w http.ResponseWriter, challenge string, presented bool) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	if presented {
 		apierror.Write(w, "", apierror.Unauthenticated, "invalid or expired credentials")
 		return
 	}
-	w.Header().Set("WWW-Authenticate", "Bearer")
 	apierror.Write(w, "", apierror.Unauthenticated, "authentication required")
 }
 

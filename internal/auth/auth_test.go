@@ -1,12 +1,15 @@
 package auth_test
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
@@ -80,6 +83,104 @@ func (s *server) check(t *testing.T, header http.Header, wantID string, wantInva
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 
+// basicAuth is an Authorization header of the Basic scheme, as a browser
+// sends it after its user answered the prompt.
+func basicAuth(user, password string) http.Header {
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.SetBasicAuth(user, password)
+	return r.Header
+}
+
+// TestBasicCredentials: the API key or the JWT is accepted as the password
+// of HTTP Basic authentication, for Middleware and Pages alike, and Pages
+// challenges Basic so that a browser asks for it.
+func TestBasicCredentials(t *testing.T) {
+	const key = "page-key-0123456789abcdef"
+	keys, err := auth.ParseAPIKeys("web:" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := sign(t, jwt.SigningMethodHS256, []byte(hmacSecret), "", claims(nil))
+	apikey := auth.Options{Mode: auth.ModeAPIKey, APIKeys: keys}
+	jwtOpts := auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(hmacSecret), Issuer: issuer, Audience: audience, Leeway: leeway, Now: clock}
+	tests := []struct {
+		name      string
+		opts      auth.Options
+		give      http.Header
+		wantID    string // "": refused
+		presented bool   // refused for a bad credential, not a missing one
+	}{
+		{"key as password", apikey, basicAuth("web", key), "apikey:web", false},
+		{"key as password, no user name", apikey, basicAuth("", key), "apikey:web", false},
+		{"lower-case scheme", apikey, http.Header{"Authorization": {"basic " + base64.StdEncoding.EncodeToString([]byte("x:"+key))}}, "apikey:web", false},
+		{"key as user name", apikey, basicAuth(key, ""), "", true},
+		{"wrong key", apikey, basicAuth("web", key+"x"), "", true},
+		{"not base64", apikey, http.Header{"Authorization": {"Basic %%%"}}, "", true},
+		{"no colon", apikey, http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(key))}}, "", true},
+		{"oversized", apikey, basicAuth("web", strings.Repeat("k", 9<<10)), "", true},
+		{"nothing", apikey, nil, "", false},
+		{"JWT as password", jwtOpts, basicAuth("alice", token), "jwt:alice", false},
+		{"wrong JWT", jwtOpts, basicAuth("alice", token+"x"), "", true},
+		{"API key in JWT mode", jwtOpts, basicAuth("web", key), "", true},
+		{"nothing, JWT mode", jwtOpts, nil, "", false},
+	}
+	for _, tt := range tests {
+		for _, pages := range []bool{false, true} {
+			name := tt.name + ", Middleware"
+			if pages {
+				name = tt.name + ", Pages"
+			}
+			t.Run(name, func(t *testing.T) {
+				logs := &testkit.LogBuffer{}
+				opts := tt.opts
+				opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				a, err := auth.New(t.Context(), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mw := a.Middleware
+				if pages {
+					mw = a.Pages
+				}
+				srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Client-ID", auth.ClientID(r.Context()))
+				})))
+				t.Cleanup(srv.Close)
+				resp, body := testkit.DoHeader(t, http.MethodGet, srv.URL, "", nil, tt.give)
+				if tt.wantID != "" {
+					if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Client-ID") != tt.wantID {
+						t.Fatalf("status %d, client %q, want 200 and %q: %s", resp.StatusCode, resp.Header.Get("X-Client-ID"), tt.wantID, body)
+					}
+					return
+				}
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("status = %d, want 401: %s", resp.StatusCode, body)
+				}
+				testkit.AssertRefusal(t, resp, body, string(apierror.Unauthenticated))
+				want := "Bearer"
+				switch {
+				case pages:
+					want = `Basic realm="oppconfig-graphql"`
+				case tt.presented:
+					want = `Bearer error="invalid_token"`
+				}
+				if got := resp.Header.Get("WWW-Authenticate"); got != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+				}
+				// What was presented, decoded or not, is never logged.
+				for _, secret := range []string{key, token, hmacSecret, tt.give.Get("Authorization")} {
+					if secret != "" && strings.Contains(logs.String()+body, secret) {
+						t.Errorf("logs or body reveal a credential:\n%s\n%s", logs, body)
+					}
+				}
+				if !strings.Contains(logs.String(), "authentication failed") {
+					t.Errorf("refusal not logged: %s", logs)
+				}
+			})
+		}
+	}
+}
+
 func TestModeNonePassesEverything(t *testing.T) {
 	s := newServer(t, auth.Options{Mode: auth.ModeNone})
 	tests := []struct {
@@ -120,7 +221,9 @@ func TestAPIKey(t *testing.T) {
 		{"X-API-Key", http.Header{"X-Api-Key": {"dash-key-0123456789"}}, "apikey:dashboard", false},
 		{"X-API-Key wins over Authorization", http.Header{"X-Api-Key": {"ci-key-0123456789"}, "Authorization": {"Bearer gateway-token"}}, "apikey:ci", false},
 		{"missing", nil, "", false},
-		{"basic scheme is no credential", http.Header{"Authorization": {"Basic Y2k6Y2kta2V5"}}, "", false},
+		{"basic with the key as password", basicAuth("anyone", "ci-key-0123456789"), "apikey:ci", false},
+		{"basic with a wrong key", basicAuth("ci", "ci-key"), "", true},
+		{"other scheme is no credential", http.Header{"Authorization": {"Digest username=\"ci\""}}, "", false},
 		{"empty bearer", bearer(""), "", false},
 		{"wrong key", bearer("ci-key-0123456780"), "", true},
 		{"prefix of a key", http.Header{"X-Api-Key": {"ci-key"}}, "", true},

@@ -3,6 +3,7 @@ package auth
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,7 +134,7 @@ func newJWTVerifier(ctx context.Context, opts Options, logger *slog.Logger) (*jw
 // verify returns "jwt:<sub>" for a valid token. The token's own content never
 // reaches the error: jwt's and keyfunc's messages name claims and kids only.
 func (v *jwtVerifier) verify(ctx context.Context, token string) (string, error) {
-	var claims jwt.RegisteredClaims
+	var claims strictClaims
 	if _, err := v.parser.ParseWithClaims(token, &claims, v.keys(ctx)); err != nil {
 		return "", fmt.Errorf("verify JWT: %w", err)
 	}
@@ -143,4 +144,40 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (string, error) 
 		return "", errors.New("verify JWT: no sub claim")
 	}
 	return "jwt:" + claims.Subject, nil
+}
+
+// strictClaims are the registered claims, read as RFC 7519 §2 defines them:
+// exp, nbf and iat are NumericDates, JSON numbers. golang-jwt reads a
+// NumericDate through json.Number, which also takes a string of digits, so
+// {"exp":"1893456000"} would be accepted; a token with a string, boolean,
+// null or object there is malformed and refused instead, so that what an
+// issuer meant and what is enforced cannot differ.
+type strictClaims struct {
+	jwt.RegisteredClaims
+}
+
+// UnmarshalJSON checks the time claims' JSON types, then reads the
+// registered claims as golang-jwt does. A repeated name is read by both
+// passes as encoding/json reads it (the last one wins), so the value checked
+// is the value used.
+func (c *strictClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		// encoding/json hands RawMessage over without surrounding space; a
+		// JSON number, and nothing else, starts with a digit or a minus.
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return fmt.Errorf("claims: %s is not a number", name)
+		}
+	}
+	if err := json.Unmarshal(b, &c.RegisteredClaims); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,57 @@ func TestJWTWithHMACSecret(t *testing.T) {
 			s.check(t, tt.give, tt.wantID, tt.wantInvalidToken)
 		})
 	}
+}
+
+// TestJWTTimeClaimsMustBeNumbers: exp, nbf and iat are NumericDates, JSON
+// numbers (RFC 7519 §2). golang-jwt alone accepts a string of digits there;
+// each payload is written by hand so that the JSON types are exactly these.
+func TestJWTTimeClaimsMustBeNumbers(t *testing.T) {
+	s := newServer(t, auth.Options{Mode: auth.ModeJWT, HMACSecret: signature.NewSecret(hmacSecret), Leeway: leeway, Now: clock})
+	exp := strconv.FormatInt(now.Add(5*time.Minute).Unix(), 10)
+	past := strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)
+	tests := []struct {
+		name    string
+		payload string // the claims after "sub"
+		wantOK  bool
+	}{
+		{"numbers", `"exp":` + exp + `,"nbf":` + past + `,"iat":` + past, true},
+		{"fractional exp", `"exp":` + exp + `.5`, true},
+		{"exp in exponent form", `"exp":1.9e9`, true},
+		{"exp a numeric string", `"exp":"` + exp + `"`, false},
+		{"nbf a numeric string", `"exp":` + exp + `,"nbf":"` + past + `"`, false},
+		{"iat a numeric string", `"exp":` + exp + `,"iat":"` + past + `"`, false},
+		{"exp a date string", `"exp":"2031-01-01T00:00:00Z"`, false},
+		{"exp null", `"exp":null`, false},
+		{"nbf null", `"exp":` + exp + `,"nbf":null`, false},
+		{"exp true", `"exp":true`, false},
+		{"exp an object", `"exp":{"n":` + exp + `}`, false},
+		{"exp an array", `"exp":[` + exp + `]`, false},
+		{"exp repeated, the last a string", `"exp":` + exp + `,"exp":"` + exp + `"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := signPayload(t, `{"sub":"alice",`+tt.payload+`}`)
+			if tt.wantOK {
+				s.check(t, bearer(token), "jwt:alice", false)
+				return
+			}
+			s.check(t, bearer(token), "", true)
+		})
+	}
+}
+
+// signPayload signs payload, a JSON text taken as is, with HS256 and the
+// test's secret.
+func signPayload(t *testing.T, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(unsigned, []byte(hmacSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unsigned + "." + enc.EncodeToString(sig)
 }
 
 // jwtSegment encodes c as a JWT payload segment.

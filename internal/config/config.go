@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/origin"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 )
@@ -36,21 +38,31 @@ type Config struct {
 	BreakerFailures int
 	BreakerCooldown time.Duration
 	MaxBodyBytes    int64
+	// UpstreamAllowEmpty is how long the upstream must answer an empty type
+	// list, continuously, before it replaces a copy that has types; 0 (off)
+	// never lets it.
+	UpstreamAllowEmpty time.Duration
 
 	CacheTTL        time.Duration
 	CacheMaxStale   time.Duration
 	CacheRetry      time.Duration
-	LoaderWait      time.Duration
 	ShutdownTimeout time.Duration
 
-	// Introspection is on in demo mode and off against a real upstream unless
-	// INTROSPECTION says otherwise.
+	// Introspection, Playground and Explorer are on in demo mode and off
+	// against a real upstream unless INTROSPECTION, PLAYGROUND and EXPLORER
+	// say otherwise: a newcomer's first run shows everything, a production
+	// deployment shows nothing it did not ask for.
 	Introspection   bool
 	Playground      bool
+	Explorer        bool
 	Limits          limits.Limits
 	MaxRequestBytes int64
 	MaxBatch        int
 	RequestTimeout  time.Duration
+	// ExecutionMemory and ExecutionWait bound the executions running at
+	// once by the memory their answers will take (graph.Options).
+	ExecutionMemory int64
+	ExecutionWait   time.Duration
 
 	// Against slow clients: see http.Server.
 	ReadHeaderTimeout time.Duration
@@ -58,6 +70,9 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// MetricsAddr is the host:port of a listener of its own for /metrics;
+	// empty serves /metrics on the main listener (behind AUTH_MODE).
+	MetricsAddr string
 
 	// Auth holds the client-authentication settings except Logger and Now,
 	// which run sets.
@@ -72,8 +87,12 @@ type Config struct {
 	PersistedFile      string
 	CORSAllowedOrigins []string
 	RateLimit          int // requests per client per RateLimitWindow; 0 disables
-	RateLimitWindow    time.Duration
-	TrustedProxies     []netip.Prefix
+	// ExecutionRate and ExecutionBurst pace each client's executions, in
+	// whole configurations a minute and at once (ratelimit.Executions).
+	ExecutionRate   int
+	ExecutionBurst  int
+	RateLimitWindow time.Duration
+	TrustedProxies  []netip.Prefix
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -117,24 +136,28 @@ var Variables = []Variable{
 	{"UPSTREAM_BUDGET", "8s", "bound on one refresh, retries and backoff included"},
 	{"UPSTREAM_RETRIES", "2", "retries after a network error, timeout, 5xx or 429 (exponential backoff, full jitter, Retry-After honoured)"},
 	{"BREAKER_FAILURES", "5", "consecutive failed refreshes that open the circuit breaker"},
-	{"BREAKER_COOLDOWN", "30s", "how long the open breaker fails fast before one probe"},
+	{"BREAKER_COOLDOWN", "30s", "how long the open breaker fails fast before one probe; at most 2s until the first configuration is fetched, as there is nothing to serve meanwhile"},
 	{"UPSTREAM_MAX_BODY_BYTES", "16777216", "largest upstream response accepted"},
+	{"UPSTREAM_ALLOW_EMPTY", "off", "off, or a duration: how long the upstream must answer an empty type list, continuously, before it replaces a configuration that has types; off never lets it (an empty list is always accepted while no configuration with types is held)"},
 	{"CACHE_TTL", "30s", "how long a fetched configuration is fresh"},
 	{"CACHE_MAX_STALE", "24h", "how long past its TTL a configuration is still served, at once, while it is refreshed in the background or while the upstream fails"},
 	{"CACHE_REFRESH_RETRY", "1s", "after a failed refresh, the spacing of the next attempts"},
-	{"LOADER_WAIT", "1ms", "dataloader batch window"},
 	{"SHUTDOWN_TIMEOUT", "10s", "how long shutdown waits for in-flight requests"},
-	{"PLAYGROUND", "true", "serve the GraphiQL playground at /"},
-	{"INTROSPECTION", "", "true or false; unset means on in demo mode, off with UPSTREAM_URL"},
+	{"PLAYGROUND", "", "serve the GraphiQL playground at / (true or false); unset means on in demo mode, off with UPSTREAM_URL"},
+	{"EXPLORER", "", "serve the pipeline explorer at /explorer (true or false); unset means on in demo mode, off with UPSTREAM_URL"},
+	{"INTROSPECTION", "", "serve __schema, __type and /graphql/schema.graphql (true or false); unset means on in demo mode, off with UPSTREAM_URL"},
 	{"MAX_REQUEST_BYTES", "1048576", "largest request body; larger gets 413"},
 	{"MAX_QUERY_BYTES", "32768", "largest query document"},
 	{"MAX_TOKENS", "2000", "most parser tokens in a document"},
 	{"MAX_DEPTH", "15", "deepest field nesting of an operation (introspection excepted)"},
-	{"MAX_ALIASES", "30", "most aliases in an operation"},
-	{"MAX_ROOT_FIELDS", "10", "most root fields in an operation"},
+	{"MAX_ALIASES", "100", "most aliases in an operation; what an answer costs is bounded by MAX_COST_FACTOR"},
+	{"MAX_ROOT_FIELDS", "100", "most root fields in an operation; what an answer costs is bounded by MAX_COST_FACTOR"},
 	{"MAX_DIRECTIVES", "10", "most directives in a document"},
 	{"MAX_JSON_DEPTH", "32", "deepest JSON nesting of a request (variables, extensions)"},
-	{"MAX_COMPLEXITY", "300000", "highest query cost, lists multiplying their children"},
+	{"MAX_COST_FACTOR", "4", "largest answer, counted on the configuration it will be built from before execution, as a multiple of the whole configuration served once (at least 1000 values)"},
+	{"MAX_RESPONSE_BYTES", "8388608", "largest answer in bytes, counted before execution (the large dataset's full query is 1.9 MB)"},
+	{"EXECUTION_MEMORY", "134217728", "memory the executions running at once may hold, each weighed by the answer it will build; over it a request waits EXECUTION_WAIT, then gets 503"},
+	{"EXECUTION_WAIT", "1s", "longest a request waits for EXECUTION_MEMORY before it gets 503 with Retry-After"},
 	{"MAX_BATCH", "0", "most operations in one batched POST; 0 refuses batches"},
 	{"REQUEST_TIMEOUT", "15s", "deadline of one request, upstream work included"},
 	{"SERVER_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers"},
@@ -142,13 +165,14 @@ var Variables = []Variable{
 	{"SERVER_WRITE_TIMEOUT", "30s", "time to write a response; keep above REQUEST_TIMEOUT"},
 	{"SERVER_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
 	{"SERVER_MAX_HEADER_BYTES", "65536", "largest request header block"},
+	{"METRICS_ADDR", "", "host:port of a listener of its own for /metrics, e.g. 127.0.0.1:9090 (no authentication: keep it off the public network); unset serves /metrics on PORT, behind AUTH_MODE"},
 	{"RESPONSE_CACHE", "true", "keep encoded answers per configuration version and serve repeats without executing"},
 	{"RESPONSE_CACHE_BYTES", "33554432", "size bound of the response cache (LRU)"},
 	{"FAST_PATH", "true", "execute queries by their compiled plans (byte-identical to gqlgen, which runs what they do not cover); false runs every operation on gqlgen"},
 	{"APQ_CACHE_SIZE", "1000", "automatic persisted queries kept (LRU); 0 turns APQ off"},
 	{"PERSISTED_QUERIES_ONLY", "false", "true: run only the documents in PERSISTED_QUERIES_FILE (trusted documents)"},
 	{"PERSISTED_QUERIES_FILE", "", "manifest of trusted documents, {\"<sha256>\": \"<document>\"} as graphql-codegen emits"},
-	{"CORS_ALLOWED_ORIGINS", "", "origins allowed to call from browsers, comma-separated, e.g. https://app.example.com"},
+	{"CORS_ALLOWED_ORIGINS", "", "origins allowed to call from browsers, comma-separated, e.g. https://app.example.com; https://*.example.com allows every subdomain"},
 	{"AUTH_MODE", "none", "client authentication: none, apikey or jwt"},
 	{"AUTH_API_KEYS", "", "with apikey: name:key pairs, comma-separated (never logged)"},
 	{"AUTH_JWT_HMAC_SECRET", "", "with jwt: HMAC secret of HS256/384/512 tokens, at least 32 bytes (never logged)"},
@@ -156,8 +180,10 @@ var Variables = []Variable{
 	{"AUTH_JWT_ISSUER", "", "with jwt: required iss claim"},
 	{"AUTH_JWT_AUDIENCE", "", "with jwt: required aud claim"},
 	{"AUTH_JWT_LEEWAY", "30s", "with jwt: clock skew allowed on exp, nbf, iat"},
-	{"RATE_LIMIT", "600", "requests per client per RATE_LIMIT_WINDOW (client: API key, JWT subject or IP); 0 disables"},
+	{"RATE_LIMIT", "6000", "requests per client per RATE_LIMIT_WINDOW, stored answers included (client: API key, JWT subject or IP); 0 disables"},
 	{"RATE_LIMIT_WINDOW", "1m", "rate-limit window"},
+	{"EXECUTION_RATE", "120", "executions per client per minute, each weighed by its counted answer in whole configurations (stored answers are not counted); 0 disables"},
+	{"EXECUTION_BURST", "8", "whole configurations' worth of executions a client may make at once"},
 	{"TRUSTED_PROXIES", "", "CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated"},
 }
 
@@ -213,6 +239,12 @@ func readHTTPServer(r *reader, c *Config) {
 	c.IdleTimeout = r.duration("SERVER_IDLE_TIMEOUT")
 	c.MaxHeaderBytes = r.integer("SERVER_MAX_HEADER_BYTES", 1024)
 	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT")
+	c.MetricsAddr = r.get("METRICS_ADDR")
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || !validPort(port) {
+			r.invalid("METRICS_ADDR", c.MetricsAddr, "a host:port such as 127.0.0.1:9090 or :9090")
+		}
+	}
 	// Skipped when SERVER_WRITE_TIMEOUT is itself invalid (read as 0): that is
 	// reported already, and comparing with it would add a false second problem.
 	if c.WriteTimeout > 0 && c.RequestTimeout >= c.WriteTimeout {
@@ -299,6 +331,14 @@ func readResilience(r *reader, c *Config) {
 	c.BreakerFailures = r.integer("BREAKER_FAILURES", 1)
 	c.BreakerCooldown = r.duration("BREAKER_COOLDOWN")
 	c.MaxBodyBytes = r.bytes("UPSTREAM_MAX_BODY_BYTES")
+	// "off" is the default rather than 0, which would read as "at once".
+	if s := r.get("UPSTREAM_ALLOW_EMPTY"); s != "off" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			r.invalid("UPSTREAM_ALLOW_EMPTY", s, "off or a positive duration such as 10m")
+		}
+		c.UpstreamAllowEmpty = d
+	}
 }
 
 // readCaching reads the configuration cache's lifetimes and the response
@@ -311,15 +351,11 @@ func readCaching(r *reader, c *Config) {
 	c.ResponseCacheBytes = r.integer("RESPONSE_CACHE_BYTES", 1)
 }
 
-// readGraphQL reads what the GraphQL endpoint serves and how it batches loads.
+// readGraphQL reads what the GraphQL endpoint serves and how it executes.
 func readGraphQL(r *reader, c *Config) {
-	c.Playground = r.boolean("PLAYGROUND")
-	if r.get("INTROSPECTION") == "" {
-		c.Introspection = c.Demo()
-	} else {
-		c.Introspection = r.boolean("INTROSPECTION")
-	}
-	c.LoaderWait = r.duration("LOADER_WAIT")
+	c.Playground = r.demoDefault("PLAYGROUND", c.Demo())
+	c.Explorer = r.demoDefault("EXPLORER", c.Demo())
+	c.Introspection = r.demoDefault("INTROSPECTION", c.Demo())
 	c.FastPath = r.boolean("FAST_PATH")
 }
 
@@ -329,15 +365,18 @@ func readGraphQL(r *reader, c *Config) {
 func readLimits(r *reader, c *Config) {
 	c.MaxRequestBytes = int64(r.integer("MAX_REQUEST_BYTES", 1))
 	c.Limits = limits.Limits{
-		MaxQueryBytes: r.integer("MAX_QUERY_BYTES", 1),
-		MaxTokens:     r.integer("MAX_TOKENS", 1),
-		MaxDepth:      r.integer("MAX_DEPTH", 1),
-		MaxAliases:    r.integer("MAX_ALIASES", 0),
-		MaxRootFields: r.integer("MAX_ROOT_FIELDS", 1),
-		MaxDirectives: r.integer("MAX_DIRECTIVES", 0),
-		MaxJSONDepth:  r.integer("MAX_JSON_DEPTH", 1),
-		MaxComplexity: r.integer("MAX_COMPLEXITY", 1),
+		MaxQueryBytes:    r.integer("MAX_QUERY_BYTES", 1),
+		MaxTokens:        r.integer("MAX_TOKENS", 1),
+		MaxDepth:         r.integer("MAX_DEPTH", 1),
+		MaxAliases:       r.integer("MAX_ALIASES", 0),
+		MaxRootFields:    r.integer("MAX_ROOT_FIELDS", 1),
+		MaxDirectives:    r.integer("MAX_DIRECTIVES", 0),
+		MaxJSONDepth:     r.integer("MAX_JSON_DEPTH", 1),
+		MaxCostFactor:    r.integer("MAX_COST_FACTOR", 1),
+		MaxResponseBytes: int(r.bytes("MAX_RESPONSE_BYTES")),
 	}
+	c.ExecutionMemory = r.bytes("EXECUTION_MEMORY")
+	c.ExecutionWait = r.duration("EXECUTION_WAIT")
 	c.MaxBatch = r.integer("MAX_BATCH", 0)
 }
 
@@ -366,26 +405,29 @@ func readAuth(r *reader, c *Config) {
 	}
 }
 
-// readCORS reads the browser origins allowed to call; each bad one is
+// readCORS reads the browser origins allowed to call, exact or wildcard
+// (https://*.example.com), as internal/origin matches them; each bad one is
 // reported.
 func readCORS(r *reader, c *Config) {
 	for _, o := range strings.Split(r.get("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
 		}
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
-			r.invalid("CORS_ALLOWED_ORIGINS", o, "an origin such as https://app.example.com")
+		if _, err := origin.Parse(o); err != nil {
+			r.fail("CORS_ALLOWED_ORIGINS", "%w", err)
 			continue
 		}
 		c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
 	}
 }
 
-// readRateLimit reads the per-client rate limit and the proxies whose
-// X-Forwarded-For names the client it counts.
+// readRateLimit reads the per-client request and execution limits and the
+// proxies whose X-Forwarded-For names the client they count.
 func readRateLimit(r *reader, c *Config) {
 	c.RateLimit = r.integer("RATE_LIMIT", 0)
 	c.RateLimitWindow = r.duration("RATE_LIMIT_WINDOW")
+	c.ExecutionRate = r.integer("EXECUTION_RATE", 0)
+	c.ExecutionBurst = r.integer("EXECUTION_BURST", 1)
 	if s := r.get("TRUSTED_PROXIES"); s != "" {
 		prefixes, err := ratelimit.ParsePrefixes(s)
 		if err != nil {
@@ -471,6 +513,22 @@ func (r *reader) port(name string) int {
 		r.invalid(name, s, "a port number (0-65535)")
 	}
 	return p
+}
+
+// demoDefault reads a boolean whose default is demo: on in demo mode, off
+// against a real upstream, for what shows the service to whoever can reach it.
+func (r *reader) demoDefault(name string, demo bool) bool {
+	if r.get(name) == "" {
+		return demo
+	}
+	return r.boolean(name)
+}
+
+// validPort reports whether s is a TCP port number, 0 (any free port)
+// included.
+func validPort(s string) bool {
+	p, err := strconv.Atoi(s)
+	return err == nil && p >= 0 && p <= 65535
 }
 
 // boolean reads exactly true or false, so that a typo such as "ture" or "1"

@@ -59,7 +59,6 @@ var realEnv = env{
 	"UPSTREAM_MAX_BODY_BYTES":    "1048576",
 	"CACHE_TTL":                  "1m",
 	"CACHE_MAX_STALE":            "2h",
-	"LOADER_WAIT":                "5ms",
 	"SHUTDOWN_TIMEOUT":           "3s",
 	"INTROSPECTION":              "true",
 	"MAX_REQUEST_BYTES":          "65536",
@@ -70,12 +69,18 @@ var realEnv = env{
 	"MAX_ROOT_FIELDS":            "3",
 	"MAX_DIRECTIVES":             "2",
 	"MAX_JSON_DEPTH":             "8",
-	"MAX_COMPLEXITY":             "1000",
+	"MAX_COST_FACTOR":            "2",
+	"MAX_RESPONSE_BYTES":         "1048576",
+	"EXECUTION_MEMORY":           "67108864",
+	"EXECUTION_WAIT":             "2s",
+	"EXECUTION_RATE":             "60",
+	"EXECUTION_BURST":            "4",
 	"MAX_BATCH":                  "4",
 	"UPSTREAM_BUDGET":            "20s",
 	"UPSTREAM_RETRIES":           "0",
 	"BREAKER_FAILURES":           "3",
 	"BREAKER_COOLDOWN":           "1m",
+	"UPSTREAM_ALLOW_EMPTY":       "10m",
 	"REQUEST_TIMEOUT":            "20s",
 	"AUTH_MODE":                  "jwt",
 	"AUTH_API_KEYS":              "web:" + testAPIKey,
@@ -92,7 +97,9 @@ var realEnv = env{
 	"SERVER_WRITE_TIMEOUT":       "40s",
 	"SERVER_IDLE_TIMEOUT":        "1m",
 	"SERVER_MAX_HEADER_BYTES":    "32768",
-	"PLAYGROUND":                 "false",
+	"PLAYGROUND":                 "true",
+	"EXPLORER":                   "true",
+	"METRICS_ADDR":               "127.0.0.1:9091",
 	"CACHE_REFRESH_RETRY":        "5s",
 	"LOG_FORMAT":                 "text",
 	"LOG_FLUSH_INTERVAL":         "0",
@@ -130,21 +137,27 @@ func TestLoadDefaults(t *testing.T) {
 		{"BreakerFailures", c.BreakerFailures, 5},
 		{"BreakerCooldown", c.BreakerCooldown, 30 * time.Second},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(16 << 20)},
+		{"UpstreamAllowEmpty off", c.UpstreamAllowEmpty, time.Duration(0)},
 		{"Introspection in demo", c.Introspection, true},
 		{"MaxRequestBytes", c.MaxRequestBytes, int64(1 << 20)},
 		{"MaxDepth", c.Limits.MaxDepth, 15},
-		{"MaxAliases", c.Limits.MaxAliases, 30},
-		{"MaxRootFields", c.Limits.MaxRootFields, 10},
+		{"MaxAliases", c.Limits.MaxAliases, 100},
+		{"MaxRootFields", c.Limits.MaxRootFields, 100},
+		{"MaxCostFactor", c.Limits.MaxCostFactor, 4},
+		{"MaxResponseBytes", c.Limits.MaxResponseBytes, 8 << 20},
+		{"ExecutionMemory", c.ExecutionMemory, int64(128 << 20)},
+		{"ExecutionWait", c.ExecutionWait, time.Second},
 		{"MaxTokens", c.Limits.MaxTokens, 2000},
 		{"MaxDirectives", c.Limits.MaxDirectives, 10},
 		{"MaxBatch", c.MaxBatch, 0},
 		{"RequestTimeout", c.RequestTimeout, 15 * time.Second},
 		{"AuthMode", c.Auth.Mode, auth.ModeNone},
-		{"RateLimit", c.RateLimit, 600},
+		{"RateLimit", c.RateLimit, 6000},
+		{"ExecutionRate", c.ExecutionRate, 120},
+		{"ExecutionBurst", c.ExecutionBurst, 8},
 		{"RateLimitWindow", c.RateLimitWindow, time.Minute},
 		{"CacheTTL", c.CacheTTL, 30 * time.Second},
 		{"CacheMaxStale", c.CacheMaxStale, 24 * time.Hour},
-		{"LoaderWait", c.LoaderWait, time.Millisecond},
 		{"FastPath", c.FastPath, true},
 		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second},
 	}
@@ -152,6 +165,36 @@ func TestLoadDefaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.got != tt.want {
 				t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWhatShowsTheServiceDefaultsToDemo: the playground, the explorer and
+// introspection are on in demo mode and off against a real upstream, unless
+// their variable says otherwise.
+func TestWhatShowsTheServiceDefaultsToDemo(t *testing.T) {
+	upstream := env{"UPSTREAM_URL": "https://open.example.com", "UPSTREAM_APP_ID": "a", "UPSTREAM_APP_KEY": "k", "UPSTREAM_APP_SECRET": "s"}
+	type shown struct{ playground, explorer, introspection bool }
+	tests := []struct {
+		name string
+		give env
+		want shown
+	}{
+		{"demo", env{}, shown{true, true, true}},
+		{"upstream", upstream, shown{false, false, false}},
+		{"upstream, playground asked for", upstream.with("PLAYGROUND", "true", "INTROSPECTION", "true"), shown{true, false, true}},
+		{"upstream, explorer asked for", upstream.with("EXPLORER", "true"), shown{false, true, false}},
+		{"demo, all turned off", env{"PLAYGROUND": "false", "EXPLORER": "false", "INTROSPECTION": "false"}, shown{false, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.give.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := (shown{c.Playground, c.Explorer, c.Introspection}); got != tt.want {
+				t.Errorf("playground, explorer, introspection = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -203,7 +246,6 @@ func TestLoadRealUpstream(t *testing.T) {
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(1048576)},
 		{"CacheTTL", c.CacheTTL, time.Minute},
 		{"CacheMaxStale", c.CacheMaxStale, 2 * time.Hour},
-		{"LoaderWait", c.LoaderWait, 5 * time.Millisecond},
 		{"FastPath", c.FastPath, false},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
 	}
@@ -229,7 +271,15 @@ func TestLoadAcceptedEdgeValues(t *testing.T) {
 		{"sha1", env{"UPSTREAM_SIGN_ALGORITHM": "sha1"}, func(c config.Config) bool { return c.Recipe.Algorithm() == signature.SHA1 }},
 		{"sha256", env{"UPSTREAM_SIGN_ALGORITHM": "sha256"}, func(c config.Config) bool { return c.Recipe.Algorithm() == signature.SHA256 }},
 		{"max body 1", env{"UPSTREAM_MAX_BODY_BYTES": "1"}, func(c config.Config) bool { return c.MaxBodyBytes == 1 }},
-		{"duration 1ns", env{"LOADER_WAIT": "1ns"}, func(c config.Config) bool { return c.LoaderWait == time.Nanosecond }},
+		{"duration 1ns", env{"SHUTDOWN_TIMEOUT": "1ns"}, func(c config.Config) bool { return c.ShutdownTimeout == time.Nanosecond }},
+		{"empty lists allowed after 10m", env{"UPSTREAM_ALLOW_EMPTY": "10m"}, func(c config.Config) bool { return c.UpstreamAllowEmpty == 10*time.Minute }},
+		{"metrics on every interface", env{"METRICS_ADDR": ":9090"}, func(c config.Config) bool { return c.MetricsAddr == ":9090" }},
+		{"metrics on a free loopback port", env{"METRICS_ADDR": "127.0.0.1:0"}, func(c config.Config) bool { return c.MetricsAddr == "127.0.0.1:0" }},
+		{"metrics on IPv6 loopback", env{"METRICS_ADDR": "[::1]:9090"}, func(c config.Config) bool { return c.MetricsAddr == "[::1]:9090" }},
+		{"wildcard origin", env{"CORS_ALLOWED_ORIGINS": "https://app.example.com, https://*.example.org, http://*.localhost:3000"},
+			func(c config.Config) bool {
+				return slices.Equal(c.CORSAllowedOrigins, []string{"https://app.example.com", "https://*.example.org", "http://*.localhost:3000"})
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,10 +313,11 @@ func badValues() []struct {
 		}
 	}
 	add("PORT", "http", "-1", "65536", "80.5", "8080x", " 8080")
-	for _, d := range []string{"UPSTREAM_TIMEOUT", "CACHE_TTL", "CACHE_MAX_STALE", "LOADER_WAIT", "SHUTDOWN_TIMEOUT"} {
+	for _, d := range []string{"UPSTREAM_TIMEOUT", "CACHE_TTL", "CACHE_MAX_STALE", "SHUTDOWN_TIMEOUT"} {
 		add(d, "-1s", "0", "0s", "garbage", "5", "-5m")
 	}
 	add("UPSTREAM_MAX_BODY_BYTES", "0", "-1", "lots", "1.5", "1e6", "99999999999999999999")
+	add("UPSTREAM_ALLOW_EMPTY", "0", "0s", "-1m", "5", "never", "OFF", "false")
 	add("UPSTREAM_SIGN_ALGORITHM", "sha512", "MD5", "hmac")
 	add("UPSTREAM_TIMESTAMP_UNIT", "us", "MS", "seconds")
 	add("UPSTREAM_SIGN_TEMPLATE", "{foo}", "{appId", "appId}", "{}")
@@ -313,19 +364,18 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 				"UPSTREAM_MAX_BODY_BYTES": "-1",
 				"CACHE_TTL":               "-1s",
 				"CACHE_MAX_STALE":         "x",
-				"LOADER_WAIT":             "1",
 				"SHUTDOWN_TIMEOUT":        "never",
 			},
 			want: []string{
 				"PORT", "UPSTREAM_URL", "UPSTREAM_APP_ID", "UPSTREAM_APP_KEY", "UPSTREAM_APP_SECRET",
 				"UPSTREAM_SIGN_ALGORITHM", "UPSTREAM_TIMESTAMP_UNIT", "UPSTREAM_TIMEOUT",
-				"UPSTREAM_MAX_BODY_BYTES", "CACHE_TTL", "CACHE_MAX_STALE", "LOADER_WAIT", "SHUTDOWN_TIMEOUT",
+				"UPSTREAM_MAX_BODY_BYTES", "CACHE_TTL", "CACHE_MAX_STALE", "SHUTDOWN_TIMEOUT",
 			},
 		},
 		{
 			name: "template with durations",
-			give: env{"UPSTREAM_SIGN_TEMPLATE": "{nope}", "CACHE_TTL": "0", "LOADER_WAIT": "-1ms"},
-			want: []string{"UPSTREAM_SIGN_TEMPLATE", "CACHE_TTL", "LOADER_WAIT"},
+			give: env{"UPSTREAM_SIGN_TEMPLATE": "{nope}", "CACHE_TTL": "0", "SHUTDOWN_TIMEOUT": "-1ms"},
+			want: []string{"UPSTREAM_SIGN_TEMPLATE", "CACHE_TTL", "SHUTDOWN_TIMEOUT"},
 		},
 		{
 			name: "missing credentials",
@@ -533,7 +583,12 @@ func TestLoadMessages(t *testing.T) {
 		{"trusted documents without a file", without("PERSISTED_QUERIES_FILE"),
 			`PERSISTED_QUERIES_FILE: required when PERSISTED_QUERIES_ONLY=true`},
 		{"origin with a path", realEnv.with("CORS_ALLOWED_ORIGINS", "https://app.example.com, https://b.example.com/x"),
-			`CORS_ALLOWED_ORIGINS: "https://b.example.com/x" is not an origin such as https://app.example.com`},
+			`CORS_ALLOWED_ORIGINS: "https://b.example.com/x" is not an origin such as https://app.example.com, or a wildcard such as https://*.example.com`},
+		{"wildcard over a public suffix", realEnv.with("CORS_ALLOWED_ORIGINS", "https://*.com"),
+			`CORS_ALLOWED_ORIGINS: "https://*.com" is not an origin such as https://app.example.com, or a wildcard such as https://*.example.com`},
+		{"metrics address without a port", realEnv.with("METRICS_ADDR", "127.0.0.1"),
+			`METRICS_ADDR: "127.0.0.1" is not a host:port such as 127.0.0.1:9090 or :9090`},
+		{"explorer", realEnv.with("EXPLORER", "on"), `EXPLORER: "on" is not true or false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,13 +1,16 @@
 // Package configsource is the service's one copy of the opportunity
 // configuration: the signed tanmarket client behind a TTL cache (one shared
 // refresh, stale-if-error), each refresh metered and logged once, each lookup
-// counted, and the readiness that the copy implies.
+// counted, an empty answer kept from erasing a copy that has types, and the
+// readiness that the copy implies.
 package configsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
@@ -27,8 +30,12 @@ type Options struct {
 	MaxStale      time.Duration    // CACHE_MAX_STALE
 	RetryInterval time.Duration    // CACHE_REFRESH_RETRY
 	Now           func() time.Time // the cache's clock; nil is time.Now
-	Logger        *slog.Logger
-	Metrics       *telemetry.Metrics
+	// AllowEmptyAfter is UPSTREAM_ALLOW_EMPTY: how long the upstream must
+	// have answered an empty type list, continuously, before such an answer
+	// replaces a copy that has types; 0 never lets it.
+	AllowEmptyAfter time.Duration
+	Logger          *slog.Logger
+	Metrics         *telemetry.Metrics
 }
 
 // Source is safe for concurrent use.
@@ -38,7 +45,22 @@ type Source struct {
 	metrics *telemetry.Metrics
 	// maxAge is how old a copy may be and the service still call itself
 	// ready: TTL + MaxStale, the oldest copy it would serve.
-	maxAge time.Duration
+	maxAge     time.Duration
+	allowEmpty time.Duration
+	now        func() time.Time
+
+	// emptySince is when the upstream's current run of empty answers began;
+	// nil when its last answer had types (or was not the documented shape).
+	emptySince atomic.Pointer[time.Time]
+	// refused is the last answer a rule refused, for readiness; nil once an
+	// answer has been accepted since.
+	refused atomic.Pointer[refusal]
+}
+
+// refusal is an upstream answer refused by a rule, as readiness reports it.
+type refusal struct {
+	violation *opportunity.Violation
+	at        time.Time
 }
 
 // New returns the source around f.
@@ -46,7 +68,13 @@ func New(f Fetcher, opts Options) (*Source, error) {
 	if f == nil || opts.Logger == nil || opts.Metrics == nil {
 		return nil, fmt.Errorf("configuration source: a fetcher, a logger and metrics are required")
 	}
-	s := &Source{logger: opts.Logger, metrics: opts.Metrics, maxAge: opts.TTL + opts.MaxStale}
+	if opts.AllowEmptyAfter < 0 {
+		return nil, fmt.Errorf("configuration source: AllowEmptyAfter is %s, want 0 (never) or more", opts.AllowEmptyAfter)
+	}
+	s := &Source{logger: opts.Logger, metrics: opts.Metrics, maxAge: opts.TTL + opts.MaxStale, allowEmpty: opts.AllowEmptyAfter, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	c, err := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
 		return s.refresh(ctx, f)
 	}, cache.Options{TTL: opts.TTL, MaxStale: opts.MaxStale, RetryInterval: opts.RetryInterval, Now: opts.Now})
@@ -58,18 +86,71 @@ func New(f Fetcher, opts Options) (*Source, error) {
 }
 
 // refresh is one call to the upstream, counted and logged here, once per
-// refresh, rather than once per request or resolver that sees it.
+// refresh, rather than once per request or resolver that sees it. An answer
+// a rule refuses (opportunity.Check in the client, RuleEmpty here) is an
+// error like any failed refresh, so the cache keeps serving its copy; it is
+// also counted by rule, logged with the rule and where, and kept for
+// readiness.
 func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot, error) {
 	start := time.Now()
 	snap, err := f.OpportunityConfig(ctx)
+	if err == nil {
+		err = s.admit(snap)
+	} else if !errors.Is(err, tanmarket.ErrUnavailable) {
+		// An answer, though not a configuration: a run of empty answers is
+		// no longer continuous. Silence (unavailable) does not break it.
+		s.emptySince.Store(nil)
+	}
 	took := time.Since(start)
 	s.metrics.ObserveRefresh(tanmarket.Outcome(err), took)
+	if v, ok := errors.AsType[*opportunity.Violation](err); ok {
+		s.metrics.ObserveRefusedAnswer(string(v.Rule))
+		s.refused.Store(&refusal{violation: v, at: s.now()})
+		s.logger.WarnContext(ctx, "upstream answer refused; the last good copy, if any, is kept",
+			"rule", string(v.Rule), "where", v.Where, "err", err, "duration_ms", took.Milliseconds())
+		return nil, err
+	}
 	if err != nil {
 		s.logger.WarnContext(ctx, "opportunity config refresh failed", "err", err, "duration_ms", took.Milliseconds())
 		return nil, err
 	}
+	s.refused.Store(nil)
 	s.logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", took.Milliseconds())
 	return snap, nil
+}
+
+// admit applies RuleEmpty, the one rule that depends on the copy held: an
+// empty type list replaces nothing that has types (a vendor glitch must not
+// erase every pipeline) unless the upstream has answered empty continuously
+// for AllowEmptyAfter, as it would once an account really has no types left.
+// With no copy, or an empty one, there is nothing to lose and it is accepted.
+func (s *Source) admit(snap *opportunity.Snapshot) error {
+	if len(snap.Types()) > 0 {
+		s.emptySince.Store(nil)
+		return nil
+	}
+	now := s.now()
+	since := s.emptySince.Load()
+	if since == nil {
+		since = &now
+		s.emptySince.Store(since)
+	}
+	held, ok := s.cache.Peek()
+	if !ok || len(held.Value.Types()) == 0 {
+		return nil
+	}
+	run := now.Sub(*since)
+	if s.allowEmpty > 0 && run >= s.allowEmpty {
+		s.logger.Warn("the upstream has answered no opportunity types for UPSTREAM_ALLOW_EMPTY; serving the empty configuration",
+			"since", since.UTC().Format(time.RFC3339), "replaced_types", len(held.Value.Types()))
+		return nil
+	}
+	problem := fmt.Sprintf("no opportunity types, while the copy held has %d", len(held.Value.Types()))
+	if s.allowEmpty > 0 {
+		problem += fmt.Sprintf("; empty for %s of the %s UPSTREAM_ALLOW_EMPTY asks", run.Round(time.Second), s.allowEmpty)
+	}
+	return &tanmarket.Error{Kind: tanmarket.KindBadResponse, Message: "empty configuration refused",
+		Err: &opportunity.Violation{Rule: opportunity.RuleEmpty, Problem: problem}}
 }
 
 // Get returns the configuration and counts the lookup: hit (fresh), miss
@@ -128,18 +209,36 @@ func (s *Source) Warm(ctx context.Context) {
 func (s *Source) Ready() (ready bool, detail map[string]any) {
 	res, ok := s.cache.Peek()
 	if !ok {
-		return false, map[string]any{"status": "not ready", "reason": "no opportunity configuration fetched yet"}
+		detail = map[string]any{"status": "not ready", "reason": "no opportunity configuration fetched yet"}
+		s.addRefusal(detail)
+		return false, detail
 	}
 	detail = map[string]any{
 		"configVersion": res.Value.Version(),
 		"ageSeconds":    int64(res.Age.Seconds()),
 		"stale":         res.Stale,
 		"refreshing":    s.cache.Refreshing(),
+		"types":         len(res.Value.Types()),
 	}
+	s.addRefusal(detail)
 	if res.Age > s.maxAge {
 		detail["status"], detail["reason"] = "not ready", "the cached configuration is older than CACHE_TTL + CACHE_MAX_STALE"
 		return false, detail
 	}
 	detail["status"] = "ready"
 	return true, detail
+}
+
+// addRefusal adds the last refused answer to readiness details, if no answer
+// has been accepted since. A refusal does not make the service unready while
+// it holds a copy, which is served; operators learn why that copy is not the
+// upstream's latest. The text holds ids and numbers, never names.
+func (s *Source) addRefusal(detail map[string]any) {
+	if r := s.refused.Load(); r != nil {
+		detail["refusedAnswer"] = map[string]any{
+			"rule":       string(r.violation.Rule),
+			"error":      r.violation.Error(),
+			"ageSeconds": int64(s.now().Sub(r.at).Seconds()),
+		}
+	}
 }

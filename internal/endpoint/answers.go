@@ -53,17 +53,25 @@ func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Ti
 	return false
 }
 
+// maxRawKey bounds the requests whose bytes become a key: a key counts
+// against the response cache's budget, so a request padded to a megabyte
+// (with variables the document does not name, say) would otherwise store a
+// megabyte per spelling and evict the hot answers. Front-ends' requests are a
+// few KiB; a larger one is found by its normalised key after decoding.
+const maxRawKey = 16 << 10
+
 // store keeps a stored answer under the raw bytes of another request that
 // asked for it (another spelling of the same operation).
 func (e *Endpoint) store(q *request, version string, a respcache.Entry) {
-	if q.raw != nil {
+	if q.raw != nil && q.raw.Len() <= maxRawKey {
 		e.opts.Responses.Put(version, q.raw.String(), a)
 	}
 }
 
-// rawOf returns the request's bytes as a key, or "" when none are kept.
+// rawOf returns the request's bytes as a key, or "" when none are kept
+// (none made, or more than maxRawKey).
 func rawOf(q *request) string {
-	if q.raw == nil {
+	if q.raw == nil || q.raw.Len() > maxRawKey {
 		return ""
 	}
 	return q.raw.String()
@@ -113,7 +121,7 @@ func (e *Endpoint) makeAhead(version string, hot []*respcache.Replay) {
 // is logged and the answer dropped (this goroutine is nobody's request).
 func (e *Endpoint) makeOneAhead(version string, r *respcache.Replay, req replayRequest) {
 	defer e.recoverInto(context.Background(), func(*answer) {})
-	ctx := loaders.NewContext(context.Background(), loaders.New(e.src, e.opts.Loaders))
+	ctx := loaders.NewContext(context.Background(), loaders.New(e.src))
 	if e.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
@@ -150,16 +158,28 @@ func asksForSchema(query string) bool { return introspectionField.MatchString(qu
 // and the persisted document's hash. Every part is written with its length
 // first, so no part's bytes can pass for the next's.
 func (e *Endpoint) responseKey(p *graphql.RawParams) string {
-	vars, _ := json.Marshal(p.Variables)
 	var doc bytes.Buffer
+	declared, lexed := writeDocument(&doc, p.Query, e.opts.Limits.MaxTokens)
 	if e.opts.ExactDocuments {
+		doc.Reset()
 		doc.WriteByte('R')
 		doc.WriteString(p.Query)
-	} else {
-		writeDocument(&doc, p.Query, e.opts.Limits.MaxTokens)
 	}
+	vars := p.Variables
+	if lexed && len(vars) > 0 {
+		// Variables the document never names cannot change its answer
+		// (GraphQL ignores them): left out, so that a request padded with
+		// them shares the answer instead of storing one more copy.
+		vars = make(map[string]any, len(declared))
+		for name, v := range p.Variables {
+			if declared[name] {
+				vars[name] = v
+			}
+		}
+	}
+	encoded, _ := json.Marshal(vars)
 	h := sha256.New()
-	for _, part := range [][]byte{doc.Bytes(), []byte(p.OperationName), vars, []byte(persisted.RequestedHash(p))} {
+	for _, part := range [][]byte{doc.Bytes(), []byte(p.OperationName), encoded, []byte(persisted.RequestedHash(p))} {
 		_, _ = h.Write(binary.AppendUvarint(nil, uint64(len(part))))
 		_, _ = h.Write(part)
 	}
@@ -173,26 +193,36 @@ func (e *Endpoint) responseKey(p *graphql.RawParams) string {
 // has more than maxTokens tokens, is written as it is after an 'R': execution
 // reports it, and an answer with errors is not stored. Lengths and the first
 // byte keep a value, or a document that does not lex, from spelling other
-// tokens.
-func writeDocument(w io.Writer, query string, maxTokens int) {
+// tokens. It returns the names of the variables the document mentions ($
+// then a name), and false when it does not lex.
+func writeDocument(w io.Writer, query string, maxTokens int) (variables map[string]bool, lexed bool) {
 	var buf bytes.Buffer
 	buf.WriteByte('T')
 	lex := lexer.New(&ast.Source{Input: query})
+	dollar := false
 	for n := 0; ; n++ {
 		tok, err := lex.ReadToken()
 		if err != nil || (maxTokens > 0 && n > maxTokens) {
 			_, _ = io.WriteString(w, "R"+query)
-			return
+			return nil, false
 		}
 		switch tok.Kind {
 		case lexer.EOF:
 			_, _ = w.Write(buf.Bytes())
-			return
+			return variables, true
 		case lexer.Comment:
 			continue
 		case lexer.BlockString:
 			tok.Kind = lexer.String
+		case lexer.Name:
+			if dollar {
+				if variables == nil {
+					variables = map[string]bool{}
+				}
+				variables[tok.Value] = true
+			}
 		}
+		dollar = tok.Kind == lexer.Dollar
 		buf.WriteByte(byte(tok.Kind))
 		buf.Write(binary.AppendUvarint(buf.AvailableBuffer(), uint64(len(tok.Value))))
 		buf.WriteString(tok.Value)

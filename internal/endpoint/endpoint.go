@@ -20,7 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-	"golang.org/x/sync/singleflight"
+	"resenje.org/singleflight"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
@@ -68,8 +68,7 @@ type Options struct {
 	// MaxJSONDepth) and the token limit the response key's lexer keeps to;
 	// the rest are the executor's.
 	Limits         limits.Limits
-	RequestTimeout time.Duration   // REQUEST_TIMEOUT: 0 means no deadline
-	Loaders        loaders.Options // LOADER_WAIT; Wait must be positive
+	RequestTimeout time.Duration // REQUEST_TIMEOUT: 0 means no deadline
 
 	// CacheTTL is the configuration's TTL: GET answers may be kept for
 	// what is left of it (Cache-Control max-age).
@@ -107,7 +106,7 @@ type Endpoint struct {
 	bodies     sync.Pool // of *bytes.Buffer: request bodies and raw answer keys
 	// flights coalesces executions: identical requests for one
 	// configuration version share one execution (see serveShared).
-	flights singleflight.Group
+	flights singleflight.Group[string, *answer]
 }
 
 // New returns the endpoint serving exec's schema over src's configuration.
@@ -121,9 +120,6 @@ func New(exec graphql.GraphExecutor, src Source, opts Options) (*Endpoint, error
 	}
 	if opts.MaxBatch < 0 || opts.RequestTimeout < 0 {
 		problems = append(problems, errors.New("batch size and request timeout must not be negative"))
-	}
-	if opts.Loaders.Wait <= 0 {
-		problems = append(problems, fmt.Errorf("loader batch window %s must be positive", opts.Loaders.Wait))
 	}
 	if opts.CacheTTL <= 0 {
 		problems = append(problems, fmt.Errorf("configuration TTL %s must be positive", opts.CacheTTL))
@@ -245,7 +241,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Fresh loaders per request: nothing loaded for one request is seen by
 	// another, and every resolver of this one reads the same snapshot.
-	ctx = loaders.NewContext(ctx, loaders.New(e.src, e.opts.Loaders))
+	ctx = loaders.NewContext(ctx, loaders.New(e.src))
 	q.r = r.WithContext(graphql.StartOperationTrace(ctx))
 	q.start = start
 	e.serve(w, q)

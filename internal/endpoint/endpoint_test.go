@@ -12,7 +12,6 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/endpoint"
-	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
@@ -33,7 +32,7 @@ func (noSource) Current(context.Context) (cache.Result[*opportunity.Snapshot], b
 // it needs and did not get is an error naming it.
 func TestNewRefusesMissingOptions(t *testing.T) {
 	exec := graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{})
-	good := endpoint.Options{MaxBodyBytes: 1 << 20, Loaders: loaders.Options{Wait: time.Millisecond}, CacheTTL: 30 * time.Second}
+	good := endpoint.Options{MaxBodyBytes: 1 << 20, CacheTTL: 30 * time.Second}
 	tests := []struct {
 		name    string
 		src     endpoint.Source
@@ -44,7 +43,6 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 		{"no source", nil, func(*endpoint.Options) {}, "configuration source"},
 		{"no body bound", noSource{}, func(o *endpoint.Options) { o.MaxBodyBytes = 0 }, "largest request body"},
 		{"negative batch", noSource{}, func(o *endpoint.Options) { o.MaxBatch = -1 }, "must not be negative"},
-		{"no loader window", noSource{}, func(o *endpoint.Options) { o.Loaders.Wait = 0 }, "loader batch window"},
 		{"no TTL", noSource{}, func(o *endpoint.Options) { o.CacheTTL = 0 }, "configuration TTL"},
 	}
 	for _, tt := range tests {
@@ -67,7 +65,7 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 func TestOnlyGETAndPOST(t *testing.T) {
 	s := teststack.New(t, teststack.Options{})
 	e, err := endpoint.New(graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{}), s.Service.Config,
-		endpoint.Options{MaxBodyBytes: 1 << 20, Loaders: loaders.Options{Wait: time.Millisecond}, CacheTTL: time.Minute})
+		endpoint.Options{MaxBodyBytes: 1 << 20, CacheTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

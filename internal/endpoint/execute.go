@@ -134,6 +134,9 @@ func storable(status int, resp *graphql.Response, version string) bool {
 func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, body []byte, failed bool, version string, age time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = contentTypes[q.media]
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		h["Retry-After"] = []string{retryAfter(body)}
+	}
 	e.validators.mark(w, q.r, failed, version, age, q.media)
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
@@ -156,9 +159,10 @@ type answer struct {
 // arrives while it runs, and answers each with its bytes: a burst of N
 // identical requests, such as every front-end asking again when a TTL
 // passes, costs one execution, not N. The execution is detached from the
-// request that happens to start it, so that its client going away does not
-// fail the others, and bounded by REQUEST_TIMEOUT; each waiter still stops
-// waiting at its own deadline.
+// request that happens to start it: a waiter going away (its client gone,
+// its deadline passed) stops only its own wait, and the execution stops when
+// the last of them has gone (resenje.org/singleflight cancels its context
+// then), and at REQUEST_TIMEOUT.
 func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
 	ctx := q.r.Context()
 	flight := q.version + string(mediaKind(q.media)) + key
@@ -167,11 +171,11 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 	// Copied now: the request's buffer goes back to the pool when its
 	// handler returns, which may be before the flight ends.
 	raw := rawOf(q)
-	ch := e.flights.DoChan(flight, func() (result any, _ error) {
+	a, _, err := e.flights.Do(ctx, flight, func(run context.Context) (result *answer, _ error) {
 		led = true
-		// The flight runs on singleflight's goroutine, where a panic would
-		// end the process: it is answered as one, to every waiter.
-		defer e.recoverInto(ctx, func(a *answer) { result = a })
+		// A panic in the flight would reach every waiter as a panic: it is
+		// answered as one, to every waiter.
+		defer e.recoverInto(run, func(a *answer) { result = a })
 		// A flight that ended just before this one began has stored its
 		// answer: take it rather than execute again.
 		if a, ok := e.opts.Responses.Get(q.version, key); ok {
@@ -180,7 +184,6 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 			}
 			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age, kept: a}, nil
 		}
-		run := context.WithoutCancel(ctx) // keeps the loaders, trace and request id
 		if e.opts.RequestTimeout > 0 {
 			var cancel context.CancelFunc
 			run, cancel = context.WithTimeout(run, e.opts.RequestTimeout)
@@ -194,11 +197,8 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		}
 		return a, nil
 	})
-	var a *answer
-	select {
-	case res := <-ch:
-		a = res.Val.(*answer)
-	case <-ctx.Done():
+	if err != nil {
+		// Only this request's context ends a wait with an error.
 		e.observer.ObserveWaiting(-1, false)
 		resp := &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
 			"the request was cancelled or ran out of time before its answer was ready")}}
@@ -206,8 +206,8 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		e.writeExecuted(w, q, http.StatusOK, marshal(resp), true, "", 0)
 		return
 	}
-	// led is written by the flight's goroutine before the answer is sent on
-	// ch, so reading it after the receive is ordered.
+	// led is written by the flight's goroutine before the flight ends, and
+	// Do returns an answer only after it has ended, so reading it is ordered.
 	shared := !led
 	e.observer.ObserveWaiting(-1, shared)
 	if shared {
@@ -295,12 +295,44 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 	if len(resp.Errors) > 0 {
 		outcome = OutcomeError
 	}
+	if resp.Data == nil && len(resp.Errors) == 1 {
+		switch code := errorCode(resp.Errors[0]); code {
+		case apierror.Overloaded, apierror.RateLimited:
+			// Refused for want of memory or of the client's execution
+			// budget, not for what was asked: the refusal's own status,
+			// whatever the media type.
+			return code.Status(), resp, name
+		}
+	}
 	if resp.Data == nil && q.media == mediaGraphQLResponse {
 		// Refused as a whole (a null @skip/@include condition): with the
 		// GraphQL response type, an answer without data is a 4xx.
 		return http.StatusBadRequest, resp, name
 	}
 	return http.StatusOK, resp, name
+}
+
+// retryAfter is when a refused request may try again, in whole seconds:
+// what the refusal's extensions say (graph.RetryAfterExtension), else 1
+// (executions end in milliseconds, and EXECUTION_WAIT is about one).
+func retryAfter(body []byte) string {
+	var r struct {
+		Errors []struct {
+			Extensions struct {
+				RetryAfter int `json:"retryAfterSeconds"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &r) == nil && len(r.Errors) == 1 && r.Errors[0].Extensions.RetryAfter > 0 {
+		return strconv.Itoa(r.Errors[0].Extensions.RetryAfter)
+	}
+	return "1"
+}
+
+// errorCode is err's extensions.code, "" when it has none.
+func errorCode(err *gqlerror.Error) apierror.Code {
+	code, _ := err.Extensions["code"].(string)
+	return apierror.Code(code)
 }
 
 // response is graphql.Response with data left out when there is none: a

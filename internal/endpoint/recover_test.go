@@ -14,7 +14,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
-	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
@@ -51,7 +50,7 @@ func (f fresh) Current(context.Context) (cache.Result[*opportunity.Snapshot], bo
 func TestPanicsOffTheRequestGoroutine(t *testing.T) {
 	logs := &testkit.LogBuffer{}
 	e, err := New(panicking{}, fresh{opportunity.NewSnapshot(nil, "v1")}, Options{
-		MaxBodyBytes: 1 << 20, Loaders: loaders.Options{Wait: time.Millisecond}, CacheTTL: time.Minute,
+		MaxBodyBytes: 1 << 20, CacheTTL: time.Minute,
 		Responses: respcache.New(1 << 20), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	if err != nil {

@@ -11,6 +11,9 @@ type kind uint8
 // RequiredOppTypeField.field run resolvers, each a one-line snapshot lookup).
 const (
 	kindTypename kind = iota // __typename, on every type: the object type's name
+	// __schema and __type in a plan made by CompileCost, which counts them
+	// as nothing and is never executed.
+	kindIntrospection
 
 	// Query (graph/query.resolvers.go, through internal/loaders).
 	kindQueryTypes       // opportunityTypes: snap.Types()

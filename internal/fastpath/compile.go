@@ -95,6 +95,8 @@ type checker struct {
 	doc       *ast.QueryDocument
 	conds     []condition
 	fragments map[string]bool // checked (or being checked): each has one type condition
+	// introspection accepts __schema and __type on Query (CompileCost).
+	introspection bool
 }
 
 func newChecker(schema *ast.Schema, doc *ast.QueryDocument) *checker {
@@ -155,6 +157,9 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 		}
 		return nil
 	}
+	if ch.introspection && typeName == "Query" && isIntrospection(f.Name) {
+		return nil
+	}
 	b, ok := bind(typeName, f.Name)
 	if !ok {
 		return unsupported("field %s.%s", typeName, f.Name)
@@ -183,6 +188,9 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 	}
 	return nil
 }
+
+// isIntrospection tells the root fields of introspection.
+func isIntrospection(name string) bool { return name == "__schema" || name == "__type" }
 
 func (ch *checker) definition(typeName, fieldName string) *ast.FieldDefinition {
 	t := ch.schema.Types[typeName]
@@ -282,6 +290,11 @@ func (c *compiler) object(set ast.SelectionSet, typeName string, states []state)
 		if f.Name == "__typename" {
 			out.kind = kindTypename
 			out.typename = string(appendString(nil, typeName))
+			o.fields = append(o.fields, out)
+			continue
+		}
+		if typeName == "Query" && isIntrospection(f.Name) {
+			out.kind = kindIntrospection // only CompileCost's check lets it through
 			o.fields = append(o.fields, out)
 			continue
 		}

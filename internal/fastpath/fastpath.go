@@ -41,6 +41,9 @@ type Plan struct {
 	trees []atomic.Pointer[object]
 	// c compiles the trees for a combination with an invalid condition.
 	c *compiler
+	// costOnly marks a plan made by CompileCost; with more conditions than
+	// maxConditions its trees are nil and compiled per call.
+	costOnly bool
 }
 
 // Compile plans operation operationName ("" = the only one) of doc, which
@@ -51,6 +54,19 @@ type Plan struct {
 // error when the document has no such operation. Compiling costs more than
 // executing: plan a document once and keep the plan.
 func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (*Plan, error) {
+	return compile(schema, doc, operationName, false)
+}
+
+// CompileCost plans an operation for Cost alone, covering what Compile leaves
+// to gqlgen but can still be counted over a snapshot: introspection fields
+// beside data fields (counted as nothing) and more @skip/@include variables
+// than Compile plans (the tree for each request's values is then compiled by
+// each Cost call). Its plan must not be executed; Execute panics.
+func CompileCost(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (*Plan, error) {
+	return compile(schema, doc, operationName, true)
+}
+
+func compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string, forCost bool) (*Plan, error) {
 	if schema == nil || doc == nil {
 		return nil, errors.New("fastpath: compile: schema and document are required")
 	}
@@ -65,8 +81,19 @@ func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (
 		return nil, fmt.Errorf("%w: the schema's query type is not Query", ErrUnsupported)
 	}
 	ch := newChecker(schema, doc)
+	ch.introspection = forCost
 	if err := ch.selectionSet(op.SelectionSet, schema.Query.Name); err != nil {
 		return nil, err
+	}
+	c := &compiler{schema: schema, doc: doc, op: op, conds: ch.conds}
+	if forCost {
+		p := &Plan{conds: ch.conds, c: c, costOnly: true}
+		if len(ch.conds) > maxConditions {
+			return p, nil // trees compiled per call (see tree)
+		}
+		p.trees = make([]atomic.Pointer[object], pow3(len(ch.conds)))
+		p.compileBoolean()
+		return p, nil
 	}
 	if len(ch.conds) > maxConditions {
 		return nil, fmt.Errorf("%w: @skip/@include read %d variables; at most %d are planned", ErrUnsupported, len(ch.conds), maxConditions)
@@ -74,10 +101,16 @@ func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (
 	p := &Plan{
 		conds: ch.conds,
 		trees: make([]atomic.Pointer[object], pow3(len(ch.conds))),
-		c:     &compiler{schema: schema, doc: doc, op: op, conds: ch.conds},
+		c:     c,
 	}
-	// Every combination of Boolean values, now: those are what validated
-	// variables hold, and Execute must not compile (allocate) on its path.
+	p.compileBoolean()
+	return p, nil
+}
+
+// compileBoolean compiles the tree of every combination of Boolean values,
+// now: those are what validated variables hold, and Execute must not compile
+// (allocate) on its path.
+func (p *Plan) compileBoolean() {
 	states := make([]state, len(p.conds))
 	for bits := range 1 << len(p.conds) {
 		for i := range states {
@@ -85,7 +118,6 @@ func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (
 		}
 		p.trees[index(states)].Store(p.c.root(states))
 	}
-	return p, nil
 }
 
 // Execute appends to dst the JSON of the response's "data" object for snap
@@ -102,6 +134,9 @@ func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (
 // @skip/@include variable read by the root selection, where its executor
 // panics: Execute writes null there.
 func (p *Plan) Execute(dst []byte, snap *opportunity.Snapshot, vars map[string]any) []byte {
+	if p.costOnly {
+		panic("fastpath: Execute on a plan made by CompileCost")
+	}
 	root := p.tree(vars)
 	start := len(dst)
 	r := run{snap: snap, vars: vars}
@@ -116,6 +151,13 @@ func (p *Plan) Execute(dst []byte, snap *opportunity.Snapshot, vars map[string]a
 
 // tree returns the root selection for the conditions' values in vars.
 func (p *Plan) tree(vars map[string]any) *object {
+	if p.trees == nil {
+		states := make([]state, len(p.conds))
+		for k := range states {
+			states[k] = p.conds[k].state(vars)
+		}
+		return p.c.root(states)
+	}
 	if len(p.conds) == 0 {
 		return p.trees[0].Load()
 	}

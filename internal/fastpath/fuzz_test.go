@@ -16,9 +16,13 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
 
-// fuzzListWeight is graph/complexity.go's largest list factor (allStages,
-// 30): with it opgen keeps every operation under MAX_COMPLEXITY.
-const fuzzListWeight = 30
+// fuzzListWeight and fuzzComplexity keep opgen's operations small enough to
+// execute in milliseconds (opgen.Options): lists count 30 times their
+// children (allStages' share of a large configuration), up to 300 000.
+const (
+	fuzzListWeight = 30
+	fuzzComplexity = 300000
+)
 
 // FuzzFastPathMatchesGqlgen turns each input into a valid operation within
 // the service's default limits (internal/fastpath/opgen): the fast path must
@@ -46,6 +50,7 @@ func FuzzFastPathMatchesGqlgen(f *testing.F) {
 	ids, anyIDs := fuzzIDs(all)
 	gen, err := opgen.New(ref.schema, opgen.Options{
 		Limits:                l,
+		MaxComplexity:         fuzzComplexity,
 		ListWeight:            fuzzListWeight,
 		Ints:                  ids,
 		DefaultInts:           anyIDs,

@@ -14,7 +14,7 @@ import (
 
 // Limits are the request bounds; zero disables a bound. The values the
 // service runs with, and their documented defaults, come from configuration
-// (MAX_QUERY_BYTES … MAX_COMPLEXITY in config.Variables), not from here.
+// (MAX_QUERY_BYTES … MAX_RESPONSE_BYTES in config.Variables), not from here.
 type Limits struct {
 	MaxQueryBytes int // characters of the document, checked before parsing
 	MaxTokens     int // parser tokens; bounds parse and validation work
@@ -23,8 +23,24 @@ type Limits struct {
 	MaxRootFields int // fields at the root of an operation
 	MaxDirectives int // directives in the whole document
 	MaxJSONDepth  int // nesting of the request's JSON (variables, extensions)
-	MaxComplexity int // gqlgen complexity, lists multiplying their children
+	// MaxCostFactor bounds the values of an answer, counted before
+	// execution on the snapshot it will read, as a multiple of the whole
+	// configuration served once (graph.Executor; at least MinCost).
+	MaxCostFactor int
+	// MaxResponseBytes bounds the bytes of an answer, counted the same way.
+	MaxResponseBytes int
 }
+
+// WholeUnits are the units of an execution's weight for rate limiting: a
+// thousandth of the whole configuration served once. An execution weighs
+// its counted answer in them (graph.Executor), so a budget reads the same on
+// any configuration: 1000 is one answer the size of everything.
+const WholeUnits = 1000
+
+// MinCost is the least value budget MaxCostFactor gives, so that a nearly
+// empty configuration still answers ordinary operations (the demo
+// configuration served once holds about 1 800 values).
+const MinCost = 1000
 
 // Names of our validation rules; the codes clients see are apierror's.
 const (
@@ -63,6 +79,8 @@ func Code(err *gqlerror.Error) apierror.Code {
 func (l Limits) Rules() func() *rules.Rules {
 	return func() *rules.Rules {
 		r := rules.NewDefaultRules()
+		// Not a bound that may be lifted: the spec's Int (intrange.go).
+		r.AddRule(ruleIntRange, intRangeRule)
 		if l.MaxDepth > 0 || l.MaxAliases > 0 || l.MaxRootFields > 0 {
 			r.AddRule("oppconfig/OperationLimits", l.operationRule)
 		}

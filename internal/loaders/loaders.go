@@ -1,17 +1,22 @@
-// Package loaders is one GraphQL request's view of the configuration: its
-// dataloaders over one consistent snapshot, so that every resolver of a
-// request reads the same version, fetched (or taken from the cache) once.
-// internal/endpoint makes one per executed request; resolvers reach it with
-// For(ctx) through the lookups below.
+// Package loaders is one GraphQL request's view of the configuration: one
+// consistent snapshot, so that every resolver of a request reads the same
+// version, fetched (or taken from the cache) once. internal/endpoint makes
+// one per executed request; resolvers reach it with For(ctx) through the
+// lookups below.
+//
+// There are no dataloaders, and so no batch window: a dataloader batches
+// lookups to save calls to a slow source, and here the request asks its
+// source once, for the whole snapshot, whose indexes answer a lookup by id
+// in a map read. gqlgen's executor now resolves one field after another
+// (graph/sequential.go), so a window would find one key in every batch and
+// make each nested lookup wait for it in turn.
 package loaders
 
 import (
 	"context"
 	"errors"
 	"sync"
-	"time"
-
-	"github.com/graph-gophers/dataloader/v7"
+	"sync/atomic"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
@@ -20,11 +25,6 @@ import (
 // Source gives the current configuration; *cache.Cache[*opportunity.Snapshot] is one.
 type Source interface {
 	Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error)
-}
-
-// FieldKey names a field by its type and its id; field ids are per type.
-type FieldKey struct {
-	TypeID, FieldID int
 }
 
 // Loaders is one request's view of the configuration.
@@ -38,32 +38,12 @@ type Loaders struct {
 	res    cache.Result[*opportunity.Snapshot]
 	err    error
 
-	types   func() *dataloader.Loader[int, *opportunity.Type]
-	fields  func() *dataloader.Loader[FieldKey, *opportunity.Field]
-	onBatch func(loader string, size int)
+	lookups atomic.Int64 // TypeByID and FieldByID calls
 }
 
-// Options tunes the loaders.
-type Options struct {
-	// Wait is the batch window (LOADER_WAIT): 1ms by default, not the
-	// library's 16ms, since a batch reads an in-memory snapshot.
-	Wait    time.Duration
-	OnBatch func(loader string, size int) // observes each batch ("type" or "field"); may be nil
-}
-
-// New returns the loaders of one request. opts.Wait must be positive; the
-// endpoint checks it once, at construction.
-func New(src Source, opts Options) *Loaders {
-	// The dataloaders are made on first use: many requests (cache hits,
-	// dropdowns, refusals) never look anything up by id.
-	l := &Loaders{src: src, onBatch: opts.OnBatch}
-	l.types = sync.OnceValue(func() *dataloader.Loader[int, *opportunity.Type] {
-		return dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithWait[int, *opportunity.Type](opts.Wait))
-	})
-	l.fields = sync.OnceValue(func() *dataloader.Loader[FieldKey, *opportunity.Field] {
-		return dataloader.NewBatchedLoader(l.loadFields, dataloader.WithWait[FieldKey, *opportunity.Field](opts.Wait))
-	})
-	return l
+// New returns the loaders of one request, which ask src on first use.
+func New(src Source) *Loaders {
+	return &Loaders{src: src}
 }
 
 type ctxKey struct{}
@@ -94,44 +74,17 @@ func (l *Loaders) Snapshot(ctx context.Context) (*opportunity.Snapshot, error) {
 	return l.res.Value, l.err
 }
 
+// LookupsByID returns how many lookups by id (TypeByID, FieldByID) the
+// request has made: gqlgen's resolvers make them, the fast path reads the
+// snapshot itself, so a test can tell which executor answered.
+func (l *Loaders) LookupsByID() int64 { return l.lookups.Load() }
+
 // Freshness returns how fresh the request's configuration was, and false when
 // the request never read it.
 func (l *Loaders) Freshness() (cache.Result[*opportunity.Snapshot], bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.res, l.loaded && l.err == nil
-}
-
-func (l *Loaders) loadTypes(ctx context.Context, ids []int) []*dataloader.Result[*opportunity.Type] {
-	if l.onBatch != nil {
-		l.onBatch("type", len(ids))
-	}
-	out := make([]*dataloader.Result[*opportunity.Type], len(ids))
-	snap, err := l.Snapshot(ctx)
-	for i, id := range ids {
-		if err != nil {
-			out[i] = &dataloader.Result[*opportunity.Type]{Error: err}
-			continue
-		}
-		out[i] = &dataloader.Result[*opportunity.Type]{Data: snap.Type(id)}
-	}
-	return out
-}
-
-func (l *Loaders) loadFields(ctx context.Context, keys []FieldKey) []*dataloader.Result[*opportunity.Field] {
-	if l.onBatch != nil {
-		l.onBatch("field", len(keys))
-	}
-	out := make([]*dataloader.Result[*opportunity.Field], len(keys))
-	snap, err := l.Snapshot(ctx)
-	for i, k := range keys {
-		if err != nil {
-			out[i] = &dataloader.Result[*opportunity.Field]{Error: err}
-			continue
-		}
-		out[i] = &dataloader.Result[*opportunity.Field]{Data: snap.Field(k.TypeID, k.FieldID)}
-	}
-	return out
 }
 
 // Types returns every type, in upstream order.
@@ -160,14 +113,18 @@ func DefaultType(ctx context.Context) (*opportunity.Type, error) {
 	return snap.Default(), nil
 }
 
-// TypeByID returns the type with id, or nil when there is none; lookups made
-// together by one request are answered in one batch.
+// TypeByID returns the type with id, or nil when there is none.
 func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
 	l := For(ctx)
 	if l == nil {
 		return nil, errNoLoaders
 	}
-	return l.types().Load(ctx, id)()
+	l.lookups.Add(1)
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Type(id), nil
 }
 
 // FieldByID returns field fieldID of type typeID, or nil when there is none.
@@ -176,5 +133,10 @@ func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, er
 	if l == nil {
 		return nil, errNoLoaders
 	}
-	return l.fields().Load(ctx, FieldKey{TypeID: typeID, FieldID: fieldID})()
+	l.lookups.Add(1)
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Field(typeID, fieldID), nil
 }

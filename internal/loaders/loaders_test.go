@@ -28,9 +28,6 @@ func (s *source) Get(context.Context) (cache.Result[*opportunity.Snapshot], erro
 	return cache.Result[*opportunity.Snapshot]{Value: s.snap, Stale: s.stale, Age: 42 * time.Second}, nil
 }
 
-// testOptions is LOADER_WAIT's default.
-var testOptions = Options{Wait: time.Millisecond}
-
 func testSnapshot() *opportunity.Snapshot {
 	return opportunity.NewSnapshot([]*opportunity.Type{
 		{TypeID: 1, TypeName: "one", Fields: []*opportunity.Field{{ID: 10, Name: "a"}, {ID: 11, Name: "b"}}},
@@ -38,56 +35,65 @@ func testSnapshot() *opportunity.Snapshot {
 	}, "v1")
 }
 
-func TestBatchFunctionsAnswerInKeyOrder(t *testing.T) {
+func TestLookupsAnswerByID(t *testing.T) {
 	src := &source{snap: testSnapshot()}
-	l := New(src, testOptions)
-	ctx := context.Background()
+	ctx := NewContext(context.Background(), New(src))
 
-	types := l.loadTypes(ctx, []int{2, 99, 1, 2})
-	wantTypes := []string{"two", "", "one", "two"}
-	if len(types) != len(wantTypes) {
-		t.Fatalf("got %d results for 4 keys", len(types))
-	}
-	for i, want := range wantTypes {
-		got := ""
-		if types[i].Data != nil {
-			got = types[i].Data.TypeName
-		}
-		if got != want || types[i].Error != nil {
-			t.Errorf("key %d: got %q (err %v), want %q", i, got, types[i].Error, want)
+	for _, tt := range []struct {
+		give int
+		want string // "" for no such type
+	}{{2, "two"}, {99, ""}, {1, "one"}, {2, "two"}} {
+		typ, err := TypeByID(ctx, tt.give)
+		if got := typeName(typ); got != tt.want || err != nil {
+			t.Errorf("TypeByID(%d) = %q, %v; want %q", tt.give, got, err, tt.want)
 		}
 	}
-
-	fields := l.loadFields(ctx, []FieldKey{{2, 10}, {1, 11}, {1, 12}, {3, 10}, {1, 10}})
-	wantFields := []string{"c", "b", "", "", "a"}
-	for i, want := range wantFields {
+	for _, tt := range []struct {
+		typeID, fieldID int
+		want            string // "" for no such field
+	}{{2, 10, "c"}, {1, 11, "b"}, {1, 12, ""}, {3, 10, ""}, {1, 10, "a"}} {
+		f, err := FieldByID(ctx, tt.typeID, tt.fieldID)
 		got := ""
-		if fields[i].Data != nil {
-			got = fields[i].Data.Name
+		if f != nil {
+			got = f.Name
 		}
-		if got != want || fields[i].Error != nil {
-			t.Errorf("field key %d: got %q (err %v), want %q", i, got, fields[i].Error, want)
+		if got != tt.want || err != nil {
+			t.Errorf("FieldByID(%d, %d) = %q, %v; want %q", tt.typeID, tt.fieldID, got, err, tt.want)
 		}
 	}
 	if n := src.calls.Load(); n != 1 {
 		t.Errorf("source calls = %d, want 1 per request", n)
 	}
+	if n := For(ctx).LookupsByID(); n != 9 {
+		t.Errorf("LookupsByID = %d, want 9", n)
+	}
+}
+
+func typeName(t *opportunity.Type) string {
+	if t == nil {
+		return ""
+	}
+	return t.TypeName
 }
 
 func TestSourceErrorReachesEveryKey(t *testing.T) {
 	boom := errors.New("upstream down")
 	src := &source{err: boom}
-	l := New(src, testOptions)
-	for i, r := range l.loadTypes(context.Background(), []int{1, 2, 3}) {
-		if !errors.Is(r.Error, boom) || r.Data != nil {
-			t.Errorf("key %d: got %+v, want the source's error", i, r)
+	l := New(src)
+	ctx := NewContext(context.Background(), l)
+	for _, id := range []int{1, 2, 3} {
+		if typ, err := TypeByID(ctx, id); !errors.Is(err, boom) || typ != nil {
+			t.Errorf("TypeByID(%d) = %+v, %v; want the source's error", id, typ, err)
 		}
+	}
+	if f, err := FieldByID(ctx, 1, 10); !errors.Is(err, boom) || f != nil {
+		t.Errorf("FieldByID = %+v, %v; want the source's error", f, err)
 	}
 	if _, ok := l.Freshness(); ok {
 		t.Error("Freshness reports a configuration after a failure")
 	}
 	// The failure is kept for the request: one request makes one attempt.
-	if _, err := Types(NewContext(context.Background(), l)); !errors.Is(err, boom) {
+	if _, err := Types(ctx); !errors.Is(err, boom) {
 		t.Errorf("Types: %v", err)
 	}
 	if n := src.calls.Load(); n != 1 {
@@ -95,9 +101,11 @@ func TestSourceErrorReachesEveryKey(t *testing.T) {
 	}
 }
 
-func TestConcurrentLoadsShareOneBatch(t *testing.T) {
+// TestConcurrentLookupsShareOneSourceCall: lookups made at once (a @defer'd
+// field's, or a batched request's operations) wait for the one source call.
+func TestConcurrentLookupsShareOneSourceCall(t *testing.T) {
 	src := &source{snap: testSnapshot()}
-	ctx := NewContext(context.Background(), New(src, Options{Wait: 5 * time.Millisecond}))
+	ctx := NewContext(context.Background(), New(src))
 	var wg sync.WaitGroup
 	ids := []int{1, 2, 3, 1, 2, 3, 1, 2}
 	got := make([]*opportunity.Type, len(ids))
@@ -141,7 +149,7 @@ func TestEachRequestHasItsOwnLoaders(t *testing.T) {
 	src := &source{snap: testSnapshot(), stale: true}
 	var seen []*Loaders
 	for range 2 {
-		l := New(src, testOptions)
+		l := New(src)
 		ctx := NewContext(context.Background(), l)
 		def, err := DefaultType(ctx)
 		if err != nil || def == nil || def.TypeID != 2 {

@@ -19,8 +19,9 @@ type Snapshot struct {
 // navigation costs a map lookup or a field read per request. version names the
 // configuration (a content hash) for caches and ETags.
 //
-// When ids repeat, the first occurrence wins: lookups stay deterministic even
-// if the upstream sends a malformed tree.
+// An upstream configuration with repeated ids never gets here: Check refuses
+// it first. For types built otherwise (tests) the first occurrence wins, so
+// lookups stay deterministic.
 func NewSnapshot(types []*Type, version string) *Snapshot {
 	s := &Snapshot{
 		types:   types,

@@ -9,11 +9,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 )
@@ -109,3 +113,22 @@ func RequestedHash(p *graphql.RawParams) string {
 // DocumentIDKey is where the transport puts a request's top-level documentId,
 // since gqlgen's RawParams has no field for it.
 const DocumentIDKey = "documentId"
+
+// OperationNames returns the names of the manifest's named operations, each
+// once, sorted; a document that does not parse names none (it would fail
+// validation anyway).
+func (m Manifest) OperationNames() []string {
+	seen := map[string]bool{}
+	for _, doc := range m {
+		parsed, err := parser.ParseQuery(&ast.Source{Input: doc})
+		if err != nil {
+			continue
+		}
+		for _, op := range parsed.Operations {
+			if op.Name != "" {
+				seen[op.Name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}

@@ -4,6 +4,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -70,7 +71,6 @@ func New(opts Options) (*Limiter, error) {
 	// invite an immediate retry, so round up to at least 1.
 	retryAfter := strconv.Itoa(max(1, int(math.Ceil(opts.Window.Seconds()))))
 	l.rl = httprate.NewRateLimiter(opts.Limit, opts.Window,
-		httprate.WithKeyFuncs(l.key),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retryAfter)
 			apierror.Write(w, "", apierror.RateLimited, "rate limit exceeded; retry later")
@@ -85,14 +85,17 @@ func New(opts Options) (*Limiter, error) {
 }
 
 // Middleware answers 429 with Retry-After, httprate's X-RateLimit-* headers
-// and a GraphQL-shaped body to a client over its limit, before next runs. Mount
-// it after auth's middleware so authenticated clients are counted by id. With
-// limiting disabled it returns next itself.
+// and a GraphQL-shaped body to a client over its limit, before next runs,
+// and names the client in the request's context for Executions. Mount it
+// after auth's middleware so authenticated clients are counted by id.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
-	if l.rl == nil {
-		return next
-	}
-	return l.rl.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, _ := l.key(r) // never fails
+		if l.rl != nil && l.rl.RespondOnLimit(w, r, key) {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, key)))
+	})
 }
 
 // key names the request's bucket. The prefixes keep a client id from ever

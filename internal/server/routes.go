@@ -11,6 +11,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/origin"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
@@ -18,63 +19,62 @@ import (
 
 // routeDeps is what the routes are made of; New builds it.
 type routeDeps struct {
-	logger      *slog.Logger
-	metrics     *telemetry.Metrics
-	tracing     *telemetry.Tracing
-	playground  http.Handler // nil: no playground at /
-	explorer    http.Handler
-	schemaSDL   string // served at /graphql/schema.graphql
+	logger     *slog.Logger
+	metrics    *telemetry.Metrics
+	tracing    *telemetry.Tracing
+	playground http.Handler // nil: no playground at / (PLAYGROUND)
+	explorer   http.Handler // nil: no explorer at /explorer (EXPLORER)
+	schemaSDL  string       // served at /graphql/schema.graphql; "": not served (INTROSPECTION off)
+	// metricsPage serves /metrics on this listener; nil when METRICS_ADDR
+	// gives /metrics a listener of its own.
+	metricsPage http.Handler
 	ready       func() (ready bool, detail map[string]any)
 	auth        *auth.Authenticator
-	rateLimit   *ratelimit.Limiter // nil: no rate limiting
-	corsOrigins []string           // origins allowed to call from browsers
+	rateLimit   *ratelimit.Limiter // requests per client (RATE_LIMIT), and the client's name for the execution limit
+	origins     *origin.List       // origins allowed to call from browsers (CORS_ALLOWED_ORIGINS)
 	graphQL     http.Handler       // the /query endpoint (internal/endpoint)
 }
 
 // routes returns the service's routes:
 //
-//	GET  /                        GraphiQL playground (unless switched off)
-//	GET  /playground/assets/*     its embedded GraphiQL assets (versioned, immutable)
-//	GET  /explorer, /explorer/*   the pipeline explorer page and its CSS and JS
-//	GET  /query                   GraphQL over HTTP (queries)
-//	POST /query                   GraphQL over HTTP (other methods: 405)
-//	GET  /graphql/schema.graphql  the schema as SDL
-//	GET  /healthz                 the process is alive
-//	GET  /readyz                  a configuration is cached (503 otherwise)
-//	GET  /metrics                 Prometheus metrics
+//	GET  /healthz                 the process is alive                         anyone
+//	GET  /readyz                  a configuration is cached (503 otherwise)    anyone
+//	GET  /                        GraphiQL playground (PLAYGROUND)             credential, Basic challenge
+//	GET  /playground/assets/*     its embedded GraphiQL assets                 credential, Basic challenge
+//	GET  /explorer, /explorer/*   the pipeline explorer, its CSS and JS        credential, Basic challenge
+//	GET  /graphql/schema.graphql  the schema as SDL (INTROSPECTION)            credential, Basic challenge
+//	GET  /metrics                 Prometheus metrics (unless METRICS_ADDR)     credential, Bearer challenge
+//	GET  /query                   GraphQL over HTTP (queries)                  credential, Bearer challenge
+//	POST /query                   GraphQL over HTTP (other methods: 405)       credential, Bearer challenge
 //
 // Every request is given an id and an access-log line, then has panics
-// answered, is traced, and gets CORS headers; /query is then checked for a
-// cross-site origin (403), for credentials (401 before any work) and against
-// its client's rate (429) before the endpoint answers it. Every refusal is
-// written by apierror.Write.
+// answered, is traced, and gets CORS headers. With AUTH_MODE set, every route
+// but the two probes needs the credential /query takes (401 before any
+// work): what browsers open challenges Basic, so that the browser asks for
+// it and resends it with the page's own requests; what programs call
+// challenges Bearer. /query is also checked for a cross-site origin (403)
+// before its credentials, and against its client's rate (429) after them.
+// Every refusal is written by apierror.Write.
 func routes(d routeDeps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(telemetry.AccessLog(d.logger)) // request id first: every later log line carries it
 	r.Use(recoverer(d.logger))
 	r.Use(d.tracing.Middleware)
-	if len(d.corsOrigins) > 0 {
+	if !d.origins.Empty() {
 		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins: d.corsOrigins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Accept", "Content-Type", "Authorization", "X-API-Key", "X-Request-Id", "If-None-Match", "traceparent", "tracestate"},
-			ExposedHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
-			MaxAge:         600,
+			// The same matcher as the cross-origin check below, wildcards
+			// included: a preflight it passes is never followed by a 403.
+			AllowOriginFunc: func(_ *http.Request, o string) bool { return d.origins.Allows(o) },
+			AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders:  []string{"Accept", "Content-Type", "Authorization", "X-API-Key", "X-Request-Id", "If-None-Match", "traceparent", "tracestate"},
+			ExposedHeaders:  []string{"ETag", "X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+			MaxAge:          600,
 		}))
 	}
 	r.Use(d.metrics.InFlight)
 
-	r.Method(http.MethodGet, "/metrics", d.metrics.Handler())
-	if d.playground != nil {
-		r.Method(http.MethodGet, "/", d.playground)
-		r.Method(http.MethodGet, playground.AssetsPath+"*", d.playground)
-	}
-	r.Method(http.MethodGet, "/explorer", d.explorer)
-	r.Method(http.MethodGet, "/explorer/*", d.explorer)
-	r.Get("/graphql/schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, d.schemaSDL)
-	})
+	// The probes are open: a load balancer or an orchestrator has no
+	// credential, and they tell nothing but up and ready.
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -87,17 +87,26 @@ func routes(d routeDeps) http.Handler {
 		writeJSON(w, status, detail)
 	})
 
-	csrf := http.NewCrossOriginProtection()
-	for _, origin := range d.corsOrigins {
-		// An allowed front-end's POSTs are cross-origin too; trust them here
-		// as CORS does. AddTrustedOrigin only fails on a malformed origin,
-		// which config has refused already.
-		_ = csrf.AddTrustedOrigin(origin)
+	pages := r.With(d.auth.Pages)
+	if d.playground != nil {
+		pages.Method(http.MethodGet, "/", d.playground)
+		pages.Method(http.MethodGet, playground.AssetsPath+"*", d.playground)
 	}
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		apierror.Write(w, "", apierror.CrossOriginRefused, "cross-origin request refused")
-	}))
-	q := r.With(csrf.Handler, d.auth.Middleware)
+	if d.explorer != nil {
+		pages.Method(http.MethodGet, "/explorer", d.explorer)
+		pages.Method(http.MethodGet, "/explorer/*", d.explorer)
+	}
+	if d.schemaSDL != "" {
+		pages.Get("/graphql/schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, d.schemaSDL)
+		})
+	}
+	if d.metricsPage != nil {
+		r.With(d.auth.Middleware).Method(http.MethodGet, "/metrics", d.metricsPage)
+	}
+
+	q := r.With(crossOrigin(d.origins), d.auth.Middleware)
 	if d.rateLimit != nil {
 		q = q.With(d.rateLimit.Middleware)
 	}
@@ -105,6 +114,38 @@ func routes(d routeDeps) http.Handler {
 	// refuses the rest itself, GraphQL-shaped (405 with Allow: GET, POST).
 	q.Handle("/query", d.graphQL)
 	return r
+}
+
+// crossOrigin refuses cross-site requests that are not safe (POSTs from a
+// page of another site) with 403, using http.CrossOriginProtection, except
+// from the origins CORS allows: those are exempt exactly when CORS lets them
+// through, by the same matcher. CrossOriginProtection's own trusted origins
+// are exact strings, so a wildcard given to it would never match and every
+// POST after a passing preflight would be refused.
+func crossOrigin(origins *origin.List) func(http.Handler) http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		apierror.Write(w, "", apierror.CrossOriginRefused, "cross-origin request refused")
+	}))
+	return func(next http.Handler) http.Handler {
+		checked := csrf.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if origins.Allows(r.Header.Get("Origin")) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			checked.ServeHTTP(w, r)
+		})
+	}
+}
+
+// metricsRoutes serves /metrics alone, on the listener of METRICS_ADDR: no
+// access-log line per scrape (a scrape flood must not fill the log either),
+// no authentication (the address is the protection), panics answered.
+func metricsRoutes(logger *slog.Logger, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return recoverer(logger)(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

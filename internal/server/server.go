@@ -19,7 +19,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/configsource"
 	"github.com/oppconfig/oppconfig-graphql/internal/endpoint"
 	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
-	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/origin"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
@@ -119,6 +119,7 @@ func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 	return configsource.New(client, configsource.Options{
 		TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry,
 		Now: d.Now, Logger: s.logger, Metrics: d.Metrics,
+		AllowEmptyAfter: cfg.UpstreamAllowEmpty,
 	})
 }
 
@@ -131,18 +132,24 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	if err != nil {
 		return nil, fmt.Errorf("client authentication (AUTH_*): %w", err)
 	}
-	var limiter *ratelimit.Limiter
-	if cfg.RateLimit > 0 {
-		limiter, err = ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
-		if err != nil {
-			return nil, fmt.Errorf("rate limit: %w", err)
-		}
+	// The limiter runs even with RATE_LIMIT=0: it names each request's
+	// client, which the execution limit counts by.
+	limiter, err := ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return nil, fmt.Errorf("rate limit: %w", err)
+	}
+	// On wall time, not Deps.Now: a test's stopped clock would never
+	// refill a bucket.
+	executions, err := ratelimit.NewExecutions(cfg.ExecutionRate, cfg.ExecutionBurst, nil)
+	if err != nil {
+		return nil, fmt.Errorf("EXECUTION_RATE, EXECUTION_BURST: %w", err)
 	}
 	var trusted persisted.Manifest
 	if cfg.PersistedOnly {
 		if trusted, err = persisted.LoadManifest(cfg.PersistedFile); err != nil {
 			return nil, fmt.Errorf("PERSISTED_QUERIES_FILE: %w", err)
 		}
+		d.Metrics.KnownOperations(trusted.OperationNames())
 	}
 	if cfg.ResponseCache {
 		s.Responses = respcache.New(cfg.ResponseCacheBytes)
@@ -153,13 +160,15 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		APQCacheSize:     cfg.APQCacheSize,
 		TrustedDocuments: trusted,
 		FastPath:         cfg.FastPath,
+		ExecutionMemory:  cfg.ExecutionMemory,
+		ExecutionWait:    cfg.ExecutionWait,
+		Admission:        executions,
 	})
 	gql, err := endpoint.New(exec, s.Config, endpoint.Options{
 		MaxBodyBytes:   cfg.MaxRequestBytes,
 		MaxBatch:       cfg.MaxBatch,
 		Limits:         cfg.Limits,
 		RequestTimeout: cfg.RequestTimeout,
-		Loaders:        loaders.Options{Wait: cfg.LoaderWait, OnBatch: d.Metrics.ObserveBatch},
 		CacheTTL:       cfg.CacheTTL,
 		Private:        cfg.Auth.Mode != auth.ModeNone,
 		SchemaTag:      graph.SchemaTag(),
@@ -172,23 +181,37 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	var pg http.Handler
-	if cfg.Playground {
-		pg = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
+	origins, err := origin.Parse(cfg.CORSAllowedOrigins...)
+	if err != nil {
+		return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
 	}
-	return routes(routeDeps{
-		logger:      s.logger,
-		metrics:     d.Metrics,
-		tracing:     d.Tracing,
-		playground:  pg,
-		explorer:    explorer.Handler("/query"),
-		schemaSDL:   graph.SDL(),
-		ready:       s.Config.Ready,
-		auth:        authn,
-		rateLimit:   limiter,
-		corsOrigins: cfg.CORSAllowedOrigins,
-		graphQL:     gql,
-	}), nil
+	rd := routeDeps{
+		logger:    s.logger,
+		metrics:   d.Metrics,
+		tracing:   d.Tracing,
+		ready:     s.Config.Ready,
+		auth:      authn,
+		rateLimit: limiter,
+		origins:   origins,
+		graphQL:   gql,
+	}
+	if cfg.Playground {
+		rd.playground = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
+		if !cfg.Introspection {
+			s.logger.Warn("PLAYGROUND is on but INTROSPECTION is off: GraphiQL reads the schema by introspection, so its docs and completion stay empty; set INTROSPECTION=true with it")
+		}
+	}
+	if cfg.Explorer {
+		rd.explorer = explorer.Handler("/query")
+	}
+	if cfg.Introspection {
+		// The SDL is the schema introspection would give: both or neither.
+		rd.schemaSDL = graph.SDL()
+	}
+	if cfg.MetricsAddr == "" {
+		rd.metricsPage = d.Metrics.Handler()
+	}
+	return routes(rd), nil
 }
 
 // startSimulator serves the demo endpoint on a loopback port, checking the
@@ -215,27 +238,42 @@ func (s *Service) Close() {
 	s.closers = nil
 }
 
-// Serve answers on ln until ctx is done, then drains in-flight requests for
-// up to SHUTDOWN_TIMEOUT. It fetches the configuration in the background at
-// once, so that /readyz turns green and the first user does not wait.
+// Serve answers on ln, and on METRICS_ADDR when set, until ctx is done, then
+// drains in-flight requests on both for up to SHUTDOWN_TIMEOUT together. It
+// fetches the configuration in the background at once, so that /readyz turns
+// green and the first user does not wait.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.cfg
-	srv := &http.Server{
-		Handler:           s.Handler,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	servers := []*http.Server{s.httpServer(s.Handler)}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close() // Serve owns ln, as http.Server.Serve would
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		servers = append(servers, s.httpServer(metricsRoutes(s.logger, s.Metrics.Handler())))
+		listeners = append(listeners, mln)
 	}
 	go s.Config.Warm(ctx)
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { serveErr <- srv.Serve(listeners[i]) }()
+	}
 	base := browsable(ln.Addr())
-	s.logger.Info("listening", "addr", base, "playground", base+"/", "explorer", base+"/explorer")
-	if cfg.Demo() {
+	attrs := []any{"addr", base}
+	if cfg.Playground {
+		attrs = append(attrs, "playground", base+"/")
+	}
+	if cfg.Explorer {
+		attrs = append(attrs, "explorer", base+"/explorer")
+	}
+	if cfg.MetricsAddr != "" {
+		attrs = append(attrs, "metrics", browsable(listeners[1].Addr())+"/metrics")
+	}
+	s.logger.Info("listening", attrs...)
+	if cfg.Demo() && cfg.Playground && cfg.Explorer {
 		// A newcomer's first screen: where to look, and that it is not real data.
 		s.logger.Info("demo mode: open " + base + "/ for the GraphQL playground and " + base +
 			"/explorer for the pipeline explorer; the data is the embedded simulator's demo data, not a real tanmarket account")
@@ -243,16 +281,51 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 
 	select {
 	case err := <-serveErr:
+		// One listener failed: the others are closed, not left serving.
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	s.logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	// Every listener drains at once, within the one SHUTDOWN_TIMEOUT; what
+	// is still open then is closed rather than left to its client.
+	shutdownErr := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() {
+			err := srv.Shutdown(shutdownCtx)
+			if err != nil {
+				_ = srv.Close()
+			}
+			shutdownErr <- err
+		}()
+	}
+	var errs []error
+	for range servers {
+		errs = append(errs, <-shutdownErr)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// httpServer is an http.Server for h with the SERVER_* bounds against slow
+// clients, logging its own errors as warnings.
+func (s *Service) httpServer(h http.Handler) *http.Server {
+	cfg := s.cfg
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // browsable is the base URL a person would open for addr: localhost for a

@@ -43,7 +43,8 @@ type Options struct {
 	// (after their retries) before the circuit breaker opens.
 	BreakerFailures int
 	// BreakerCooldown is how long the breaker stays open before it lets one
-	// probe call through.
+	// probe call through, once the client has fetched a configuration; until
+	// then it is at most ColdBreakerCooldown.
 	BreakerCooldown time.Duration
 	// MaxBodyBytes bounds a response's body; larger ones are refused as
 	// KindBadResponse.
@@ -97,7 +98,10 @@ type Client struct {
 	maxBody        int64
 	now            func() time.Time
 
-	breaker  *gobreaker.CircuitBreaker[*opportunity.Snapshot]
+	// breaker is the one in use: cold until the first configuration is
+	// fetched, then warm, for good (see ColdBreakerCooldown).
+	breaker  atomic.Pointer[gobreaker.CircuitBreaker[*opportunity.Snapshot]]
+	warm     *gobreaker.CircuitBreaker[*opportunity.Snapshot]
 	attempts atomic.Int64
 	last     atomic.Pointer[lastAnswer]
 }
@@ -144,7 +148,8 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.breaker = newBreaker(opts)
+	c.breaker.Store(newBreaker(opts, min(opts.BreakerCooldown, ColdBreakerCooldown)))
+	c.warm = newBreaker(opts, opts.BreakerCooldown)
 	return c, nil
 }
 
@@ -233,38 +238,18 @@ func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snap
 	return c.snapshot(status, resp.Types, resp.Data)
 }
 
-// snapshot checks the decoded types and indexes them; the version is a hash
-// of data's bytes, so it changes exactly when the configuration does.
+// snapshot checks the decoded types by opportunity.Check and indexes them;
+// the version is a hash of data's bytes, so it changes exactly when the
+// configuration does. A configuration that breaks a rule is KindBadResponse
+// wrapping the *opportunity.Violation: the cache keeps serving the last good
+// copy, and configsource meters and logs the rule.
 func (c *Client) snapshot(status int, types []wire.Type, data []byte) (*opportunity.Snapshot, *Error) {
-	if d := stageDepth(types); d > MaxStageDepth {
-		return nil, &Error{Kind: KindBadResponse, Status: status, Message: fmt.Sprintf("stages nest %d levels deep; at most %d are accepted", d, MaxStageDepth)}
+	domain := toTypes(types)
+	if err := opportunity.Check(domain); err != nil {
+		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "the configuration breaks a rule", Err: err}
 	}
 	sum := sha256.Sum256(data)
-	return opportunity.NewSnapshot(toTypes(types), hex.EncodeToString(sum[:8])), nil
-}
-
-// MaxStageDepth bounds stage nesting. Real pipelines nest a few levels; the
-// bound keeps a hostile or broken response from costing depth² (every stage
-// holds its path from the top).
-const MaxStageDepth = 32
-
-func stageDepth(types []wire.Type) int {
-	var walk func([]wire.Stage) int
-	walk = func(stages []wire.Stage) int {
-		deepest := 0
-		for _, s := range stages {
-			deepest = max(deepest, walk(s.Children))
-		}
-		if len(stages) == 0 {
-			return 0
-		}
-		return deepest + 1
-	}
-	deepest := 0
-	for _, t := range types {
-		deepest = max(deepest, walk(t.Stages))
-	}
-	return deepest
+	return opportunity.NewSnapshot(domain, hex.EncodeToString(sum[:8])), nil
 }
 
 // scrub removes the credentials (and the request's signature, when given) from

@@ -464,10 +464,25 @@ func TestOpportunityConfigNullListsBecomeEmpty(t *testing.T) {
 	}
 }
 
-// The brief asks that the vendor's own sample, copied verbatim, decodes.
+// The brief asks that the vendor's own sample, copied verbatim, decodes. Its
+// ids are all the placeholder 0, so its one child stage repeats its parent's
+// id, which opportunity.Check refuses in any answer (stage_cycle): verbatim,
+// the sample is refused by that rule, and with the child's id made 1 (every
+// other byte as the vendor wrote it) it decodes field by field.
 func TestOpportunityConfigDecodesVendorSample(t *testing.T) {
+	sample := readTestdata(t, "wire/vendor_sample.json")
+	verbatim := httptest.NewServer(serveJSON(sample))
+	defer verbatim.Close()
+	_, err := newClient(t, verbatim.URL, signature.Default(), tanmarket.Options{}).OpportunityConfig(context.Background())
+	if v, ok := errors.AsType[*opportunity.Violation](err); !ok || v.Rule != opportunity.RuleStageCycle {
+		t.Fatalf("OpportunityConfig on the verbatim sample: %v, want the %s rule", err, opportunity.RuleStageCycle)
+	}
 
-	srv := httptest.NewServer(serveJSON(readTestdata(t, "wire/vendor_sample.json")))
+	// The child stage's is the second id of the sample.
+	first := bytes.Index(sample, []byte(`"id": 0,`)) + 1
+	child := first + bytes.Index(sample[first:], []byte(`"id": 0,`))
+	numbered := slices.Concat(sample[:child], []byte(`"id": 1,`), sample[child+len(`"id": 0,`):])
+	srv := httptest.NewServer(serveJSON(numbered))
 	defer srv.Close()
 	snap, err := newClient(t, srv.URL, signature.Default(), tanmarket.Options{}).OpportunityConfig(context.Background())
 	if err != nil {

@@ -2,6 +2,7 @@ package tanmarket
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,7 +57,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"code":0,"data":[{"typeId":1,"stages":[{"id":1,"rank":2},{"id":1,"rank":1,"children":[{"id":2},7,null,{"id":2}]}]},{"typeId":1,"defaultType":true}]}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte{})
-	// Deep nesting: 300 and 1 200 levels are refused by MaxStageDepth after a
+	// Deep nesting: 300 and 1 200 levels are refused by opportunity.MaxStageDepth after a
 	// linear decode; 4 990 levels once cost 1.8 GiB (each level re-parsed its
 	// subtree); 5 000 exceed encoding/json's own nesting limit. None may blow
 	// the stack or the allocation bound.
@@ -109,10 +110,16 @@ func FuzzDecode(f *testing.F) {
 // the seeds and testdata/fuzz.
 
 // nestedChildren is a one-type envelope whose first stage nests depth levels
-// of children.
+// of children, numbered 1 to depth from the top so that only the depth bound
+// can refuse it.
 func nestedChildren(depth int) []byte {
-	return []byte(`{"code":0,"data":[{"typeId":1,"stages":[` +
-		strings.Repeat(`{"id":1,"children":[`, depth) + strings.Repeat(`]}`, depth) + `]}]}`)
+	var b strings.Builder
+	b.WriteString(`{"code":0,"data":[{"typeId":1,"stages":[`)
+	for id := 1; id <= depth; id++ {
+		fmt.Fprintf(&b, `{"id":%d,"children":[`, id)
+	}
+	b.WriteString(strings.Repeat(`]}`, depth) + `]}]}`)
+	return []byte(b.String())
 }
 
 func checkDecodeError(t *testing.T, e *Error) {

@@ -48,12 +48,13 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 	// failed" logs counts them; a breaker cannot trip between two attempts of
 	// one call, which would need its refusal turned into a permanent error
 	// mid-retry; and the half-open probe is exactly one call.
-	snap, err := c.breaker.Execute(func() (*opportunity.Snapshot, error) {
+	b := c.breaker.Load()
+	snap, err := b.Execute(func() (*opportunity.Snapshot, error) {
 		// MaxRequests is 1, so a call running while the breaker is half-open
 		// is the probe. It makes a single attempt: it asks whether the
 		// upstream is back, and retrying it would hammer an upstream that is
 		// just recovering, while every other caller is failing fast.
-		probe := c.breaker.State() == gobreaker.StateHalfOpen
+		probe := b.State() == gobreaker.StateHalfOpen
 		snap, err := c.retry(ctx, probe)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -71,8 +72,29 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 	if gone, ok := errors.AsType[*callerGone](err); ok {
 		return nil, gone.err
 	}
+	if err == nil && b != c.warm {
+		// The first configuration: from now on the service has a copy to
+		// serve while the upstream is away, so the breaker can spare it for
+		// the configured cool-down. The cold breaker is closed (this call
+		// succeeded through it), as the warm one starts.
+		c.breaker.CompareAndSwap(b, c.warm)
+	}
 	return snap, err
 }
+
+// ColdBreakerCooldown bounds the breaker's cool-down until the client has
+// fetched a configuration. With no copy to serve, every request fails until
+// the upstream is found to be back, so the probe comes within seconds, not
+// after BREAKER_COOLDOWN (30 s by default): an upstream down at start-up and
+// back a moment later is otherwise 30 s of failed requests for nothing. One
+// single-attempt probe per 2 s still spares a down upstream the retries of
+// every request, which is what the open breaker is for. Once a copy exists
+// it is served during the cool-down, and the configured one applies.
+//
+// gobreaker fixes the open-state timeout per breaker, so the client holds
+// two, cold and warm, and moves to the warm one at its first success; both
+// report to OnStateChange.
+const ColdBreakerCooldown = 2 * time.Second
 
 // retry makes up to c.maxTries attempts (one for a probe) within the budget,
 // and returns the snapshot or the last attempt's error.
@@ -186,7 +208,8 @@ type callerGone struct{ err *Error }
 func (g *callerGone) Error() string { return g.err.Error() }
 func (g *callerGone) Unwrap() error { return g.err }
 
-func newBreaker(opts Options) *gobreaker.CircuitBreaker[*opportunity.Snapshot] {
+// newBreaker returns a breaker with opts' settings and the given cool-down.
+func newBreaker(opts Options, cooldown time.Duration) *gobreaker.CircuitBreaker[*opportunity.Snapshot] {
 	// NewClient has checked that both are positive.
 	trip := uint32(min(opts.BreakerFailures, math.MaxUint32))
 	st := gobreaker.Settings{
@@ -194,7 +217,7 @@ func newBreaker(opts Options) *gobreaker.CircuitBreaker[*opportunity.Snapshot] {
 		MaxRequests: 1, // one probe while half-open; its success closes the breaker
 		// Interval 0: the closed state's counts are never cleared on a timer;
 		// only ConsecutiveFailures matters, and any answer resets it.
-		Timeout:      opts.BreakerCooldown,
+		Timeout:      cooldown,
 		ReadyToTrip:  func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= trip },
 		IsSuccessful: upstreamAnswered,
 		IsExcluded: func(err error) bool {
@@ -223,4 +246,4 @@ func upstreamAnswered(err error) bool {
 // BreakerState returns the circuit breaker's state: "closed", "open" or
 // "half-open". Reading it moves an open breaker whose cool-down has passed to
 // half-open, and OnStateChange hears of it then.
-func (c *Client) BreakerState() string { return c.breaker.State().String() }
+func (c *Client) BreakerState() string { return c.breaker.Load().State().String() }

@@ -329,14 +329,19 @@ func TestCircuitBreaker(t *testing.T) {
 		none        = simulator.FaultNone
 	)
 	tests := []struct {
-		name            string
-		opts            tanmarket.Options
+		name string
+		opts tanmarket.Options
+		// warm makes one successful call before the steps, whose wantCalls
+		// do not count it: the configured cool-down applies only once a
+		// configuration has been fetched.
+		warm            bool
 		steps           []breakerStep
 		wantTransitions []string
 	}{
 		{
 			name: "opens, fails fast, probes after the cool-down and closes",
 			opts: tanmarket.Options{BreakerFailures: 3, MaxRetries: new(0)},
+			warm: true,
 			steps: []breakerStep{
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 1},
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 2},
@@ -352,6 +357,7 @@ func TestCircuitBreaker(t *testing.T) {
 		{
 			name: "a failed probe reopens it, and a probe is one attempt",
 			opts: tanmarket.Options{BreakerFailures: 2},
+			warm: true,
 			steps: []breakerStep{
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 3},
 				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 6},
@@ -403,6 +409,7 @@ func TestCircuitBreaker(t *testing.T) {
 		{
 			name: "a refused probe closes it: the upstream answered",
 			opts: tanmarket.Options{BreakerFailures: 1, MaxRetries: new(0)},
+			warm: true,
 			steps: []breakerStep{
 				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 1},
 				{wait: cooldown + time.Second, wantStateBefore: "half-open", fault: simulator.FaultRejected, wantIs: rejected, wantState: "closed", wantCalls: 2},
@@ -412,6 +419,7 @@ func TestCircuitBreaker(t *testing.T) {
 		{
 			name: "five failures open it, as testOptions sets",
 			opts: tanmarket.Options{MaxRetries: new(0)},
+			warm: true,
 			steps: []breakerStep{
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 1},
 				{fault: serverError, wantIs: unavailable, wantState: "closed", wantCalls: 2},
@@ -420,6 +428,41 @@ func TestCircuitBreaker(t *testing.T) {
 				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 5},
 				{wait: cooldown - time.Second, wantStateBefore: "open", fault: none, wantIs: open, wantState: "open", wantCalls: 5},
 				{wait: 2 * time.Second, wantStateBefore: "half-open", fault: none, wantState: "closed", wantCalls: 6},
+			},
+			wantTransitions: []string{"closed→open", "open→half-open", "half-open→closed"},
+		},
+		{
+			// An upstream down at start-up: with nothing to serve, the
+			// breaker probes within ColdBreakerCooldown, not the 30 s
+			// configured; after the first configuration the 30 s apply.
+			name: "with no configuration yet, it probes after the cold cool-down",
+			opts: tanmarket.Options{BreakerFailures: 1, MaxRetries: new(0)},
+			steps: []breakerStep{
+				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 1},
+				{wait: tanmarket.ColdBreakerCooldown - 100*time.Millisecond, wantStateBefore: "open", fault: none, wantIs: open, wantState: "open", wantCalls: 1},
+				{wait: 200 * time.Millisecond, wantStateBefore: "half-open", fault: none, wantState: "closed", wantCalls: 2},
+				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 3},
+				{wait: tanmarket.ColdBreakerCooldown + time.Second, wantStateBefore: "open", fault: none, wantIs: open, wantState: "open", wantCalls: 3},
+				{wait: cooldown, wantStateBefore: "half-open", fault: none, wantState: "closed", wantCalls: 4},
+			},
+			wantTransitions: []string{"closed→open", "open→half-open", "half-open→closed", "closed→open", "open→half-open", "half-open→closed"},
+		},
+		{
+			name: "a failed cold probe keeps the cold cool-down",
+			opts: tanmarket.Options{BreakerFailures: 1, MaxRetries: new(0)},
+			steps: []breakerStep{
+				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 1},
+				{wait: tanmarket.ColdBreakerCooldown + 100*time.Millisecond, wantStateBefore: "half-open", fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 2},
+				{wait: tanmarket.ColdBreakerCooldown + 100*time.Millisecond, wantStateBefore: "half-open", fault: none, wantState: "closed", wantCalls: 3},
+			},
+			wantTransitions: []string{"closed→open", "open→half-open", "half-open→open", "open→half-open", "half-open→closed"},
+		},
+		{
+			name: "a configured cool-down shorter than the cold one is kept",
+			opts: tanmarket.Options{BreakerFailures: 1, MaxRetries: new(0), BreakerCooldown: 500 * time.Millisecond},
+			steps: []breakerStep{
+				{fault: serverError, wantIs: unavailable, wantState: "open", wantCalls: 1},
+				{wait: 600 * time.Millisecond, wantStateBefore: "half-open", fault: none, wantState: "closed", wantCalls: 2},
 			},
 			wantTransitions: []string{"closed→open", "open→half-open", "half-open→closed"},
 		},
@@ -441,6 +484,13 @@ func TestCircuitBreaker(t *testing.T) {
 				c := newInMemoryClient(t, sim, opts)
 				if got := c.BreakerState(); got != "closed" {
 					t.Fatalf("new client's BreakerState() = %q, want closed", got)
+				}
+				var base int64 // requests before the steps
+				if tt.warm {
+					if _, err := c.OpportunityConfig(context.Background()); err != nil {
+						t.Fatalf("warming call: %v", err)
+					}
+					base = sim.Calls()
 				}
 
 				for i, st := range tt.steps {
@@ -467,10 +517,10 @@ func TestCircuitBreaker(t *testing.T) {
 					if got := c.BreakerState(); got != st.wantState {
 						t.Errorf("step %d: BreakerState() = %q, want %q", i, got, st.wantState)
 					}
-					if got := sim.Calls(); got != st.wantCalls {
+					if got := sim.Calls() - base; got != st.wantCalls {
 						t.Errorf("step %d: simulator saw %d requests, want %d", i, got, st.wantCalls)
 					}
-					if got := c.Attempts(); got != st.wantCalls {
+					if got := c.Attempts() - base; got != st.wantCalls {
 						t.Errorf("step %d: Attempts() = %d, want %d", i, got, st.wantCalls)
 					}
 				}

@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// maxOperationNames bounds the operation label: the first names seen keep
-// their own series, later ones fold into "other", so a client inventing names
-// cannot grow the metrics without bound.
+// maxOperationNames bounds the operation label: the first names executed
+// successfully (or declared by KnownOperations) keep their own series; later
+// ones, and names of operations that were refused or failed, fold into
+// "other", so a client inventing names, or sending refused documents under
+// them, cannot take the labels of the operations the front-ends run.
 const maxOperationNames = 100
 
 // Operation label values that are not client-chosen names.
@@ -38,10 +40,10 @@ type Metrics struct {
 	operationDuration *prometheus.HistogramVec
 	refreshes         *prometheus.CounterVec
 	refreshDuration   *prometheus.HistogramVec
+	refusedAnswers    *prometheus.CounterVec
 	upstreamHTTP      *prometheus.CounterVec
 	upstreamHTTPTime  *prometheus.HistogramVec
 	cache             *prometheus.CounterVec
-	batchSize         *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
 	breakerChanges    *prometheus.CounterVec
 	breakerState      *prometheus.GaugeVec
@@ -85,6 +87,10 @@ func NewMetrics() *Metrics {
 		refreshDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "upstream_refresh_duration_seconds", Help: "Time of one refresh, retries included.", Buckets: latency,
 		}, []string{"outcome"}),
+		refusedAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstream_refused_answers_total",
+			Help: "Upstream answers refused by a rule of the configuration (empty, duplicate_type_id, duplicate_stage_id, stage_cycle, duplicate_field_id, int_out_of_range, stage_depth); the last good copy is kept.",
+		}, []string{"rule"}),
 		upstreamHTTP: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "upstream_http_requests_total", Help: "HTTP requests sent to the upstream, by status code (0: no response).",
 		}, []string{"code"}),
@@ -94,9 +100,6 @@ func NewMetrics() *Metrics {
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "config_cache_requests_total", Help: "Configuration lookups by result: hit (fresh), miss (waited for a fetch), revalidating (past its TTL, served while a background refresh runs), stale (a refresh failed), error.",
 		}, []string{"result"}),
-		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "dataloader_batch_size", Help: "Keys per dataloader batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100},
-		}, []string{"loader"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
@@ -118,8 +121,8 @@ func NewMetrics() *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.operations, m.operationDuration, m.refreshes, m.refreshDuration,
-		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.batchSize, m.inFlight,
+		m.operations, m.operationDuration, m.refreshes, m.refreshDuration, m.refusedAnswers,
+		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.inFlight,
 		m.breakerChanges, m.breakerState, m.waiting, m.sharedAnswers,
 	)
 	m.breakerState.WithLabelValues("closed").Set(1)
@@ -131,8 +134,18 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// OperationLabel folds a client-chosen operation name into a bounded label.
-func (m *Metrics) OperationLabel(name string) string {
+// KnownOperations gives names their own label from the start: the
+// operations of trusted documents, which are the only ones that can run.
+func (m *Metrics) KnownOperations(names []string) {
+	for _, name := range names {
+		m.operationLabel(name, true)
+	}
+}
+
+// operationLabel folds a client-chosen operation name into a bounded label;
+// a name not labelled yet gets its own only when claim is set (its
+// operation was executed successfully) and labels are left.
+func (m *Metrics) operationLabel(name string, claim bool) string {
 	if name == "" {
 		return OperationAnonymous
 	}
@@ -144,12 +157,16 @@ func (m *Metrics) OperationLabel(name string) string {
 	if m.names[name] {
 		return name
 	}
-	if len(m.names) >= maxOperationNames {
+	if !claim || len(m.names) >= maxOperationNames {
 		return OperationOther
 	}
 	m.names[name] = true
 	return name
 }
+
+// outcomeOK is internal/endpoint's OutcomeOK: an operation executed without
+// errors, or answered from what one stored.
+const outcomeOK = "ok"
 
 // ObserveOperation counts one GraphQL operation and names it on its
 // request's access-log line: the endpoint tells this one place, and the name
@@ -159,7 +176,7 @@ func (m *Metrics) ObserveOperation(ctx context.Context, name, outcome string, d 
 	key := opKey{name, outcome}
 	h, ok := m.handles.Load(key)
 	if !ok {
-		label := m.OperationLabel(name)
+		label := m.operationLabel(name, outcome == outcomeOK)
 		h = opHandles{m.operations.WithLabelValues(label, outcome), m.operationDuration.WithLabelValues(label)}
 		if label == name || name == "" {
 			m.handles.Store(key, h)
@@ -185,13 +202,12 @@ func (m *Metrics) ObserveRefresh(outcome string, d time.Duration) {
 	m.refreshDuration.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
+// ObserveRefusedAnswer counts one upstream answer refused by rule, one of
+// opportunity.Rules(): a fixed set, so the label cannot grow.
+func (m *Metrics) ObserveRefusedAnswer(rule string) { m.refusedAnswers.WithLabelValues(rule).Inc() }
+
 // ObserveCache counts one configuration lookup.
 func (m *Metrics) ObserveCache(result string) { m.cache.WithLabelValues(result).Inc() }
-
-// ObserveBatch records the size of one dataloader batch.
-func (m *Metrics) ObserveBatch(loader string, size int) {
-	m.batchSize.WithLabelValues(loader).Observe(float64(size))
-}
 
 // ObserveBreaker records a circuit breaker transition.
 func (m *Metrics) ObserveBreaker(from, to string) {

@@ -118,7 +118,7 @@ func newOp(g *Generator, src *Source) *op {
 		listWeight: 1,
 		tokenLimit: g.tokenLimit,
 	}
-	if l := g.opts.Limits.MaxComplexity; l > 0 && g.opts.ListWeight > 0 {
+	if l := g.opts.MaxComplexity; l > 0 && g.opts.ListWeight > 0 {
 		o.costLimit, o.listWeight = l, g.opts.ListWeight
 	}
 	if o.tokenLimit == 0 {

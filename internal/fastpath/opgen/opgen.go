@@ -29,18 +29,19 @@ import (
 // Options shape the operations of a Generator.
 type Options struct {
 	// Limits are the bounds every operation stays within: MaxTokens,
-	// MaxQueryBytes, MaxDepth, MaxAliases, MaxRootFields, MaxDirectives and,
-	// with ListWeight, MaxComplexity, counted as internal/limits and gqlgen
-	// count them (fragments expanded). A zero bound is no bound; depth and
+	// MaxQueryBytes, MaxDepth, MaxAliases, MaxRootFields and MaxDirectives,
+	// counted as internal/limits and gqlgen count them (fragments expanded). A zero bound is no bound; depth and
 	// tokens then stop at 32 levels and 10 000 tokens all the same.
 	// MaxJSONDepth needs no budget: the variables' values nest at most four
 	// levels.
 	Limits limits.Limits
-	// ListWeight is the factor by which a list field multiplies its children's
-	// cost in the server's complexity model. Give its largest factor, so that
-	// an operation stays under Limits.MaxComplexity whichever lists it
-	// selects; 0 leaves complexity unbounded.
-	ListWeight int
+	// MaxComplexity and ListWeight keep operations small enough to execute
+	// quickly, by gqlgen's complexity model (every field costs 1 plus its
+	// children, a list ListWeight times its children): the service counts
+	// an answer's cost on the data, which a generator cannot; 0 leaves
+	// complexity unbounded.
+	MaxComplexity int
+	ListWeight    int
 	// Ints are the values worth trying for an Int argument or input field, by
 	// its schema coordinate: "Query.opportunityType(typeId:)",
 	// "SomeInput.size". Give ids that exist in the data and ids that do not.

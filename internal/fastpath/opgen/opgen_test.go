@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"reflect"
@@ -17,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -31,13 +30,43 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
 )
 
-// listWeight is graph/complexity.go's largest list factor (allStages);
-// maxConditions is internal/fastpath's bound on the variables @skip and
-// @include read, as the fuzz target sets it.
+// listWeight and defaultComplexity are the generator's budget, as the fuzz
+// target sets it (the largest list factor of complexityModel, allStages,
+// and the limit its operations stay under); maxConditions is
+// internal/fastpath's bound on the variables @skip and @include read.
 const (
-	listWeight    = 30
-	maxConditions = 6
+	listWeight        = 30
+	defaultComplexity = 300000
+	maxConditions     = 6
 )
+
+// budget is what operations stay within: the service's limits and the
+// generator's complexity budget.
+type budget struct {
+	limits.Limits
+	complexity int
+}
+
+// complexityModel is gqlgen's complexity with a list multiplying its
+// children by a large real configuration's item count: the model the
+// generator's MaxComplexity and ListWeight count by (the service itself
+// counts an answer on its data, internal/fastpath's Cost).
+func complexityModel() graph.ComplexityRoot {
+	times := func(n int) func(int) int { return func(child int) int { return 1 + n*child } }
+	var c graph.ComplexityRoot
+	c.Query.OpportunityTypes = times(8)
+	c.OpportunityType.Stages = times(8)
+	c.OpportunityType.AllStages = times(listWeight)
+	c.OpportunityType.Fields = times(15)
+	c.Stage.Children = times(3)
+	c.Stage.Path = times(4)
+	c.Stage.CustomerFields = times(4)
+	c.Stage.RequiredOppTypeFields = times(4)
+	c.Stage.RemindAfterDays = times(1)
+	c.Field.Options = times(6)
+	c.RequiredOppTypeField.Options = times(6)
+	return c
+}
 
 // presentIDs are ids of the demo dataset (internal/simulator/dataset.json);
 // testInts offers them, and ids it does not have, per argument.
@@ -55,18 +84,18 @@ func serviceSchema() *ast.Schema {
 	return graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
 }
 
-func defaultLimits(t testing.TB) limits.Limits {
+func defaultLimits(t testing.TB) budget {
 	t.Helper()
 	cfg, err := config.Defaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Limits
+	return budget{cfg.Limits, defaultComplexity}
 }
 
-func newGenerator(t testing.TB, schema *ast.Schema, l limits.Limits) *opgen.Generator {
+func newGenerator(t testing.TB, schema *ast.Schema, l budget) *opgen.Generator {
 	t.Helper()
-	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions})
+	g, err := opgen.New(schema, opgen.Options{Limits: l.Limits, MaxComplexity: l.complexity, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,19 +120,24 @@ func inputs(n int) [][]byte {
 
 // checker checks operations the ways the service does: gqlparser's default
 // rules alone, variable coercion, and then gqlgen's executor as the service
-// configures it (token limit, internal/limits' rules, complexity limit).
+// configures it (token limit, internal/limits' rules), with the generator's
+// complexity limit.
 type checker struct {
 	schema *ast.Schema
 	exec   graphql.GraphExecutor
-	limits limits.Limits
+	limits budget
 }
 
-func newChecker(schema *ast.Schema, l limits.Limits) *checker {
-	return &checker{
-		schema: schema,
-		exec:   graph.NewExecutor(slog.New(slog.NewTextHandler(io.Discard, nil)), graph.Options{Limits: l}),
-		limits: l,
+func newChecker(schema *ast.Schema, l budget) *checker {
+	exec := executor.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}, Complexity: complexityModel()}))
+	if l.MaxTokens > 0 {
+		exec.SetParserTokenLimit(l.MaxTokens)
 	}
+	exec.SetDefaultRulesFn(l.Rules())
+	if l.complexity > 0 {
+		exec.Use(extension.FixedComplexityLimit(l.complexity))
+	}
+	return &checker{schema: schema, exec: exec, limits: l}
 }
 
 // check returns the parsed document and the cost gqlgen computed, or fails t.
@@ -199,7 +233,7 @@ func TestGenerate(t *testing.T) {
 // coercion and the limits.
 func TestNullVariables(t *testing.T) {
 	schema, l := serviceSchema(), defaultLimits(t)
-	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions, NullVariables: true})
+	g, err := opgen.New(schema, opgen.Options{Limits: l.Limits, MaxComplexity: l.complexity, ListWeight: listWeight, Ints: testInts(), MaxConditionVariables: maxConditions, NullVariables: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,17 +301,17 @@ func TestTightLimits(t *testing.T) {
 	base := defaultLimits(t)
 	tests := []struct {
 		name string
-		give func(*limits.Limits)
+		give func(*budget)
 	}{
-		{name: "depth 3", give: func(l *limits.Limits) { l.MaxDepth = 3 }},
-		{name: "aliases 1", give: func(l *limits.Limits) { l.MaxAliases = 1 }},
-		{name: "root fields 2", give: func(l *limits.Limits) { l.MaxRootFields = 2 }},
-		{name: "directives 2", give: func(l *limits.Limits) { l.MaxDirectives = 2 }},
-		{name: "tokens 120", give: func(l *limits.Limits) { l.MaxTokens = 120 }},
-		{name: "query bytes 600", give: func(l *limits.Limits) { l.MaxQueryBytes = 600 }},
-		{name: "complexity 200", give: func(l *limits.Limits) { l.MaxComplexity = 200 }},
-		{name: "all tight", give: func(l *limits.Limits) {
-			*l = limits.Limits{MaxQueryBytes: 2000, MaxTokens: 300, MaxDepth: 5, MaxAliases: 3, MaxRootFields: 3, MaxDirectives: 3, MaxJSONDepth: 8, MaxComplexity: 2000}
+		{name: "depth 3", give: func(l *budget) { l.MaxDepth = 3 }},
+		{name: "aliases 1", give: func(l *budget) { l.MaxAliases = 1 }},
+		{name: "root fields 2", give: func(l *budget) { l.MaxRootFields = 2 }},
+		{name: "directives 2", give: func(l *budget) { l.MaxDirectives = 2 }},
+		{name: "tokens 120", give: func(l *budget) { l.MaxTokens = 120 }},
+		{name: "query bytes 600", give: func(l *budget) { l.MaxQueryBytes = 600 }},
+		{name: "complexity 200", give: func(l *budget) { l.complexity = 200 }},
+		{name: "all tight", give: func(l *budget) {
+			*l = budget{limits.Limits{MaxQueryBytes: 2000, MaxTokens: 300, MaxDepth: 5, MaxAliases: 3, MaxRootFields: 3, MaxDirectives: 3, MaxJSONDepth: 8}, 2000}
 		}},
 	}
 	for _, tt := range tests {
@@ -316,7 +350,7 @@ type Query {
 func TestOtherSchema(t *testing.T) {
 	schema := gqlparser.MustLoadSchema(&ast.Source{Name: "other.graphqls", Input: otherSDL})
 	l := defaultLimits(t)
-	g, err := opgen.New(schema, opgen.Options{Limits: l, ListWeight: 10})
+	g, err := opgen.New(schema, opgen.Options{Limits: l.Limits, MaxComplexity: l.complexity, ListWeight: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	RefreshEvery    time.Duration
 	RefreshTTL      time.Duration
 	Large           bool // also measure the large dataset
+	// Peers also runs Apollo Server 5 and Mercurius with graphql-jit
+	// (peers/, installed with npm ci) on the same schema and data, beside
+	// the ceiling and the service in the same rounds.
+	Peers bool
 	// LargeSize is LargeDataset's types, stages per type and fields per type.
 	LargeSize [3]int
 	// Pin runs the servers with `taskset -c 0`; the caller puts this process
@@ -242,6 +246,9 @@ type Report struct {
 	BareUpstream   time.Duration
 	AccessLogLines int64 // lines the throughput services wrote (the access log is on, as shipped)
 	Elapsed        time.Duration
+	// PeerVersions names node and the peers' packages as installed; set
+	// with Config.Peers.
+	PeerVersions string
 }
 
 // benchCredentials are what the simulator accepts and the service is given.
@@ -292,8 +299,11 @@ func pick(reqs []request, names ...string) []request {
 // ceilingPackage is the ceiling's package, relative to the module root.
 const ceilingPackage = "./internal/tools/bench/ceiling"
 
-// binaries are what Run builds.
-type binaries struct{ service, ceiling string }
+// binaries are what Run builds, and with Config.Peers what runs the peers.
+type binaries struct {
+	service, ceiling string
+	peers            peerRuntime
+}
 
 // Run builds the service and the ceiling, starts the simulator, measures, and
 // reports. It returns an error when the benchmark could not run; what it
@@ -329,6 +339,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if bins.ceiling, err = proc.Build(ctx, tmp, ceilingPackage); err != nil {
 		return nil, err
 	}
+	if cfg.Peers {
+		fmt.Fprintf(progress, "bench: installing the peers (%s, npm ci)\n", peersDir)
+		if bins.peers, err = installPeers(ctx, root); err != nil {
+			return nil, err
+		}
+		rep.PeerVersions = bins.peers.versions
+	}
 
 	// Compact, as the simulator sends it by default and as an API answers:
 	// dataset.json is indented for reading. The bench holds the bytes
@@ -351,7 +368,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	m := &measurer{cfg: cfg, bins: bins, dir: tmp, progress: progress}
 	var answers map[string]answer
-	rep.Demo, answers, rep.AccessLogLines, err = m.measure(ctx, "demo", sim, simURL, reqs)
+	rep.Demo, answers, rep.AccessLogLines, err = m.measure(ctx, "demo", sim, simURL, reqs, demo)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +396,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		defer closeLarge()
 		var lines int64
-		rep.Large, _, lines, err = m.measure(ctx, "large", lsim, lURL, pick(reqs, "dropdown", "full"))
+		rep.Large, _, lines, err = m.measure(ctx, "large", lsim, lURL, pick(reqs, "dropdown", "full"), large)
 		if err != nil {
 			return nil, err
 		}
@@ -468,11 +485,18 @@ func (m *measurer) startService(ctx context.Context, name string, env []string) 
 
 // measure starts the service in each of serviceTargets' configurations and
 // the ceiling, checks that all give the same answers, warms up, and runs the
-// interleaved rounds. It returns the rows, the answers by query, and the
+// interleaved rounds. With Config.Peers it starts the peers on data (the
+// dataset the simulator serves) as well, checks that their answers are
+// JSON-equal to the service's, and drives them in the same rounds on the
+// POST queries. It returns the rows, the answers by query, and the
 // services' log lines written meanwhile.
-func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Simulator, simURL string, reqs []request) ([]Row, map[string]answer, int64, error) {
+func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Simulator, simURL string, reqs []request, data []byte) ([]Row, map[string]answer, int64, error) {
 	cfg := m.cfg
-	fmt.Fprintf(m.progress, "bench: %s dataset: starting the service (cache on; cache off; cache and fast path off) and the ceiling\n", label)
+	also := ""
+	if cfg.Peers {
+		also = ", the peers"
+	}
+	fmt.Fprintf(m.progress, "bench: %s dataset: starting the service (cache on; cache off; cache and fast path off)%s and the ceiling\n", label, also)
 	started := map[string]time.Time{}
 	var services []*target
 	for _, st := range serviceTargets() {
@@ -541,7 +565,27 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 			return nil, nil, 0, fmt.Errorf("ceiling: %s: HTTP %d with %d bytes, want %d with %d", r.name, a.status, len(a.body), want.status, len(want.body))
 		}
 	}
-	targets := append([]*target{ceil}, services...)
+	names := targetNames()
+	// wants are the answers each target must give, byte for byte: the
+	// service's, but for the peers, whose own bytes (JSON-equal to the
+	// service's) startPeers fetched. A query a target has none for is not
+	// driven on it.
+	wants := map[[2]string][]answer{}
+	for _, r := range reqs {
+		for _, name := range names {
+			wants[[2]string{r.name, name}] = []answer{answers[r.name]}
+		}
+	}
+	peers, err := m.startPeers(ctx, label, data, reqs, answers, wants)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for _, p := range peers {
+		defer stop(p)
+		started[p.name] = time.Now()
+		names = append(names, p.name)
+	}
+	targets := slices.Concat([]*target{ceil}, services, peers)
 	logLines := func() int64 {
 		var n int64
 		for _, t := range services {
@@ -555,7 +599,11 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		fmt.Fprintf(m.progress, "bench: %s: warm-up, %s per target and query\n", label, cfg.Warmup)
 		for _, r := range reqs {
 			for _, t := range targets {
-				if _, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: []answer{answers[r.name]}, conns: cfg.Clients, d: cfg.Warmup}); err != nil {
+				want, ok := wants[[2]string{r.name, t.name}]
+				if !ok {
+					continue
+				}
+				if _, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Warmup}); err != nil {
 					return nil, nil, 0, fmt.Errorf("warm-up of %s: %w", t.name, err)
 				}
 			}
@@ -571,10 +619,8 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		otherCPU  time.Duration
 	}
 	accs := map[[2]string]*acc{}
-	for _, r := range reqs {
-		for _, t := range targets {
-			accs[[2]string{r.name, t.name}] = &acc{row: Row{Query: r.name, Target: t.name, Bytes: len(answers[r.name].body)}}
-		}
+	for key, want := range wants {
+		accs[key] = &acc{row: Row{Query: key[0], Target: key[1], Bytes: len(want[0].body)}}
 	}
 	for round := range cfg.Rounds {
 		// The order of the targets turns each round, so that none always
@@ -582,8 +628,12 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 		order := append(slices.Clone(targets[round%len(targets):]), targets[:round%len(targets)]...)
 		for _, r := range reqs {
 			for _, t := range order {
+				want, ok := wants[[2]string{r.name, t.name}]
+				if !ok {
+					continue
+				}
 				calls := sim.Calls()
-				s, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: []answer{answers[r.name]}, conns: cfg.Clients, d: cfg.Duration})
+				s, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Duration})
 				if err != nil {
 					return nil, nil, 0, fmt.Errorf("%s, round %d: %w\n%s", t.name, round+1, err, t.p.Tail())
 				}
@@ -610,8 +660,11 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 	var rows []Row
 	for _, r := range reqs {
 		ceiling := accs[[2]string{r.name, targetCeiling}]
-		for _, name := range targetNames() {
-			a := accs[[2]string{r.name, name}]
+		for _, name := range names {
+			a, ok := accs[[2]string{r.name, name}]
+			if !ok {
+				continue
+			}
 			row := a.row
 			secs := a.elapsed.Seconds()
 			row.ReqPerSec = float64(row.Requests) / secs

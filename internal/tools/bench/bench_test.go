@@ -134,13 +134,14 @@ func TestRunSmoke(t *testing.T) {
 		}
 	}
 	checks := rep.Checks()
-	// 4 cache off, 4 cache on, 4 through refreshes, large RSS, per byte,
-	// upstream steady and through refreshes.
-	if want := 4 + 4 + 4 + 4; len(checks) != want {
+	// 4 cache off, the peers (one, not measured without -peers), 4 cache
+	// on, 4 through refreshes, large RSS, per byte, upstream steady and
+	// through refreshes.
+	if want := 4 + 1 + 4 + 4 + 4; len(checks) != want {
 		t.Errorf("%d targets, want %d", len(checks), want)
 	}
 	for _, ch := range checks {
-		if ch.Skipped {
+		if ch.Skipped && ch.Got != "run with -peers" {
 			t.Errorf("target %q not measured, with -large", ch.Name)
 		}
 		if strings.HasPrefix(ch.Name, "upstream") && !ch.Met {
@@ -249,6 +250,7 @@ func TestUpstreamWithinTTL(t *testing.T) {
 		{Target: targetCacheOn, UpstreamCalls: 1, Life: 40 * time.Second},
 		{Target: targetCacheOn, UpstreamCalls: 1, Life: 95 * time.Second}, // the service's last row: its whole life
 		{Target: targetCacheOff, UpstreamCalls: 0, Life: 29 * time.Second},
+		{Target: targetApollo, Life: 10 * time.Minute}, // a peer calls no upstream: its life allows nothing
 	}
 	calls, allowed := upstreamWithinTTL(rows, 30*time.Second)
 	if calls != 2 || allowed != 3 { // 95s: three TTLs; 29s: none

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -10,10 +11,14 @@ import (
 )
 
 // chartColor is a target's bars: the ceiling grey, the service's
-// configurations in Okabe–Ito colours, which stay apart for colour-blind
-// readers.
+// configurations and the peers in Okabe–Ito colours, which stay apart for
+// colour-blind readers.
 func chartColor(target string) color.Color {
 	switch target {
+	case targetApollo:
+		return color.RGBA{R: 213, G: 94, B: 0, A: 255}
+	case targetMercurius:
+		return color.RGBA{R: 0, G: 158, B: 115, A: 255}
 	case targetCacheOn:
 		return color.RGBA{R: 0, G: 114, B: 178, A: 255}
 	case targetCacheOff:
@@ -43,13 +48,21 @@ func (r *Report) WriteChart(path string) error {
 
 	const barWidth = vg.Length(16)
 	targets := targetNames()
+	for _, p := range peerTargets() {
+		if slices.ContainsFunc(r.Demo, func(row Row) bool { return row.Target == p.name }) {
+			targets = append(targets, p.name) // measured with -peers
+		}
+	}
 	for i, target := range targets {
 		values := make(plotter.Values, len(queries))
 		labels := plotter.XYLabels{XYs: make(plotter.XYs, len(queries)), Labels: make([]string, len(queries))}
 		for j, q := range queries {
-			row, _ := r.row(r.Demo, q, target)
+			row, ok := r.row(r.Demo, q, target)
 			values[j] = row.ReqPerSec
 			labels.XYs[j] = plotter.XY{X: float64(j), Y: row.ReqPerSec}
+			if !ok {
+				continue // a query the target does not run: the peers and the 304
+			}
 			if target == targetCeiling {
 				labels.Labels[j] = fmt.Sprintf("%.0fk", row.ReqPerSec/1000)
 			} else {

@@ -5,11 +5,13 @@
 // prints a Markdown report: per query, req/s, p50 and p99 of the service as
 // shipped, with the response cache off, and with the fast path off too,
 // against the ceiling; the 304 path; the service through refreshes while the
-// upstream's data changes; the cold path; with -large, a large dataset. The
-// service runs its defaults but RATE_LIMIT=0 and what a measurement needs.
-// It draws internal/tools/bench/bench.png.
+// upstream's data changes; the cold path; with -large, a large dataset; with
+// -peers, Apollo Server 5 and Mercurius with graphql-jit on the same schema
+// and data (peers/, which needs node and npm), pinned and driven as the
+// service is. The service runs its defaults but RATE_LIMIT=0 and what a
+// measurement needs. It draws internal/tools/bench/bench.png.
 //
-//	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-env NAME=value]
+//	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-peers] [-env NAME=value]
 package main
 
 import (
@@ -72,6 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.DurationVar(&cfg.RefreshEvery, "refresh-every", cfg.RefreshEvery, "in the refresh scenario, how often the upstream's data changes")
 		fs.DurationVar(&cfg.RefreshTTL, "refresh-ttl", cfg.RefreshTTL, "the refresh scenario's CACHE_TTL")
 		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
+		fs.BoolVar(&cfg.Peers, "peers", cfg.Peers, "also run Apollo Server 5 and Mercurius + graphql-jit on the same schema and data, beside the cache off (needs node and npm: installs "+peersDir+" with npm ci)")
 		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")
 		fs.BoolVar(&noPin, "no-pin", false, "do not pin: servers and load share every CPU")
 		fs.StringVar(&chart, "chart", "internal/tools/bench/bench.png", "PNG chart to write, relative to the module root; empty for none")

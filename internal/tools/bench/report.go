@@ -57,11 +57,11 @@ func perByte(row Row) float64 {
 // upstreamWithinTTL sums the services' upstream calls in rows and the most
 // the TTL allows them: a service refreshes only when a request finds its
 // copy a TTL old, so at most once per TTL of its life, and not at all while
-// its copy is fresh.
+// its copy is fresh. The ceiling and the peers call no upstream.
 func upstreamWithinTTL(rows []Row, ttl time.Duration) (calls, allowed int64) {
 	life := map[string]time.Duration{}
 	for _, row := range rows {
-		if row.Target != targetCeiling {
+		if row.Target != targetCeiling && !isPeer(row.Target) {
 			calls += row.UpstreamCalls
 			life[row.Target] = max(life[row.Target], row.Life)
 		}
@@ -90,6 +90,7 @@ func (r *Report) Checks() []Check {
 		add(fmt.Sprintf("cache off, %s: ≥ %.0f%% of the ceiling", q, 100*want),
 			off.Ratio >= want, "%s, p99 %s (fast path off: %s, p99 %s)", ratioText(off.Ratio), roundLatency(off.P99), ratioText(gq.Ratio), roundLatency(gq.P99))
 	}
+	checks = append(checks, peerChecks(r.Demo)...)
 	for _, q := range queryNames {
 		on, _ := r.row(r.Demo, q, targetCacheOn)
 		add(fmt.Sprintf("cache on, %s: ≥ %.0f%% of the ceiling, p99 ≤ %s steady", q, 100*targetOnRatio, targetOnP99),
@@ -150,6 +151,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- service env: %s, everything else as shipped (%s, FAST_PATH on); + RESPONSE_CACHE=false for %q, + FAST_PATH=false as well for %q; access log on as shipped: %d lines written while measuring\n",
 		strings.Join(r.ServiceEnv, " "), ttl, targetCacheOff, targetGqlgen, r.AccessLogLines)
+	if r.PeerVersions != "" {
+		fmt.Fprintf(w, "- peers (-peers): %q and %q, %s, NODE_ENV=production, placed as the service is, on the POST queries\n", targetApollo, targetMercurius, r.PeerVersions)
+	}
 	if rows := slices.Concat(r.Demo, r.Large); len(rows) > 0 {
 		var sum float64
 		busiest := rows[0]
@@ -167,6 +171,12 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "### Demo dataset (%s)\n\n", byteText(float64(r.DemoBytes)))
 	printRows(w, r.Demo, false)
 	warnUnsaturated(w, r.Demo)
+	if len(peerRows(r.Demo)) > 0 {
+		fmt.Fprintf(w, "\n### Peers, demo dataset (the cache off against %s and %s)\n\n", targetApollo, targetMercurius)
+		printPeers(w, r.Demo)
+		r.peersNote(w)
+		warnPeersBusy(w, r.Demo)
+	}
 
 	if len(r.Refresh) > 0 {
 		fmt.Fprintf(w, "\n### Through refreshes (cache on, CACHE_TTL=%s; the upstream's data changes every %s)\n\n", c.RefreshTTL, c.RefreshEvery)
@@ -210,6 +220,11 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "\n### Large dataset (LargeDataset(%d, %d, %d): %s)\n\n", c.LargeSize[0], c.LargeSize[1], c.LargeSize[2], byteText(float64(r.LargeBytes)))
 		printRows(w, r.Large, true)
 		warnUnsaturated(w, r.Large)
+		if len(peerRows(r.Large)) > 0 {
+			fmt.Fprintf(w, "\nPeers on the large dataset (req/s / p99; the targets are the demo dataset's):\n\n")
+			printPeers(w, r.Large)
+			warnPeersBusy(w, r.Large)
+		}
 		for _, target := range []string{targetCacheOff, targetGqlgen} {
 			demo, ok1 := r.row(r.Demo, "full", target)
 			large, ok2 := r.row(r.Large, "full", target)

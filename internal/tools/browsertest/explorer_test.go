@@ -438,7 +438,8 @@ func TestExplorerErrorState(t *testing.T) {
 	sim.SetFault(simulator.FaultServerError)
 	upstream := httptest.NewServer(sim)
 	t.Cleanup(upstream.Close)
-	base := startService(t, append(proc.UpstreamEnv(upstream.URL, creds), "UPSTREAM_RETRIES=0")...)
+	// EXPLORER=true: with UPSTREAM_URL set it is off unless asked for.
+	base := startService(t, append(proc.UpstreamEnv(upstream.URL, creds), "UPSTREAM_RETRIES=0", "EXPLORER=true")...)
 	tb := openTab(t, browser)
 
 	tb.do(t, chromedp.Navigate(base+"/explorer"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="error"]`)))

@@ -1,0 +1,85 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+)
+
+// maxClients bounds the per-client buckets kept; the least recently seen
+// client's bucket is dropped first (it then starts again with a full
+// burst, which only ever favours a client idle for that long).
+const maxClients = 10000
+
+// Executions limits each client's executions by their weight, with one
+// token bucket (golang.org/x/time/rate) per client: answers from stored
+// bytes never reach it, so a client may ask for cached answers as often as
+// the request limit allows, while the executions it makes, which are what
+// cost CPU and memory, are paced by what they build.
+type Executions struct {
+	limit rate.Limit
+	burst int
+	now   func() time.Time
+
+	mu      sync.Mutex
+	clients *lru.Cache[string, *rate.Limiter]
+}
+
+// NewExecutions returns a limiter allowing each client perMinute whole
+// configurations' worth of executions a minute, burst at once; perMinute 0
+// disables it (nil). now is the clock (nil: time.Now).
+func NewExecutions(perMinute, burst int, now func() time.Time) (*Executions, error) {
+	if perMinute < 0 || burst < 0 || (perMinute > 0 && burst == 0) {
+		return nil, fmt.Errorf("execution rate %d a minute with a burst of %d: both must be positive, or the rate 0", perMinute, burst)
+	}
+	if perMinute == 0 {
+		return nil, nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	clients, _ := lru.New[string, *rate.Limiter](maxClients) // fails only for a size ≤ 0
+	return &Executions{
+		limit:   rate.Limit(float64(perMinute*limits.WholeUnits) / 60),
+		burst:   burst * limits.WholeUnits,
+		now:     now,
+		clients: clients,
+	}, nil
+}
+
+// Admit takes weight units (limits.WholeUnits) from the bucket of the request's client (the key
+// Limiter's middleware put in ctx) and reports whether the execution may
+// run; when not, retryAfter is when it could. An execution heavier than the
+// whole burst is admitted when the bucket is full, and empties it. A nil
+// limiter, or a context without a client, admits everything.
+func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Duration, ok bool) {
+	key, _ := ctx.Value(clientKey{}).(string)
+	if x == nil || key == "" || weight <= 0 {
+		return 0, true
+	}
+	weight = min(weight, x.burst)
+	x.mu.Lock()
+	b, found := x.clients.Get(key)
+	if !found {
+		b = rate.NewLimiter(x.limit, x.burst)
+		x.clients.Add(key, b)
+	}
+	x.mu.Unlock()
+	now := x.now()
+	r := b.ReserveN(now, weight)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // not taken: the execution is refused
+		return d, false
+	}
+	return 0, true
+}
+
+// clientKey is the context key of the request's client, put there by
+// Limiter's middleware.
+type clientKey struct{}
