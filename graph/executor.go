@@ -212,9 +212,10 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		once.Do(release)
-		if resp != nil && ctx.Err() != nil {
+		if resp == nil || ctx.Err() != nil {
 			// Stopped by its deadline or its client (see stopWhenDone):
-			// whatever was built is not an answer.
+			// whatever was built is not an answer. gqlgen answers nil
+			// when the context was done before it began.
 			return &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
 				"the request was cancelled or ran out of time before its answer was ready")}}
 		}

@@ -28,8 +28,9 @@ var _ func(*graphql.FieldSet, context.Context, *graphql.OperationContext, int, b
 // marshalSliceSequentially is graphql.MarshalSliceConcurrently, one element
 // after another: each element gets its field context (its Index), a panic
 // marshalling it is reported and leaves Null in its place unless
-// omitPanicHandler, and with a workerLimit an element not started when ctx is
-// cancelled is Null, the cancellation reported once.
+// omitPanicHandler, and an element not started when ctx is cancelled is
+// Null, the cancellation reported once (gqlgen's does so only with a
+// workerLimit).
 func marshalSliceSequentially(
 	ctx context.Context,
 	length int,
@@ -40,7 +41,7 @@ func marshalSliceSequentially(
 	ret := make(graphql.Array, length)
 	for i := range length {
 		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
-		if workerLimit > 0 && ctx.Err() != nil {
+		if (workerLimit > 0 || done(ctx)) && ctx.Err() != nil {
 			graphql.AddError(childCtx, ctx.Err())
 			for j := i; j < length; j++ {
 				ret[j] = graphql.Null
@@ -50,6 +51,20 @@ func marshalSliceSequentially(
 		ret[i] = marshalElementGuarded(childCtx, i, omitPanicHandler, marshalElement)
 	}
 	return ret
+}
+
+// done reports whether ctx is done, without the lock ctx.Err takes: a list
+// of a cancelled request (its deadline passed, its client gone) stops at its
+// next element instead of building the rest for nobody; gqlgen's own goes on
+// unless it has a worker limit. What such a request built is discarded
+// (graph.Executor answers REQUEST_CANCELLED).
+func done(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // marshalElementGuarded marshals element i, reporting a panic as gqlgen's

@@ -240,3 +240,19 @@ func TestUnusedVariablesDoNotEvictHotAnswers(t *testing.T) {
 		t.Errorf("the hot answer was not served from storage")
 	}
 }
+
+// TestExecutionStopsAtItsDeadline: gqlgen's interpreter building the
+// heaviest legitimate answer on the large dataset (about half a second)
+// under a REQUEST_TIMEOUT of 50 ms stops resolving at the deadline and
+// answers REQUEST_CANCELLED, not a late 200 with the data.
+func TestExecutionStopsAtItsDeadline(t *testing.T) {
+	s := teststack.New(t, teststack.Options{
+		Dataset: simulator.LargeDataset(40, 30, 150),
+		Env:     map[string]string{"FAST_PATH": "false", "REQUEST_TIMEOUT": "50ms"},
+	})
+	s.Query(t, `{ opportunityTypes { typeId } }`, nil) // the configuration is fetched before the clock starts
+	r := s.Query(t, heaviest, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "REQUEST_CANCELLED" || strings.Contains(string(r.Body), `"data"`) {
+		t.Fatalf("%d %.300s", r.Status, r.Body)
+	}
+}

@@ -88,6 +88,12 @@ type Options struct {
 	// and another spelling is another, unlisted document.
 	ExactDocuments bool
 
+	// NameClient, when set, names the client of each request the endpoint
+	// executes in its context (ratelimit.Limiter.NameClient), for the
+	// executor's per-client execution limit; answers from stored bytes
+	// never call it.
+	NameClient func(ctx context.Context, r *http.Request) context.Context
+
 	Observer Observer     // nil: nobody is told
 	Tracer   trace.Tracer // nil: no spans
 	// Logger records panics in executions the endpoint runs off a request's
@@ -242,6 +248,9 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Fresh loaders per request: nothing loaded for one request is seen by
 	// another, and every resolver of this one reads the same snapshot.
 	ctx = loaders.NewContext(ctx, loaders.New(e.src))
+	if e.opts.NameClient != nil {
+		ctx = e.opts.NameClient(ctx, r)
+	}
 	q.r = r.WithContext(graphql.StartOperationTrace(ctx))
 	q.start = start
 	e.serve(w, q)

@@ -4,12 +4,14 @@
 // one per executed request; resolvers reach it with For(ctx) through the
 // lookups below.
 //
-// There are no dataloaders, and so no batch window: a dataloader batches
-// lookups to save calls to a slow source, and here the request asks its
-// source once, for the whole snapshot, whose indexes answer a lookup by id
-// in a map read. gqlgen's executor now resolves one field after another
-// (graph/sequential.go), so a window would find one key in every batch and
-// make each nested lookup wait for it in turn.
+// Lookups by id go through per-request dataloaders (graph-gophers/dataloader,
+// the project's stack), each key answered from the request's snapshot and
+// kept for the rest of the request, with batches of one and so no batch
+// window: the request asks its source once, for the whole snapshot, whose
+// indexes answer a lookup in a map read, and gqlgen's executor resolves one
+// field after another (graph/sequential.go), so a window would find one key
+// in every batch and make each nested lookup wait for it in turn (1 ms each
+// with the former LOADER_WAIT).
 package loaders
 
 import (
@@ -17,6 +19,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
@@ -39,11 +43,58 @@ type Loaders struct {
 	err    error
 
 	lookups atomic.Int64 // TypeByID and FieldByID calls
+	batches atomic.Int64 // dataloader batches: one per distinct key
+
+	types  func() *dataloader.Loader[int, *opportunity.Type]
+	fields func() *dataloader.Loader[fieldKey, *opportunity.Field]
 }
+
+// fieldKey is a field of a type.
+type fieldKey struct{ typeID, fieldID int }
 
 // New returns the loaders of one request, which ask src on first use.
 func New(src Source) *Loaders {
-	return &Loaders{src: src}
+	l := &Loaders{src: src}
+	// Made on first use: most requests never look anything up by id. A
+	// batch of one key, so no window; an input channel of one, not the
+	// default thousand, since no batch holds more.
+	l.types = sync.OnceValue(func() *dataloader.Loader[int, *opportunity.Type] {
+		return dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithBatchCapacity[int, *opportunity.Type](1), dataloader.WithInputCapacity[int, *opportunity.Type](1))
+	})
+	l.fields = sync.OnceValue(func() *dataloader.Loader[fieldKey, *opportunity.Field] {
+		return dataloader.NewBatchedLoader(l.loadFields, dataloader.WithBatchCapacity[fieldKey, *opportunity.Field](1), dataloader.WithInputCapacity[fieldKey, *opportunity.Field](1))
+	})
+	return l
+}
+
+// loadTypes answers each id from the snapshot, in key order.
+func (l *Loaders) loadTypes(ctx context.Context, ids []int) []*dataloader.Result[*opportunity.Type] {
+	l.batches.Add(1)
+	snap, err := l.Snapshot(ctx)
+	out := make([]*dataloader.Result[*opportunity.Type], len(ids))
+	for i, id := range ids {
+		if err != nil {
+			out[i] = &dataloader.Result[*opportunity.Type]{Error: err}
+			continue
+		}
+		out[i] = &dataloader.Result[*opportunity.Type]{Data: snap.Type(id)}
+	}
+	return out
+}
+
+// loadFields answers each key from the snapshot, in key order.
+func (l *Loaders) loadFields(ctx context.Context, keys []fieldKey) []*dataloader.Result[*opportunity.Field] {
+	l.batches.Add(1)
+	snap, err := l.Snapshot(ctx)
+	out := make([]*dataloader.Result[*opportunity.Field], len(keys))
+	for i, k := range keys {
+		if err != nil {
+			out[i] = &dataloader.Result[*opportunity.Field]{Error: err}
+			continue
+		}
+		out[i] = &dataloader.Result[*opportunity.Field]{Data: snap.Field(k.typeID, k.fieldID)}
+	}
+	return out
 }
 
 type ctxKey struct{}
@@ -78,6 +129,10 @@ func (l *Loaders) Snapshot(ctx context.Context) (*opportunity.Snapshot, error) {
 // request has made: gqlgen's resolvers make them, the fast path reads the
 // snapshot itself, so a test can tell which executor answered.
 func (l *Loaders) LookupsByID() int64 { return l.lookups.Load() }
+
+// Batches returns how many dataloader batches the request has run: one per
+// distinct key looked up, each on a goroutine of the dataloader's.
+func (l *Loaders) Batches() int64 { return l.batches.Load() }
 
 // Freshness returns how fresh the request's configuration was, and false when
 // the request never read it.
@@ -120,11 +175,7 @@ func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
 		return nil, errNoLoaders
 	}
 	l.lookups.Add(1)
-	snap, err := l.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return snap.Type(id), nil
+	return l.types().Load(ctx, id)()
 }
 
 // FieldByID returns field fieldID of type typeID, or nil when there is none.
@@ -134,9 +185,5 @@ func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, er
 		return nil, errNoLoaders
 	}
 	l.lookups.Add(1)
-	snap, err := l.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return snap.Field(typeID, fieldID), nil
+	return l.fields().Load(ctx, fieldKey{typeID, fieldID})()
 }

@@ -28,9 +28,9 @@ func benchSnapshot(types int) *opportunity.Snapshot {
 // BenchmarkTypeByID is one request's N type lookups, as gqlgen resolves N
 // aliased opportunityType fields: fresh loaders (per request), one source
 // call, then N lookups one after another, as gqlgen's sequential executor
-// makes them. No batch window: with the dataloader and its 1ms window
-// (LOADER_WAIT, gone) a request with one lookup took 1.2ms, and each lookup
-// made in turn would have waited the window again.
+// makes them, through dataloaders with batches of one key. No batch window:
+// with the former 1ms window (LOADER_WAIT, gone) a request with one lookup
+// took 1.2ms, and each lookup made in turn would have waited the window again.
 func BenchmarkTypeByID(b *testing.B) {
 	src := staticSource{benchSnapshot(100)}
 	for _, n := range []int{1, 10, 100} {

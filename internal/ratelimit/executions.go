@@ -53,9 +53,9 @@ func NewExecutions(perMinute, burst int, now func() time.Time) (*Executions, err
 	}, nil
 }
 
-// Admit takes weight units (limits.WholeUnits) from the bucket of the request's client (the key
-// Limiter's middleware put in ctx) and reports whether the execution may
-// run; when not, retryAfter is when it could. An execution heavier than the
+// Admit takes weight units (limits.WholeUnits) from the bucket of the
+// request's client (named in ctx by Limiter.NameClient) and reports whether
+// the execution may run; when not, retryAfter is when it could. An execution heavier than the
 // whole burst is admitted when the bucket is full, and empties it. A nil
 // limiter, or a context without a client, admits everything.
 func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Duration, ok bool) {
@@ -81,5 +81,5 @@ func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Dur
 }
 
 // clientKey is the context key of the request's client, put there by
-// Limiter's middleware.
+// Limiter.NameClient.
 type clientKey struct{}

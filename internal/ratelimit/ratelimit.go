@@ -85,17 +85,28 @@ func New(opts Options) (*Limiter, error) {
 }
 
 // Middleware answers 429 with Retry-After, httprate's X-RateLimit-* headers
-// and a GraphQL-shaped body to a client over its limit, before next runs,
-// and names the client in the request's context for Executions. Mount it
-// after auth's middleware so authenticated clients are counted by id.
+// and a GraphQL-shaped body to a client over its limit, before next runs. Mount
+// it after auth's middleware so authenticated clients are counted by id. With
+// limiting disabled it returns next itself.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	if l.rl == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, _ := l.key(r) // never fails
-		if l.rl != nil && l.rl.RespondOnLimit(w, r, key) {
+		if l.rl.RespondOnLimit(w, r, key) {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, key)))
+		next.ServeHTTP(w, r)
 	})
+}
+
+// NameClient returns ctx naming r's client, as the request limit counts it,
+// for Executions. The endpoint calls it for the requests it executes only:
+// stored answers never pay for it.
+func (l *Limiter) NameClient(ctx context.Context, r *http.Request) context.Context {
+	key, _ := l.key(r)
+	return context.WithValue(ctx, clientKey{}, key)
 }
 
 // key names the request's bucket. The prefixes keep a client id from ever

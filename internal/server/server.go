@@ -132,8 +132,8 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	if err != nil {
 		return nil, fmt.Errorf("client authentication (AUTH_*): %w", err)
 	}
-	// The limiter runs even with RATE_LIMIT=0: it names each request's
-	// client, which the execution limit counts by.
+	// Made even with RATE_LIMIT=0: it names the client the execution limit
+	// counts.
 	limiter, err := ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return nil, fmt.Errorf("rate limit: %w", err)
@@ -174,6 +174,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		SchemaTag:      graph.SchemaTag(),
 		Responses:      s.Responses,
 		ExactDocuments: trusted != nil,
+		NameClient:     limiter.NameClient,
 		Observer:       d.Metrics,
 		Tracer:         d.Tracing.Tracer(),
 		Logger:         s.logger,

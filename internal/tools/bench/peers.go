@@ -344,6 +344,21 @@ func (p PeerRow) Met() bool {
 	return p.VsMercurius() >= targetVsMercurius && p.VsApollo() >= targetVsApollo(p.Query)
 }
 
+// CPUVsMercurius is Mercurius's server CPU per request over the cache
+// off's: the same comparison by cost, which a busy machine disturbs less
+// than it does rates.
+func (p PeerRow) CPUVsMercurius() float64 { return cpuRatio(p.Mercurius, p.CacheOff) }
+
+// CPUVsApollo is Apollo Server's server CPU per request over the cache off's.
+func (p PeerRow) CPUVsApollo() float64 { return cpuRatio(p.Apollo, p.CacheOff) }
+
+func cpuRatio(a, b Row) float64 {
+	if b.CPUPerRequest == 0 {
+		return 0
+	}
+	return float64(a.CPUPerRequest) / float64(b.CPUPerRequest)
+}
+
 func rateRatio(a, b Row) float64 {
 	if b.ReqPerSec == 0 {
 		return 0
@@ -399,16 +414,17 @@ func peerChecks(rows []Row) []Check {
 }
 
 // printPeers writes the peer comparison of one dataset's rows: per query,
-// each target's req/s and p99, and the ratios the targets name.
+// each target's req/s and p99, the ratios the targets name, and the same
+// ratios by server CPU per request.
 func printPeers(w io.Writer, rows []Row) {
 	cell := func(r Row) string { return fmt.Sprintf("%.0f / %s", r.ReqPerSec, roundLatency(r.P99)) }
-	fmt.Fprintf(w, "| query | %s | %s | %s | %s | %s | cache off / Mercurius | cache off / Apollo |\n",
+	fmt.Fprintf(w, "| query | %s | %s | %s | %s | %s | cache off / Mercurius | cache off / Apollo | CPU/request: Mercurius, Apollo / cache off |\n",
 		targetCeiling, targetApollo, targetMercurius, targetCacheOn, targetCacheOff)
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, p := range peerRows(rows) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.2f× (≥ %.1f×) | %.1f× (≥ %.0f×) |\n", p.Query,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.2f× (≥ %.1f×) | %.1f× (≥ %.0f×) | %.2f×, %.1f× |\n", p.Query,
 			cell(p.Ceiling), cell(p.Apollo), cell(p.Mercurius), cell(p.CacheOn), cell(p.CacheOff),
-			p.VsMercurius(), targetVsMercurius, p.VsApollo(), targetVsApollo(p.Query))
+			p.VsMercurius(), targetVsMercurius, p.VsApollo(), targetVsApollo(p.Query), p.CPUVsMercurius(), p.CPUVsApollo())
 	}
 }
 
@@ -428,7 +444,7 @@ func warnPeersBusy(w io.Writer, rows []Row) {
 
 // peersNote says how the peers ran, below their tables.
 func (r *Report) peersNote(w io.Writer) {
-	fmt.Fprintf(w, "\nEach cell: req/s / p99, over the same interleaved rounds as the tables above. The peers (%s, %s; %s) serve the committed schema.graphql over the dataset the simulator serves, "+
+	fmt.Fprintf(w, "\nEach target: req/s / p99, over the same interleaved rounds as the tables above; the last column compares server CPU per request, which other work on the machine disturbs less than rates. The peers (%s, %s; %s) serve the committed schema.graphql over the dataset the simulator serves, "+
 		"read from a file and indexed once at start (the service fetches it once per CACHE_TTL and serves it from memory), with resolvers equivalent to the service's and no response caching; "+
 		"NODE_ENV=production, each pinned as the service is (%s). Before the load, each peer's answer to each query was checked JSON-equal to the service's (%d times each, so Mercurius's compiled queries too); "+
 		"the load then checks every answer byte for byte against the peer's own. Apollo runs without its cache-control plugin (per-field hooks for @cacheControl hints, which the schema has none of).\n",

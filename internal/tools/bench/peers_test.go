@@ -62,7 +62,8 @@ func TestJSONDiffNotJSON(t *testing.T) {
 // and the 304, which the peers do not run.
 func peerTestRows() []Row {
 	row := func(q, target string, rate float64) Row {
-		return Row{Query: q, Target: target, ReqPerSec: rate, P99: 2 * time.Millisecond}
+		// One core, saturated: CPU per request is the inverse of the rate.
+		return Row{Query: q, Target: target, ReqPerSec: rate, P99: 2 * time.Millisecond, CPUPerRequest: time.Duration(float64(time.Second) / rate)}
 	}
 	return []Row{
 		row("dropdown", targetCeiling, 30000), row("dropdown", targetCacheOn, 24000), row("dropdown", targetCacheOff, 12000),
@@ -103,8 +104,11 @@ func TestPeerRows(t *testing.T) {
 	if slow.Met() {
 		t.Errorf("1.1× Mercurius met the 1.2× target")
 	}
-	if (PeerRow{CacheOff: Row{ReqPerSec: 1}}).VsApollo() != 0 {
-		t.Errorf("a ratio to an unmeasured peer is not 0")
+	if (PeerRow{CacheOff: Row{ReqPerSec: 1}}).VsApollo() != 0 || (PeerRow{Apollo: Row{CPUPerRequest: 1}}).CPUVsApollo() != 0 {
+		t.Errorf("a ratio to an unmeasured target is not 0")
+	}
+	if got := (PeerRow{CacheOff: Row{CPUPerRequest: 100}, Mercurius: Row{CPUPerRequest: 150}}).CPUVsMercurius(); got != 1.5 {
+		t.Errorf("CPUVsMercurius = %v, want 1.5", got)
 	}
 }
 
@@ -134,10 +138,10 @@ func TestPrintPeers(t *testing.T) {
 			t.Errorf("head %q has no column %q", lines[0], want)
 		}
 	}
-	if want := "| dropdown | 30000 / 2ms | 2000 / 2ms | 9000 / 2ms | 24000 / 2ms | 12000 / 2ms | 1.33× (≥ 1.2×) | 6.0× (≥ 5×) |"; lines[2] != want {
+	if want := "| dropdown | 30000 / 2ms | 2000 / 2ms | 9000 / 2ms | 24000 / 2ms | 12000 / 2ms | 1.33× (≥ 1.2×) | 6.0× (≥ 5×) | 1.33×, 6.0× |"; lines[2] != want {
 		t.Errorf("dropdown:\n got %s\nwant %s", lines[2], want)
 	}
-	if !strings.HasSuffix(lines[3], "| 1.33× (≥ 1.2×) | 8.0× (≥ 10×) |") {
+	if !strings.HasSuffix(lines[3], "| 1.33× (≥ 1.2×) | 8.0× (≥ 10×) | 1.33×, 8.0× |") {
 		t.Errorf("full: %s", lines[3])
 	}
 }
