@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 
@@ -75,6 +76,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Warn("flushing traces failed", "err", err)
 		}
 	}()
+	if getenv("GOMEMLIMIT") == "" {
+		// Go's soft memory limit, from what the configuration lets the
+		// service hold: the collector then runs before the heap doubles
+		// past it (GOGC's default), which is what kept peak RSS over the
+		// execution budget. GOMEMLIMIT, when set, is the operator's.
+		debug.SetMemoryLimit(server.MemoryLimit(cfg))
+	}
 	svc, err := server.New(ctx, cfg, server.Deps{Logger: logger, Tracing: tracing})
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ const queryCacheSize = 1000
 
 // FreshnessExtension is the key under the response's extensions that tells a
 // client it was served a stale configuration.
-const FreshnessExtension = "opportunityConfig"
+const FreshnessExtension = loaders.FreshnessExtension
 
 // Options configures the executor.
 type Options struct {
@@ -200,6 +200,12 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 			return refusal(err), ctx
 		}
 	}
+	if ctx.Err() != nil {
+		// Its client left, or its deadline passed, while it was counted
+		// or waited for memory: nothing is built for nobody.
+		release()
+		return refusal(cancelled()), ctx
+	}
 	if snap != nil && p.compiled != nil && len(nulls) == 0 {
 		// Another null may make gqlgen answer with errors a plan does
 		// not report: gqlgen answers those.
@@ -216,11 +222,16 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 			// Stopped by its deadline or its client (see stopWhenDone):
 			// whatever was built is not an answer. gqlgen answers nil
 			// when the context was done before it began.
-			return &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
-				"the request was cancelled or ran out of time before its answer was ready")}}
+			return &graphql.Response{Errors: gqlerror.List{cancelled()}}
 		}
 		return resp
 	}, ctx
+}
+
+// cancelled is the error of an execution stopped by its deadline or its
+// client.
+func cancelled() *gqlerror.Error {
+	return apierror.GraphQL(apierror.RequestCancelled, "the request was cancelled or ran out of time before its answer was ready")
 }
 
 // refusal answers an operation refused as a whole: no data.
@@ -375,7 +386,10 @@ func (e *Executor) fast(ctx context.Context, p *plan, snap *opportunity.Snapshot
 	// An eighth more than last time: answers of one operation change size
 	// only with the configuration.
 	last := p.lastSize.Load()
-	data := p.compiled.Execute(make([]byte, 0, last+last/8), snap, rc.Variables)
+	data, err := p.compiled.ExecuteContext(ctx, make([]byte, 0, last+last/8), snap, rc.Variables)
+	if err != nil {
+		return &graphql.Response{Errors: gqlerror.List{cancelled()}}
+	}
 	p.lastSize.Store(int64(len(data)))
 	return &graphql.Response{Data: data, Extensions: freshness(ctx)}
 }
@@ -474,9 +488,5 @@ func freshness(ctx context.Context) map[string]any {
 	if !ok || !res.Stale {
 		return nil
 	}
-	return map[string]any{FreshnessExtension: map[string]any{
-		"stale":      true,
-		"ageSeconds": int64(math.Floor(res.Age.Seconds())),
-		"version":    res.Value.Version(),
-	}}
+	return loaders.StaleExtension(res.Value.Version(), res.Age)
 }

@@ -46,8 +46,7 @@ func (m *memoryBudget) acquire(ctx context.Context, n int64) (release func(), _ 
 		defer cancel()
 		if err := m.sem.Acquire(wait, n); err != nil {
 			if ctx.Err() != nil {
-				return nil, apierror.GraphQL(apierror.RequestCancelled,
-					"the request was cancelled or ran out of time before its answer was ready")
+				return nil, cancelled()
 			}
 			if !errors.Is(err, context.DeadlineExceeded) {
 				return nil, apierror.GraphQL(apierror.Internal, "internal server error")

@@ -37,7 +37,7 @@ func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Ti
 		params := q.params()
 		p := &graphql.RawParams{Query: params.Get("query"), OperationName: params.Get("operationName")}
 		// A GET mutation gets its 405 from decoding, not a 304.
-		if e.isQuery(p) && e.validators.notModified(w, r, q.media, q.version, q.age) {
+		if !q.stale && e.isQuery(p) && e.validators.notModified(w, r, q.media, q.version, q.age) {
 			e.observer.ObserveOperation(r.Context(), p.OperationName, OutcomeNotModified, 0)
 			return true
 		}
@@ -129,8 +129,8 @@ func (e *Endpoint) makeOneAhead(version string, r *respcache.Replay, req replayR
 	}
 	p := req.params
 	status, resp, name := e.execute(graphql.StartOperationTrace(ctx), &request{media: req.media, ahead: true}, &p)
-	if v, _ := builtFrom(ctx); v == version && storable(status, resp, v) {
-		e.keep(v, r.Key, r.Raw, &p, req.media, marshal(resp), name)
+	if v, body, ok := storableAnswer(ctx, status, resp); ok && v == version {
+		e.keep(v, r.Key, r.Raw, &p, req.media, body, name)
 	}
 }
 
@@ -140,10 +140,28 @@ func (e *Endpoint) makeOneAhead(version string, r *respcache.Replay, req replayR
 func (e *Endpoint) writeStored(w http.ResponseWriter, q *request, body []byte, version string, age time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = contentTypes[q.media]
+	if q.stale {
+		// Built from this version when it was fresh, or while stale: the
+		// same data, with the marker an execution now would add.
+		body = withStale(body, version, age)
+		version = "" // not cacheable downstream
+	}
 	e.validators.mark(w, q.r, false, version, age, q.media)
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// withStale returns a stored answer ({"data":…}) with the extension that
+// marks it built from the stale configuration version at age, byte for byte
+// what marshal writes for an execution that read it.
+func withStale(body []byte, version string, age time.Duration) []byte {
+	ext, _ := json.Marshal(loaders.StaleExtension(version, age))
+	out := make([]byte, 0, len(body)+len(`,"extensions":`)+len(ext))
+	out = append(out, body[:len(body)-1]...)
+	out = append(out, `,"extensions":`...)
+	out = append(out, ext...)
+	return append(out, '}')
 }
 
 // asksForSchema reports whether a document asks for the schema; such answers

@@ -165,11 +165,13 @@ type request struct {
 	r     *http.Request
 	media string // the response media type, from Accept
 	// version and age are the configuration held when the request arrived,
-	// if it may be served and is not stale (version "" otherwise): fresh, or
-	// past its TTL while it is revalidated. Stored answers are checked
-	// against it.
+	// if it may be served (version "" otherwise): fresh, past its TTL while
+	// it is revalidated, or stale (the refresh failed: stale is then set,
+	// and a stored answer is served with the stale marker and no-store).
+	// Stored answers are checked against it.
 	version string
 	age     time.Duration
+	stale   bool
 	query   url.Values // a GET's parameters, parsed on first use
 	// raw is the request's own bytes (method, media type, then the POST
 	// body or the GET query string): the response cache's first key. Made
@@ -195,10 +197,12 @@ func (q *request) params() url.Values {
 // ServeHTTP answers one request, in this order:
 //
 //  1. only GET and POST; a POST must be JSON within MaxBodyBytes (415, 413);
-//  2. with a copy of the configuration that may be served and is not stale
-//     (fresh, or past its TTL while a background refresh runs): a GET whose
-//     If-None-Match is current gets 304, and a request whose exact bytes were
-//     answered before gets the stored answer, before any decoding or parsing;
+//  2. with a copy of the configuration that may be served (fresh, past its
+//     TTL while a background refresh runs, or stale while the upstream
+//     fails): a GET whose If-None-Match is current gets 304 (not from a
+//     stale copy), and a request whose exact bytes were answered before gets
+//     the stored answer (marked stale when the copy is), before any decoding
+//     or parsing;
 //  3. otherwise the request gets its deadline and its own loaders, is
 //     decoded (400s) and, when answers are kept and no copy could be served
 //     on arrival, learns the snapshot it will read (waiting for the fetch)
@@ -214,8 +218,8 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, q, "", apierror.MethodNotAllowed, "GraphQL requests are GET or POST")
 		return
 	}
-	if res, ok := e.src.Current(r.Context()); ok && !res.Stale {
-		q.version, q.age = res.Value.Version(), res.Age
+	if res, ok := e.src.Current(r.Context()); ok {
+		q.version, q.age, q.stale = res.Value.Version(), res.Age, res.Stale
 	}
 	if e.opts.Responses != nil || r.Method == http.MethodPost {
 		q.raw = e.bodies.Get().(*bytes.Buffer)

@@ -119,16 +119,35 @@ func (e *Endpoint) serveExecuted(w http.ResponseWriter, q *request, p *graphql.R
 	version, age := builtFrom(q.r.Context())
 	b := marshal(resp)
 	failed := len(resp.Errors) > 0
-	if key != "" && storable(status, resp, version) {
-		e.keep(version, key, rawOf(q), p, q.media, b, name)
+	if key != "" {
+		if v, body, ok := storableAnswer(q.r.Context(), status, resp); ok {
+			e.keep(v, key, rawOf(q), p, q.media, body, name)
+		}
 	}
 	e.writeExecuted(w, q, status, b, failed, version, age)
 }
 
-// storable reports whether an executed answer may be kept: clean, built from
-// a fresh configuration, with no extensions (a stale marker is per request).
-func storable(status int, resp *graphql.Response, version string) bool {
-	return status == http.StatusOK && len(resp.Errors) == 0 && version != "" && len(resp.Extensions) == 0
+// storableAnswer returns what of an executed answer may be kept, and under
+// which version: a clean answer ({"data":…}, no errors, no extensions but
+// the stale marker), under the version it was built from, fresh or stale;
+// a stale one is kept without its marker, which writeStored adds again per
+// request (its age changes). ok is false for anything else.
+func storableAnswer(ctx context.Context, status int, resp *graphql.Response) (version string, body []byte, ok bool) {
+	l := loaders.For(ctx)
+	if l == nil || status != http.StatusOK || len(resp.Errors) > 0 || resp.Data == nil {
+		return "", nil, false
+	}
+	res, read := l.Freshness()
+	if !read {
+		return "", nil, false
+	}
+	switch {
+	case len(resp.Extensions) == 0 && !res.Stale:
+	case res.Stale && len(resp.Extensions) == 1 && resp.Extensions[loaders.FreshnessExtension] != nil:
+	default:
+		return "", nil, false
+	}
+	return res.Value.Version(), marshal(&graphql.Response{Data: resp.Data}), true
 }
 
 func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, body []byte, failed bool, version string, age time.Duration) {
@@ -152,6 +171,7 @@ type answer struct {
 	version string // the fresh version it was built from; "" when none
 	age     time.Duration
 	kept    respcache.Entry // as stored, when it was (Body nil otherwise)
+	keptIn  string          // the version it was stored under
 }
 
 // serveShared executes the operation once for every identical request
@@ -165,7 +185,11 @@ type answer struct {
 // then), and at REQUEST_TIMEOUT.
 func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
 	ctx := q.r.Context()
-	flight := q.version + string(mediaKind(q.media)) + key
+	stale := "f"
+	if q.stale {
+		stale = "s" // its answer carries the stale marker: not a fresh request's
+	}
+	flight := q.version + stale + string(mediaKind(q.media)) + key
 	e.observer.ObserveWaiting(1, false)
 	led := false
 	// Copied now: the request's buffer goes back to the pool when its
@@ -182,7 +206,11 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 			if raw != "" {
 				e.opts.Responses.Put(q.version, raw, a)
 			}
-			return &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age, kept: a}, nil
+			kept := &answer{status: http.StatusOK, body: a.Body, name: a.Operation, version: q.version, age: q.age, kept: a, keptIn: q.version}
+			if q.stale {
+				kept.body, kept.version = withStale(a.Body, q.version, q.age), ""
+			}
+			return kept, nil
 		}
 		if e.opts.RequestTimeout > 0 {
 			var cancel context.CancelFunc
@@ -192,8 +220,8 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		status, resp, name := e.execute(run, q, p)
 		a := &answer{status: status, body: marshal(resp), name: name, failed: len(resp.Errors) > 0}
 		a.version, a.age = builtFrom(run)
-		if storable(status, resp, a.version) {
-			a.kept = e.keep(a.version, key, raw, p, q.media, a.body, name)
+		if v, body, ok := storableAnswer(run, status, resp); ok {
+			a.kept, a.keptIn = e.keep(v, key, raw, p, q.media, body, name), v
 		}
 		return a, nil
 	})
@@ -209,6 +237,13 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 	// led is written by the flight's goroutine before the flight ends, and
 	// Do returns an answer only after it has ended, so reading it is ordered.
 	shared := !led
+	if shared && a.status == http.StatusTooManyRequests {
+		// The leader's client was over its execution budget; this
+		// request's client may not be: it is judged on its own.
+		e.observer.ObserveWaiting(-1, false)
+		e.serveExecuted(w, q, p, key)
+		return
+	}
 	e.observer.ObserveWaiting(-1, shared)
 	if shared {
 		// The leader counted its execution; a waiter counts its answer.
@@ -219,7 +254,7 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		e.observer.ObserveOperation(ctx, a.name, outcome, time.Since(q.start))
 	}
 	if shared && a.kept.Body != nil && raw != "" {
-		e.opts.Responses.Put(a.version, raw, a.kept) // this spelling too
+		e.opts.Responses.Put(a.keptIn, raw, a.kept) // this spelling too
 	}
 	e.writeExecuted(w, q, a.status, a.body, a.failed, a.version, a.age)
 }
@@ -346,13 +381,27 @@ type response struct {
 }
 
 func marshal(resp *graphql.Response) []byte {
-	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Data != nil && !needsEscaping(resp.Data) {
-		// The common answer, written as json.Marshal would write it without
-		// its second pass over the data: gqlgen's output is already compact.
-		b := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
-		b = append(b, `{"data":`...)
-		b = append(b, resp.Data...)
-		return append(b, '}')
+	if len(resp.Errors) == 0 && resp.Data != nil && !needsEscaping(resp.Data) {
+		// The common answer (and a stale one, with its marker), written as
+		// json.Marshal would write it without its second pass over the
+		// data: gqlgen's output is already compact.
+		var ext []byte
+		if len(resp.Extensions) > 0 {
+			var err error
+			if ext, err = json.Marshal(resp.Extensions); err != nil {
+				ext = nil // the general path below reports it
+			}
+		}
+		if len(resp.Extensions) == 0 || ext != nil {
+			b := make([]byte, 0, len(resp.Data)+len(`{"data":,"extensions":}`)+len(ext))
+			b = append(b, `{"data":`...)
+			b = append(b, resp.Data...)
+			if ext != nil {
+				b = append(b, `,"extensions":`...)
+				b = append(b, ext...)
+			}
+			return append(b, '}')
+		}
 	}
 	b, err := json.Marshal(response{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
 	if err != nil {

@@ -256,3 +256,44 @@ func TestStoredAnswersNotWhileStale(t *testing.T) {
 		t.Errorf("stale configuration answered without its mark: %s", b)
 	}
 }
+
+// TestAStaleCopyAnswersFromStorage: while the upstream fails past the TTL,
+// the stored answers of the copy held are served from storage with the
+// stale marker an execution adds (byte for byte), and a question first
+// asked while stale is executed once, stored, and then served from storage
+// too: an outage costs no executions, so no client's execution budget
+// (EXECUTION_RATE) is spent on it.
+func TestAStaleCopyAnswersFromStorage(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	const stored, later = `{ opportunityTypes { typeId typeName } }`, `{ opportunityTypes { typeId stages { id } } }`
+	fresh := s.Query(t, stored, nil)
+	s.Sim.SetFault(simulator.FaultServerError)
+	s.Expire(t, 31*time.Second) // the refresh fails: the copy is stale
+	if res, ok := s.Service.Config.Peek(); !ok || !res.Stale {
+		t.Fatalf("the copy is not stale: %+v", res)
+	}
+
+	_, _, hits0, _ := s.Service.Responses.Stats()
+	r := s.Query(t, stored, nil)
+	_, _, hits1, _ := s.Service.Responses.Stats()
+	res, _ := s.Service.Config.Peek()
+	want := strings.TrimSuffix(string(fresh.Body), "}") + `,"extensions":{"opportunityConfig":{"ageSeconds":31,"stale":true,"version":"` + res.Value.Version() + `"}}}`
+	if hits1 != hits0+1 || string(r.Body) != want {
+		t.Fatalf("hits %d → %d\n got %s\nwant %s", hits0, hits1, r.Body, want)
+	}
+	resp, _ := testkit.Get(t, s.Server.URL+"/query?query="+url.QueryEscape(stored), nil)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" || resp.Header.Get("ETag") != "" {
+		t.Errorf("Cache-Control %q, ETag %q for a stale GET", cc, resp.Header.Get("ETag"))
+	}
+
+	first := s.Query(t, later, nil) // executed on the stale copy
+	if !strings.Contains(string(first.Body), `"stale":true`) || len(first.Errors) > 0 {
+		t.Fatalf("%s", first.Body)
+	}
+	_, _, hits2, _ := s.Service.Responses.Stats()
+	again := s.Query(t, later, nil)
+	_, _, hits3, _ := s.Service.Responses.Stats()
+	if hits3 != hits2+1 || string(again.Body) != string(first.Body) {
+		t.Fatalf("hits %d → %d: the stale execution was not stored, or its replay differs:\n%s\n%s", hits2, hits3, first.Body, again.Body)
+	}
+}

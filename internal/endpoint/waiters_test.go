@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 )
@@ -140,5 +141,47 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// refusingFirst refuses its first execution RATE_LIMITED, after being
+// released, as the executor does when the leading request's client is over
+// its execution budget; later ones answer.
+type refusingFirst struct {
+	blocking
+	calls atomic.Int32
+}
+
+func (r *refusingFirst) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if r.calls.Add(1) > 1 {
+		return graphql.OneShot(&graphql.Response{Data: []byte(`{"ok":true}`)}), ctx
+	}
+	r.started <- struct{}{}
+	<-r.release
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RateLimited, "over")}}), ctx
+}
+
+// TestAWaiterIsNotRefusedForTheLeadersBudget: when the shared execution is
+// refused for its leader's execution budget, a request that waited for it
+// is executed on its own (its client has its own budget).
+func TestAWaiterIsNotRefusedForTheLeadersBudget(t *testing.T) {
+	exec := &refusingFirst{blocking: *newBlocking()}
+	w := &waiting{}
+	e, err := New(exec, fresh{opportunity.NewSnapshot(nil, "v1")}, Options{
+		MaxBodyBytes: 1 << 20, CacheTTL: time.Minute, Responses: respcache.New(1 << 20), Observer: w,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	answers := make([]string, 2)
+	wg.Go(func() { answers[0] = waiter(t, e, t.Context()) })
+	<-exec.started
+	wg.Go(func() { answers[1] = waiter(t, e, t.Context()) })
+	waitFor(t, func() bool { return w.n.Load() == 2 })
+	close(exec.release)
+	wg.Wait()
+	if !strings.Contains(answers[0], "RATE_LIMITED") || answers[1] != `{"data":{"ok":true}}` {
+		t.Fatalf("leader %s, waiter %s", answers[0], answers[1])
 	}
 }

@@ -16,6 +16,23 @@ import (
 type run struct {
 	snap *opportunity.Snapshot
 	vars map[string]any
+	// done is the execution's context's Done channel (nil: it cannot be
+	// cancelled): each type, stage and field written checks it first.
+	done <-chan struct{}
+}
+
+// cancelled reports whether the execution's context is done: what was
+// written is then discarded, so the writers stop (as an invalid value).
+func (r *run) cancelled() bool {
+	if r.done == nil {
+		return false
+	}
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // nullable writes null in place of an invalid value that began at mark.
@@ -71,7 +88,7 @@ func (r *run) optionalType(dst []byte, o *object, t *opportunity.Type) ([]byte, 
 }
 
 func (r *run) opportunityType(dst []byte, o *object, t *opportunity.Type) ([]byte, bool) {
-	if o.invalid {
+	if o.invalid || r.cancelled() {
 		return dst, false
 	}
 	dst = append(dst, '{')
@@ -140,7 +157,7 @@ func (r *run) optionalStage(dst []byte, o *object, s *opportunity.Stage) ([]byte
 }
 
 func (r *run) stage(dst []byte, o *object, s *opportunity.Stage) ([]byte, bool) {
-	if o.invalid {
+	if o.invalid || r.cancelled() {
 		return dst, false
 	}
 	dst = append(dst, '{')
@@ -272,7 +289,7 @@ func (r *run) optionalField(dst []byte, o *object, fd *opportunity.Field) ([]byt
 }
 
 func (r *run) field(dst []byte, o *object, fd *opportunity.Field) ([]byte, bool) {
-	if o.invalid {
+	if o.invalid || r.cancelled() {
 		return dst, false
 	}
 	dst = append(dst, '{')

@@ -8,6 +8,7 @@
 package fastpath
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -134,19 +135,27 @@ func (p *Plan) compileBoolean() {
 // @skip/@include variable read by the root selection, where its executor
 // panics: Execute writes null there.
 func (p *Plan) Execute(dst []byte, snap *opportunity.Snapshot, vars map[string]any) []byte {
+	out, _ := p.ExecuteContext(context.Background(), dst, snap, vars)
+	return out
+}
+
+// ExecuteContext is Execute stopping early when ctx is done (its deadline
+// passed, its client gone): each list checks at every element, and ctx's
+// error is returned with output that must be discarded.
+func (p *Plan) ExecuteContext(ctx context.Context, dst []byte, snap *opportunity.Snapshot, vars map[string]any) ([]byte, error) {
 	if p.costOnly {
 		panic("fastpath: Execute on a plan made by CompileCost")
 	}
 	root := p.tree(vars)
 	start := len(dst)
-	r := run{snap: snap, vars: vars}
+	r := run{snap: snap, vars: vars, done: ctx.Done()}
 	dst, ok := r.query(dst, root)
 	if !ok {
 		// A non-null root field is null, or the root selection itself could
 		// not be collected: the whole data is null.
 		dst = append(dst[:start], "null"...)
 	}
-	return dst
+	return dst, ctx.Err()
 }
 
 // tree returns the root selection for the conditions' values in vars.

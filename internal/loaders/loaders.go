@@ -17,8 +17,10 @@ package loaders
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
 
@@ -140,6 +142,22 @@ func (l *Loaders) Freshness() (cache.Result[*opportunity.Snapshot], bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.res, l.loaded && l.err == nil
+}
+
+// FreshnessExtension is the key under a response's extensions that tells a
+// client it was served a stale configuration.
+const FreshnessExtension = "opportunityConfig"
+
+// StaleExtension is the response extension that marks an answer built from
+// configuration version when it was a stale copy of age (kept because the
+// upstream is failing, RFC 5861 stale-if-error): what graph's executor adds
+// to an answer it builds, and what internal/endpoint adds to a stored one.
+func StaleExtension(version string, age time.Duration) map[string]any {
+	return map[string]any{FreshnessExtension: map[string]any{
+		"stale":      true,
+		"ageSeconds": int64(math.Floor(age.Seconds())),
+		"version":    version,
+	}}
 }
 
 // Types returns every type, in upstream order.

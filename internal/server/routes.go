@@ -53,7 +53,9 @@ type routeDeps struct {
 // work): what browsers open challenges Basic, so that the browser asks for
 // it and resends it with the page's own requests; what programs call
 // challenges Bearer. /query is also checked for a cross-site origin (403)
-// before its credentials, and against its client's rate (429) after them.
+// before its credentials, and against its client's request rate (429)
+// after them; the executions it makes are paced by their cost in the
+// executor (EXECUTION_RATE), never its stored answers.
 // Every refusal is written by apierror.Write.
 func routes(d routeDeps) http.Handler {
 	r := chi.NewRouter()

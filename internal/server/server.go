@@ -123,6 +123,23 @@ func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 	})
 }
 
+// memoryHeadroom is what the process holds besides executions and stored
+// answers: the configuration (a large tenant's snapshot is about 20 MiB, two
+// during a refresh), the runtime, buffers and connections.
+const memoryHeadroom = 96 << 20
+
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) the
+// configuration implies: what executions may hold at once
+// (EXECUTION_MEMORY), what the response cache may keep
+// (RESPONSE_CACHE_BYTES) and the rest of the process (memoryHeadroom).
+func MemoryLimit(cfg config.Config) int64 {
+	limit := cfg.ExecutionMemory + memoryHeadroom
+	if cfg.ResponseCache {
+		limit += int64(cfg.ResponseCacheBytes)
+	}
+	return limit
+}
+
 // newHandler builds the executor, the /query endpoint and every route.
 func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) {
 	cfg := s.cfg

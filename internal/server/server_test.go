@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
@@ -510,5 +512,30 @@ func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
 	}
 	if got := s.Sim.Calls(); got != calls {
 		t.Errorf("upstream called %d more times while the breaker is open", got-calls)
+	}
+}
+
+// TestMemoryLimit: the soft memory limit is what the configuration lets the
+// service hold, plus its headroom: 256 MiB with the defaults.
+func TestMemoryLimit(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int64
+	}{
+		{"defaults", nil, 256 << 20},
+		{"no response cache", map[string]string{"RESPONSE_CACHE": "false"}, 224 << 20},
+		{"a larger execution budget", map[string]string{"EXECUTION_MEMORY": "536870912"}, 640 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := server.MemoryLimit(cfg); got != tt.want {
+				t.Fatalf("%d MiB, want %d MiB", got>>20, tt.want>>20)
+			}
+		})
 	}
 }

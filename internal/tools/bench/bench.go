@@ -420,7 +420,9 @@ func startSimulator(dataset []byte, latency time.Duration) (*simulator.Simulator
 // simURL is ""), then the settings, as shipped but for these and for
 // cfg.ServiceEnv, then extra, which the run needs whatever -env says (the
 // cache off, the cold path's and the refresh scenario's TTL). RATE_LIMIT=0
-// because the load is a few clients asking far more than any user would;
+// and EXECUTION_RATE=0 (the request limit and its counterpart for
+// executions) because the load is a few clients on one address asking far
+// more than any user would;
 // CACHE_TTL only when -cache-ttl asks for one: the service's default is
 // what users run.
 func serviceEnv(cfg Config, simURL string, extra ...string) []string {
@@ -428,7 +430,7 @@ func serviceEnv(cfg Config, simURL string, extra ...string) []string {
 	if simURL != "" {
 		env = proc.UpstreamEnv(simURL, benchCredentials)
 	}
-	env = append(env, "PORT=0", "LOG_FORMAT=json", "RATE_LIMIT=0")
+	env = append(env, "PORT=0", "LOG_FORMAT=json", "RATE_LIMIT=0", "EXECUTION_RATE=0")
 	if cfg.CacheTTL > 0 {
 		env = append(env, "CACHE_TTL="+cfg.CacheTTL.String())
 	}

@@ -8,7 +8,8 @@
 // upstream's data changes; the cold path; with -large, a large dataset; with
 // -peers, Apollo Server 5 and Mercurius with graphql-jit on the same schema
 // and data (peers/, which needs node and npm), pinned and driven as the
-// service is. The service runs its defaults but RATE_LIMIT=0 and what a
+// service is. The service runs its defaults but RATE_LIMIT=0 and
+// EXECUTION_RATE=0 (its two per-client limits) and what a
 // measurement needs. It draws internal/tools/bench/bench.png.
 //
 //	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-peers] [-env NAME=value]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,13 @@ type Config struct {
 	RPS          float64       // total requests per second; 0 is a closed loop
 	Phase        time.Duration // length of each upstream phase
 	MaxRSSGrowth float64       // largest accepted (end-start)/start RSS, e.g. 0.20
+	// Large serves the large dataset (largeSize) instead of the demo's.
+	Large bool
+	// Mix is MixOrdinary or MixHeavy (heavyCycle, then the abandoned burst).
+	Mix string
+	// MaxPeakRSSMiB bounds the child's peak RSS; 0 means the issue's
+	// targets with Large (peakRSSFastMiB, peakRSSGqlgenMiB), else no bound.
+	MaxPeakRSSMiB int
 
 	// Progress gets a line per phase; nil discards.
 	Progress io.Writer
@@ -40,7 +48,48 @@ func DefaultConfig() Config {
 		},
 		Phase:        10 * time.Second,
 		MaxRSSGrowth: 0.20,
+		Mix:          MixOrdinary,
 	}
+}
+
+// heavyClients is -clients' default with the heavy mix: the issue's "32
+// concurrent clients".
+const heavyClients = 32
+
+// largeSize is simulator.LargeDataset's types, stages per type and fields
+// per type for -large: the large tenant of the issue and the benchmark.
+var largeSize = [3]int{40, 30, 150}
+
+// The issue's bounds on the peak RSS on the large dataset, with the fast
+// path and without (FAST_PATH=false), in MiB.
+const (
+	peakRSSFastMiB   = 256
+	peakRSSGqlgenMiB = 512
+)
+
+// fastPath reports whether the service runs with settings' FAST_PATH
+// (default true).
+func fastPath(settings []string) bool {
+	for _, kv := range settings {
+		if v, ok := strings.CutPrefix(kv, "FAST_PATH="); ok {
+			return v != "false"
+		}
+	}
+	return true
+}
+
+// peakRSSLimitKB is the verdict's bound on the peak RSS for settings, 0 for
+// none.
+func (c Config) peakRSSLimitKB(settings []string) int64 {
+	switch {
+	case c.MaxPeakRSSMiB > 0:
+		return int64(c.MaxPeakRSSMiB) << 10
+	case !c.Large:
+		return 0
+	case fastPath(settings):
+		return peakRSSFastMiB << 10
+	}
+	return peakRSSGqlgenMiB << 10
 }
 
 func (c Config) validate() error {
@@ -53,6 +102,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxRSSGrowth <= 0 {
 		errs = append(errs, errors.New("max RSS growth must be positive"))
+	}
+	if c.Mix != MixOrdinary && c.Mix != MixHeavy {
+		errs = append(errs, fmt.Errorf("mix %q: want %s or %s", c.Mix, MixOrdinary, MixHeavy))
+	}
+	if c.MaxPeakRSSMiB < 0 {
+		errs = append(errs, errors.New("max peak RSS must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -91,18 +146,27 @@ var soakCredentials = signature.Credentials{
 
 // serviceSettings are the service's environment apart from the upstream's URL
 // and credentials: short timeouts and TTL so that every phase exercises
-// refreshes, retries and the breaker within seconds.
+// refreshes, retries and the breaker within seconds. RATE_LIMIT=0 lets the
+// closed loop run (its clients send thousands of requests a minute each);
+// EXECUTION_RATE keeps its default. With the heavy mix, the loopback peer is
+// a trusted proxy, so that each client's X-Forwarded-For (clientAddr) makes
+// it a user of its own to the execution rate, as users behind a load
+// balancer are.
 // A ServiceEnv entry replaces the setting of the same name in place, so the
 // list reads as what the service gets.
 func serviceSettings(cfg Config) []string {
-	return proc.MergeEnv([]string{
+	env := []string{
 		"PORT=0",
 		"CACHE_TTL=" + cfg.CacheTTL.String(),
 		"RATE_LIMIT=0",
 		"BREAKER_COOLDOWN=5s",
 		"UPSTREAM_TIMEOUT=1s",
 		"UPSTREAM_BUDGET=3s",
-	}, cfg.ServiceEnv...)
+	}
+	if cfg.Mix == MixHeavy {
+		env = append(env, "TRUSTED_PROXIES=127.0.0.1,::1")
+	}
+	return proc.MergeEnv(env, cfg.ServiceEnv...)
 }
 
 // Run starts the simulator and the service, warms up, drives cfg's load
@@ -118,7 +182,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		progress = io.Discard
 	}
 
-	sim := simulator.New(simulator.Options{Credentials: soakCredentials, Recipe: signature.Default()})
+	var dataset []byte // nil: the demo's
+	ordinary := ordinaryRequests(1004, 2321, 401)
+	if cfg.Large {
+		dataset = simulator.LargeDataset(largeSize[0], largeSize[1], largeSize[2])
+		ordinary = ordinaryRequests(1004, largeStageID, largeFieldID)
+	}
+	sim := simulator.New(simulator.Options{Credentials: soakCredentials, Recipe: signature.Default(), Dataset: dataset})
 	simURL, closeSim, err := proc.ServeLoopback(sim)
 	if err != nil {
 		return nil, fmt.Errorf("start simulator: %w", err)
@@ -144,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer svc.Kill()
 	fmt.Fprintf(progress, "soak: service pid %d at %s, simulator at %s\n", svc.PID(), svc.Base, simURL)
 
-	ld := newLoad(svc.Base, cfg)
+	ld := newLoad(svc.Base, cfg, ordinary)
 	defer ld.client.CloseIdleConnections()
 	if err := ld.check(ctx); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
@@ -157,11 +227,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Config: cfg, Settings: serviceSettings(cfg)}
+	settings := serviceSettings(cfg)
+	rep := &Report{Config: cfg, Settings: settings, DatasetBytes: len(dataset),
+		FastPath: fastPath(settings), PeakRSSLimitKB: cfg.peakRSSLimitKB(settings)}
 	rep.RSSStartKB = svc.RSSKB()
 	rep.GoroutinesStart = ld.goroutines(ctx)
 	callsAtStart := sim.Calls()
 	logsAtStart := svc.logs.snapshot()
+
+	heapDone := make(chan struct{})
+	var heapWG sync.WaitGroup
+	heapWG.Go(func() { rep.Heap = ld.sampleHeap(ctx, heapDone) })
 
 	// The phase clock runs on its own: a client stuck on a hung upstream
 	// must not delay the next phase.
@@ -203,13 +279,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep.UpstreamCalls = sim.Calls() - callsAtStart
 	rep.RSSEndKB = svc.RSSKB()
-	rep.PeakRSSKB = svc.PeakRSSKB()
-	rep.GoroutinesEnd = ld.goroutines(ctx)
 
-	// A healthy upstream for the shutdown, so that nothing the service still
-	// waits on is held by a fault.
+	// A healthy upstream for the burst and the shutdown, so that nothing the
+	// service still waits on is held by a fault.
 	sim.SetLatency(0)
 	sim.SetFault(simulator.FaultNone)
+	if cfg.Mix == MixHeavy {
+		fmt.Fprintf(progress, "soak: %d abandoned heavy requests, given up after %s\n", burstSize, burstCancelAfter)
+		rep.Burst = ld.abandonBurst(ctx, svc.PID())
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
+	close(heapDone)
+	heapWG.Wait()
+	rep.PeakRSSKB = svc.PeakRSSKB()
+	rep.GoroutinesEnd = ld.goroutines(ctx)
 	ld.client.CloseIdleConnections()
 	fmt.Fprintln(progress, "soak: stopping the service with SIGTERM")
 	rep.Stop = svc.Stop(stopTimeout)

@@ -53,7 +53,7 @@ func TestRunCountersAddUp(t *testing.T) {
 		{"sent = sum of outcomes", tot.Sent, outcomes},
 		{"sent = sum over phases", tot.Sent, phaseSent},
 		{"errors = sum by code", tot.Outcomes[OutcomeErrors], sum(rep.ByCode)},
-		{"answered = sum by status", tot.Sent - tot.Outcomes[OutcomeNoAnswer], sum(rep.ByStatus)},
+		{"answered = sum by status", tot.Sent - tot.Outcomes[OutcomeNoAnswer] - tot.Outcomes[OutcomeAbandoned], sum(rep.ByStatus)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -108,6 +108,18 @@ func TestClassify(t *testing.T) {
 		{"error with status", 429, `{"errors":[{"message":"m","extensions":{"code":"RATE_LIMITED"}}]}`, result{outcome: OutcomeErrors, status: 429, code: "RATE_LIMITED"}},
 		{"null data", 200, `{"data":null}`, result{outcome: OutcomeOther, status: 200}},
 		{"not JSON", 404, "404 page not found\n", result{outcome: OutcomeOther, status: 404}},
+		{"data with brackets and quotes in strings", 200, ` {"data":{"a":"}]\"{[","b":[1,{"c":null}],"d":-1.5e3,"e":true}, "extensions" : {"opportunityConfig":{"stale":true,"ageSeconds":3}} } `,
+			result{outcome: OutcomeData, status: 200, stale: true}},
+		{"errors after data", 200, `{"data":{"x":[]},"errors":[{"message":"m","extensions":{"code":"REQUEST_CANCELLED"}}]}`, result{outcome: OutcomeErrors, status: 200, code: "REQUEST_CANCELLED"}},
+		{"data cut short", 200, `{"data":{"x":[1,2`, result{outcome: OutcomeOther, status: 200}},
+		{"string cut short", 200, `{"data":{"x":"abc`, result{outcome: OutcomeOther, status: 200}},
+		{"trailing bytes", 200, `{"data":{"x":1}}{"data":{}}`, result{outcome: OutcomeOther, status: 200}},
+		{"errors not a list", 200, `{"errors":"boom"}`, result{outcome: OutcomeOther, status: 200}},
+		{"empty object", 200, `{}`, result{outcome: OutcomeOther, status: 200}},
+		{"a list", 200, `[{"data":{}}]`, result{outcome: OutcomeOther, status: 200}},
+		{"missing colon", 200, `{"data" {"x":1}}`, result{outcome: OutcomeOther, status: 200}},
+		{"scalar data", 200, `{"data":1}`, result{outcome: OutcomeData, status: 200}},
+		{"escaped key", 200, `{"d\u0061ta":{"x":1}}`, result{outcome: OutcomeData, status: 200}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
