@@ -180,6 +180,7 @@ func TestExecutionsAreRateLimitedByCostNotStoredAnswers(t *testing.T) {
 	}
 	s := teststack.New(t, teststack.Options{Env: map[string]string{
 		"RESPONSE_CACHE": "true", "RATE_LIMIT": strconv.Itoa(defaults.RateLimit),
+		"EXECUTION_RATE": strconv.Itoa(defaults.ExecutionRate),
 	}})
 	const cached = `{ opportunityTypes { typeId typeName } }`
 	body := testkit.QueryBody(cached, nil)

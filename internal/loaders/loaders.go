@@ -47,8 +47,12 @@ type Loaders struct {
 	lookups atomic.Int64 // TypeByID and FieldByID calls
 	batches atomic.Int64 // dataloader batches: one per distinct key
 
-	types  func() *dataloader.Loader[int, *opportunity.Type]
-	fields func() *dataloader.Loader[fieldKey, *opportunity.Field]
+	// The dataloaders, made on first use (most requests never look
+	// anything up by id, and making them per request would cost every
+	// request their allocations).
+	typesOnce, fieldsOnce sync.Once
+	types                 *dataloader.Loader[int, *opportunity.Type]
+	fields                *dataloader.Loader[fieldKey, *opportunity.Field]
 }
 
 // fieldKey is a field of a type.
@@ -56,17 +60,25 @@ type fieldKey struct{ typeID, fieldID int }
 
 // New returns the loaders of one request, which ask src on first use.
 func New(src Source) *Loaders {
-	l := &Loaders{src: src}
-	// Made on first use: most requests never look anything up by id. A
-	// batch of one key, so no window; an input channel of one, not the
-	// default thousand, since no batch holds more.
-	l.types = sync.OnceValue(func() *dataloader.Loader[int, *opportunity.Type] {
-		return dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithBatchCapacity[int, *opportunity.Type](1), dataloader.WithInputCapacity[int, *opportunity.Type](1))
+	return &Loaders{src: src}
+}
+
+// typeLoader returns the request's dataloader of types, made on first use:
+// batches of one key, so no window, and an input channel of one, not the
+// default thousand, since no batch holds more.
+func (l *Loaders) typeLoader() *dataloader.Loader[int, *opportunity.Type] {
+	l.typesOnce.Do(func() {
+		l.types = dataloader.NewBatchedLoader(l.loadTypes, dataloader.WithBatchCapacity[int, *opportunity.Type](1), dataloader.WithInputCapacity[int, *opportunity.Type](1))
 	})
-	l.fields = sync.OnceValue(func() *dataloader.Loader[fieldKey, *opportunity.Field] {
-		return dataloader.NewBatchedLoader(l.loadFields, dataloader.WithBatchCapacity[fieldKey, *opportunity.Field](1), dataloader.WithInputCapacity[fieldKey, *opportunity.Field](1))
+	return l.types
+}
+
+// fieldLoader is typeLoader for fields.
+func (l *Loaders) fieldLoader() *dataloader.Loader[fieldKey, *opportunity.Field] {
+	l.fieldsOnce.Do(func() {
+		l.fields = dataloader.NewBatchedLoader(l.loadFields, dataloader.WithBatchCapacity[fieldKey, *opportunity.Field](1), dataloader.WithInputCapacity[fieldKey, *opportunity.Field](1))
 	})
-	return l
+	return l.fields
 }
 
 // loadTypes answers each id from the snapshot, in key order.
@@ -193,7 +205,7 @@ func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
 		return nil, errNoLoaders
 	}
 	l.lookups.Add(1)
-	return l.types().Load(ctx, id)()
+	return l.typeLoader().Load(ctx, id)()
 }
 
 // FieldByID returns field fieldID of type typeID, or nil when there is none.
@@ -203,5 +215,5 @@ func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, er
 		return nil, errNoLoaders
 	}
 	l.lookups.Add(1)
-	return l.fields().Load(ctx, fieldKey{typeID, fieldID})()
+	return l.fieldLoader().Load(ctx, fieldKey{typeID, fieldID})()
 }

@@ -52,7 +52,7 @@ type Stack struct {
 type Options struct {
 	Dataset []byte // the simulator's; nil is the demo dataset
 	// Env are configuration variables over the stack's own: the simulator's
-	// address and credentials, RATE_LIMIT=0, RESPONSE_CACHE=false,
+	// address and credentials, RATE_LIMIT=0, EXECUTION_RATE=0, RESPONSE_CACHE=false,
 	// INTROSPECTION=true, CACHE_MAX_STALE=1h; the rest are the defaults.
 	Env map[string]string
 	// Trusted, when set, is written to a manifest file and served as the
@@ -86,6 +86,7 @@ func New(t testing.TB, o Options) *Stack {
 		"UPSTREAM_APP_KEY":    creds.AppKey.Reveal(),
 		"UPSTREAM_APP_SECRET": creds.AppSecret.Reveal(),
 		"RATE_LIMIT":          "0",
+		"EXECUTION_RATE":      "0",
 		"RESPONSE_CACHE":      "false",
 		"INTROSPECTION":       "true",
 		"CACHE_MAX_STALE":     "1h",
