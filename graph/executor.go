@@ -183,7 +183,12 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 		snap, _ = l.Snapshot(ctx)
 	}
 	release := func() {}
-	if snap != nil && p.cost != nil {
+	if snap != nil && p.cost == nil {
+		// Every validated query can be counted (CompileCost covers what the
+		// fast path does not); one that cannot is not run unbounded.
+		return refusal(apierror.GraphQL(apierror.CostLimitExceeded, "the cost of this operation cannot be counted, so it is not run")), ctx
+	}
+	if snap != nil {
 		cost, refused := e.check(p.cost, snap, rc.Variables)
 		if refused == nil {
 			refused = e.admit(ctx, cost, snap)
@@ -312,9 +317,10 @@ func (e *Executor) budgetFor(snap *opportunity.Snapshot) *budget {
 	if b := e.budget.Load(); b != nil && b.snap == snap {
 		return b
 	}
-	b := &budget{snap: snap, limit: fastpath.Cost{Bytes: e.limits.MaxResponseBytes}}
+	// The whole configuration's size weighs executions too (admit), with
+	// or without a cost bound.
+	b := &budget{snap: snap, whole: e.whole.Size(snap), limit: fastpath.Cost{Bytes: e.limits.MaxResponseBytes}}
 	if e.limits.MaxCostFactor > 0 {
-		b.whole = e.whole.Size(snap)
 		b.limit.Values = max(e.limits.MaxCostFactor*b.whole.Values, limits.MinCost)
 	}
 	e.budget.Store(b)

@@ -257,3 +257,15 @@ func TestExecutionStopsAtItsDeadline(t *testing.T) {
 		t.Fatalf("%d %.300s", r.Status, r.Body)
 	}
 }
+
+// TestDeferredFragmentsAreCounted: @defer (which the fast path leaves to
+// gqlgen) hides nothing from the count: a type nested twice in its stages
+// inside a deferred fragment is refused like the plain one.
+func TestDeferredFragmentsAreCounted(t *testing.T) {
+	s := teststack.New(t, teststack.Options{})
+	q := strings.Replace(nestedTwice, "opportunityTypes { typeId stages {", "opportunityTypes { typeId ... @defer { stages {", 1) + " }"
+	r := s.Query(t, q, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "COST_LIMIT_EXCEEDED" || r.Errors[0].Extensions["cost"] == nil {
+		t.Fatalf("%d %.300s: want the count over the limit", r.Status, r.Body)
+	}
+}

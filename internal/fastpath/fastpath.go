@@ -60,9 +60,11 @@ func Compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (
 
 // CompileCost plans an operation for Cost alone, covering what Compile leaves
 // to gqlgen but can still be counted over a snapshot: introspection fields
-// beside data fields (counted as nothing) and more @skip/@include variables
-// than Compile plans (the tree for each request's values is then compiled by
-// each Cost call). Its plan must not be executed; Execute panics.
+// beside data fields (counted as nothing), directives other than @skip and
+// @include such as @defer (their selections counted as if inline), and more
+// @skip/@include variables than Compile plans (the tree for each request's
+// values is then compiled by each Cost call). Its plan must not be
+// executed; Execute panics.
 func CompileCost(schema *ast.Schema, doc *ast.QueryDocument, operationName string) (*Plan, error) {
 	return compile(schema, doc, operationName, true)
 }
@@ -82,7 +84,7 @@ func compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string, f
 		return nil, fmt.Errorf("%w: the schema's query type is not Query", ErrUnsupported)
 	}
 	ch := newChecker(schema, doc)
-	ch.introspection = forCost
+	ch.forCost = forCost
 	if err := ch.selectionSet(op.SelectionSet, schema.Query.Name); err != nil {
 		return nil, err
 	}
