@@ -38,6 +38,11 @@ type Stage struct {
 	typ    *Type
 	depth  int
 	path   []*Stage
+	// position is the pipeline position: the rank-order index of the
+	// top-level ancestor (rules.go); requiredFields are the entries of
+	// RequiredOppTypeFields marked required, resolved to the type's Field.
+	position       int
+	requiredFields []*Field
 }
 
 // CustomerField is a customer field that must be filled before entering a stage.

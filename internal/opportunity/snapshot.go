@@ -57,13 +57,15 @@ func indexType(t *Type) {
 func indexStages(t *Type, parent *Stage, stages []*Stage) {
 	ordered := slices.Clone(stages)
 	slices.SortStableFunc(ordered, func(a, b *Stage) int { return cmp.Compare(a.Rank, b.Rank) })
-	for _, st := range ordered {
+	for i, st := range ordered {
 		st.typ = t
 		st.parent = parent
 		if parent == nil {
 			st.depth = 0
 			st.path = []*Stage{st}
+			st.position = i
 		} else {
+			st.position = parent.position
 			st.depth = parent.depth + 1
 			// A fresh slice per stage: sharing the parent's backing array would let
 			// siblings overwrite each other's last element.
@@ -76,6 +78,7 @@ func indexStages(t *Type, parent *Stage, stages []*Stage) {
 		for _, r := range st.RequiredOppTypeFields {
 			r.typeID = t.TypeID
 		}
+		st.requiredFields = resolveRequired(t, st)
 		indexStages(t, st, st.Children)
 	}
 }
