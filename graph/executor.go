@@ -124,6 +124,17 @@ type plan struct {
 	compiled *fastpath.Plan
 	cost     *fastpath.Plan
 	lastSize atomic.Int64
+	// counted is the count of the last snapshot, for an operation whose
+	// count no variable changes (most front-end queries): counted once per
+	// configuration version, not per request.
+	counted atomic.Pointer[counted]
+}
+
+// counted is one snapshot's count of an operation.
+type counted struct {
+	snap   *opportunity.Snapshot
+	cost   fastpath.Cost
+	within bool
 }
 
 // budget is the largest answer allowed on one snapshot.
@@ -189,7 +200,7 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 		return refusal(apierror.GraphQL(apierror.CostLimitExceeded, "the cost of this operation cannot be counted, so it is not run")), ctx
 	}
 	if snap != nil {
-		cost, refused := e.check(p.cost, snap, rc.Variables)
+		cost, refused := e.check(p, snap, rc.Variables)
 		if refused == nil {
 			refused = e.admit(ctx, cost, snap)
 		}
@@ -269,11 +280,21 @@ func (e *Executor) planFor(rc *graphql.OperationContext) *plan {
 	return p
 }
 
-// check counts the answer to plan on snap and refuses it over the bounds,
-// with the count and the bound in the error's extensions.
-func (e *Executor) check(p *fastpath.Plan, snap *opportunity.Snapshot, vars map[string]any) (fastpath.Cost, *gqlerror.Error) {
+// check counts the answer to p on snap (once per snapshot when no variable
+// can change it) and refuses it over the bounds, with the count and the
+// bound in the error's extensions.
+func (e *Executor) check(p *plan, snap *opportunity.Snapshot, vars map[string]any) (fastpath.Cost, *gqlerror.Error) {
 	b := e.budgetFor(snap)
-	cost, within := p.Cost(snap, vars, b.limit)
+	var cost fastpath.Cost
+	var within bool
+	if c := p.counted.Load(); c != nil && c.snap == snap {
+		cost, within = c.cost, c.within
+	} else {
+		cost, within = p.cost.Cost(snap, vars, b.limit)
+		if !p.cost.ReadsVariables() {
+			p.counted.Store(&counted{snap: snap, cost: cost, within: within})
+		}
+	}
 	if within {
 		return cost, nil
 	}

@@ -95,6 +95,9 @@ type checker struct {
 	doc       *ast.QueryDocument
 	conds     []condition
 	fragments map[string]bool // checked (or being checked): each has one type condition
+	// readsVariables is set when an argument reads a variable (conditions
+	// are in conds).
+	readsVariables bool
 	// forCost accepts what CompileCost counts but Compile leaves to
 	// gqlgen: __schema and __type on Query, and directives other than
 	// @skip and @include (@defer: its fragment is counted as if inline).
@@ -179,6 +182,9 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 		}
 		if a.Value == nil || (a.Value.Kind != ast.IntValue && a.Value.Kind != ast.Variable) {
 			return unsupported("argument %s of %s.%s is not an Int literal or a variable", a.Name, typeName, f.Name)
+		}
+		if a.Value.Kind == ast.Variable {
+			ch.readsVariables = true
 		}
 	}
 	child := def.Type.Name()

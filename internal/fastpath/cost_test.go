@@ -262,3 +262,30 @@ func TestCompileCost(t *testing.T) {
 		t.Errorf("%d conditions: %d values, want %d", len(defs), got.Values, want)
 	}
 }
+
+// TestReadsVariables: a plan reads its variables when an argument or a
+// condition does; otherwise its answer and count depend on the snapshot
+// alone (graph.Executor counts such an operation once per snapshot).
+func TestReadsVariables(t *testing.T) {
+	ref := newReference(t, defaultLimits(t))
+	tests := []struct {
+		query string
+		want  bool
+	}{
+		{`{ opportunityTypes { typeId } }`, false},
+		{`{ opportunityType(typeId: 1001) { typeId } }`, false},
+		{`query($v: Boolean!) { opportunityTypes @include(if: $v) { typeId } }`, true},
+		{`query($id: Int!) { opportunityType(typeId: $id) { typeId } }`, true},
+		{`query($id: Int!) { opportunityTypes { field(id: $id) { id } } }`, true},
+		{`query($id: Int!) { opportunityTypes { typeId } o: opportunityType(typeId: 1) { field(id: $id) { id } } }`, true},
+	}
+	for _, tt := range tests {
+		plan, _, ok := ref.plan(t, tt.query, "", map[string]any{"v": true, "id": 1001})
+		if !ok || plan == nil {
+			t.Fatalf("%s: not planned", tt.query)
+		}
+		if got := plan.ReadsVariables(); got != tt.want {
+			t.Errorf("%s: ReadsVariables %v, want %v", tt.query, got, tt.want)
+		}
+	}
+}

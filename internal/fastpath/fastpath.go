@@ -45,7 +45,15 @@ type Plan struct {
 	// costOnly marks a plan made by CompileCost; with more conditions than
 	// maxConditions its trees are nil and compiled per call.
 	costOnly bool
+	// readsVariables: an argument or a condition reads a variable, so the
+	// answer (and its cost) may differ with the variables.
+	readsVariables bool
 }
+
+// ReadsVariables reports whether the operation's answer can depend on its
+// variables (an argument or an @skip/@include condition reads one); when
+// not, its answer and its Cost on one snapshot are always the same.
+func (p *Plan) ReadsVariables() bool { return p.readsVariables }
 
 // Compile plans operation operationName ("" = the only one) of doc, which
 // gqlgen has already parsed and validated against schema
@@ -90,7 +98,7 @@ func compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string, f
 	}
 	c := &compiler{schema: schema, doc: doc, op: op, conds: ch.conds}
 	if forCost {
-		p := &Plan{conds: ch.conds, c: c, costOnly: true}
+		p := &Plan{conds: ch.conds, c: c, costOnly: true, readsVariables: ch.readsVariables || len(ch.conds) > 0}
 		if len(ch.conds) > maxConditions {
 			return p, nil // trees compiled per call (see tree)
 		}
@@ -102,9 +110,10 @@ func compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string, f
 		return nil, fmt.Errorf("%w: @skip/@include read %d variables; at most %d are planned", ErrUnsupported, len(ch.conds), maxConditions)
 	}
 	p := &Plan{
-		conds: ch.conds,
-		trees: make([]atomic.Pointer[object], pow3(len(ch.conds))),
-		c:     c,
+		conds:          ch.conds,
+		trees:          make([]atomic.Pointer[object], pow3(len(ch.conds))),
+		c:              c,
+		readsVariables: ch.readsVariables || len(ch.conds) > 0,
 	}
 	p.compileBoolean()
 	return p, nil
