@@ -135,3 +135,32 @@ func TestResponseMediaType(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsEscaping: exactly the answers json.Marshal would change.
+func TestNeedsEscaping(t *testing.T) {
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{`{"a":"plain 中文 😀"}`, false},
+		{`{"a":"<b>"}`, true},
+		{`{"a":"x>y"}`, true},
+		{`{"a":"a&b"}`, true},
+		{"{\"a\":\"line\u2028sep\"}", true},
+		{"{\"a\":\"para\u2029sep\"}", true},
+		{"{\"a\":\"\u2027 \u202a\"}", false}, // E2 80 A7, E2 80 AA: neighbours, not escaped
+		{"\xe2", false},
+		{"\xe2\x80", false},
+		{"x\xe2\x80\xa8", true},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := needsEscaping([]byte(tt.give)); got != tt.want {
+			t.Errorf("needsEscaping(%q) = %v, want %v", tt.give, got, tt.want)
+		}
+		m, err := json.Marshal(json.RawMessage(`"` + strings.ReplaceAll(tt.give, `"`, ``) + `"`))
+		if err == nil && tt.give != "" && (string(m) != `"`+strings.ReplaceAll(tt.give, `"`, ``)+`"`) != tt.want {
+			t.Errorf("%q: json.Marshal disagrees", tt.give)
+		}
+	}
+}
