@@ -11,7 +11,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/oppconfig/oppconfig-graphql/internal/explorer"
 	"github.com/oppconfig/oppconfig-graphql/internal/fastpath"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 )
@@ -22,15 +21,7 @@ import (
 // values; and never less than the answer.
 func TestCostIsTheAnswer(t *testing.T) {
 	ref := newReference(t, defaultLimits(t))
-	sets := map[string][]identityCase{
-		"benchmark":  benchmarkCases(t),
-		"readme":     readmeCases(t),
-		"playground": playgroundCases(),
-		"explorer":   {{name: "ExplorerPipelines", query: explorer.Query}},
-		"server":     serverTestCases(),
-		"endpoint":   endpointTestCases(),
-		"feature":    featureCases(),
-	}
+	sets := identitySets(t)
 	exact := 0
 	for _, ds := range datasets(t) {
 		for set, cases := range sets {

@@ -42,15 +42,7 @@ type identityCase struct {
 // requires the same bytes.
 func TestSameDataAsGqlgen(t *testing.T) {
 	ref := newReference(t, defaultLimits(t))
-	sets := map[string][]identityCase{
-		"benchmark":  benchmarkCases(t),
-		"readme":     readmeCases(t),
-		"playground": playgroundCases(),
-		"explorer":   {{name: "ExplorerPipelines", query: explorer.Query}},
-		"server":     serverTestCases(),
-		"endpoint":   endpointTestCases(),
-		"feature":    featureCases(),
-	}
+	sets := identitySets(t)
 	for _, ds := range datasets(t) {
 		t.Run("dataset="+ds.name, func(t *testing.T) {
 			for set, cases := range sets {
@@ -63,6 +55,19 @@ func TestSameDataAsGqlgen(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// identitySets are every set of cases the identity tests run, by name.
+func identitySets(t testing.TB) map[string][]identityCase {
+	return map[string][]identityCase{
+		"benchmark":  benchmarkCases(t),
+		"readme":     readmeCases(t),
+		"playground": playgroundCases(),
+		"explorer":   {{name: "ExplorerPipelines", query: explorer.Query}},
+		"server":     serverTestCases(),
+		"endpoint":   endpointTestCases(),
+		"feature":    featureCases(),
 	}
 }
 

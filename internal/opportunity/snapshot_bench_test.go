@@ -20,19 +20,27 @@ func decodeTypes(b *testing.B, data []byte) []*opportunity.Type {
 	return types
 }
 
+// benchDataset is a configuration the benchmarks decode.
+type benchDataset struct {
+	name string
+	data []byte
+}
+
+// benchDatasets are the demo configuration and the large tenant (40 types
+// × 30 stages × 150 fields).
+func benchDatasets() []benchDataset {
+	return []benchDataset{
+		{"demo", simulator.DemoDataset()},
+		{"large", simulator.LargeDataset(40, 30, 150)},
+	}
+}
+
 // BenchmarkNewSnapshot indexes a fetched configuration: lookup maps, parent
 // pointers, depths, paths and the depth-first stage order, once per fetch.
 // NewSnapshot re-indexes the same tree idempotently, so one decoded copy
 // serves every iteration.
 func BenchmarkNewSnapshot(b *testing.B) {
-	datasets := []struct {
-		name string
-		data []byte
-	}{
-		{"demo", simulator.DemoDataset()},
-		{"large", simulator.LargeDataset(40, 30, 150)},
-	}
-	for _, ds := range datasets {
+	for _, ds := range benchDatasets() {
 		b.Run("dataset="+ds.name, func(b *testing.B) {
 			types := decodeTypes(b, ds.data)
 			stages := 0

@@ -12,14 +12,7 @@ import (
 // patterns compiled (once per distinct text), a form schema per type and per
 // stage. The large tenant is 40 types × 30 stages × 150 fields.
 func BenchmarkNewValidator(b *testing.B) {
-	datasets := []struct {
-		name string
-		data []byte
-	}{
-		{"demo", simulator.DemoDataset()},
-		{"large", simulator.LargeDataset(40, 30, 150)},
-	}
-	for _, ds := range datasets {
+	for _, ds := range benchDatasets() {
 		b.Run("dataset="+ds.name, func(b *testing.B) {
 			snap := opportunity.NewSnapshot(decodeTypes(b, ds.data), "v")
 			b.ReportAllocs()
