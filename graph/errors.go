@@ -13,6 +13,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 )
 
@@ -59,6 +60,13 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				ext["upstreamMessage"] = upstream.Message
 			}
 			gqlErr.Extensions = ext
+		case errors.Is(cause, opportunity.ErrStageNotFound):
+			// The message names the ids the client sent, nothing else.
+			gqlErr.Message = cause.Error()
+			gqlErr.Extensions = map[string]any{"code": string(apierror.StageNotFound)}
+		case errors.Is(cause, opportunity.ErrTypeNotFound):
+			gqlErr.Message = cause.Error()
+			gqlErr.Extensions = map[string]any{"code": string(apierror.TypeNotFound)}
 		case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
 			gqlErr.Message = "the request was cancelled or ran out of time before the configuration arrived"
 			gqlErr.Extensions = map[string]any{"code": string(apierror.RequestCancelled)}

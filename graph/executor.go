@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -208,7 +209,7 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 			return refusal(refused), ctx
 		}
 		perByte := int64(gqlgenMemoryPerByte)
-		if p.compiled != nil && len(nulls) == 0 {
+		if p.compiled != nil && len(nulls) == 0 && !p.compiled.MayNeedReference() {
 			perByte = fastPathMemoryPerByte
 		}
 		var err *gqlerror.Error
@@ -225,9 +226,12 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 	if snap != nil && p.compiled != nil && len(nulls) == 0 {
 		// Another null may make gqlgen answer with errors a plan does
 		// not report: gqlgen answers those.
-		resp := e.fast(ctx, p, snap, rc)
-		release()
-		return graphql.OneShot(resp), ctx
+		if resp := e.fast(ctx, p, snap, rc); resp != nil {
+			release()
+			return graphql.OneShot(resp), ctx
+		}
+		// The answer holds an error only gqlgen reports: gqlgen answers,
+		// within the memory budgeted for it (MayNeedReference).
 	}
 	h, ctx := e.gql.DispatchOperation(ctx, rc)
 	var once sync.Once
@@ -408,12 +412,16 @@ func nullCondition(rc *graphql.OperationContext, nulls []string) (string, bool) 
 	return walk(rc.Operation.SelectionSet)
 }
 
-// fast answers rc by its compiled plan over snap.
+// fast answers rc by its compiled plan over snap; nil when the answer holds
+// an error only gqlgen reports (fastpath.ErrNeedsReference).
 func (e *Executor) fast(ctx context.Context, p *plan, snap *opportunity.Snapshot, rc *graphql.OperationContext) *graphql.Response {
 	// An eighth more than last time: answers of one operation change size
 	// only with the configuration.
 	last := p.lastSize.Load()
 	data, err := p.compiled.ExecuteContext(ctx, make([]byte, 0, last+last/8), snap, rc.Variables)
+	if errors.Is(err, fastpath.ErrNeedsReference) {
+		return nil
+	}
 	if err != nil {
 		return &graphql.Response{Errors: gqlerror.List{cancelled()}}
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,6 +30,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	OpportunityType() OpportunityTypeResolver
 	Query() QueryResolver
 	RequiredOppTypeField() RequiredOppTypeFieldResolver
 }
@@ -61,6 +63,13 @@ type ComplexityRoot struct {
 		Name func(childComplexity int) int
 	}
 
+	FieldValueError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		FieldID func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	OpportunityType struct {
 		AllStages              func(childComplexity int) int
 		AllowDeleteOpportunity func(childComplexity int) int
@@ -71,16 +80,24 @@ type ComplexityRoot struct {
 		DeleteOpportunityDate  func(childComplexity int) int
 		Field                  func(childComplexity int, id int) int
 		Fields                 func(childComplexity int) int
+		FormSchema             func(childComplexity int, stageID *int) int
+		Moves                  func(childComplexity int, from int) int
 		Stage                  func(childComplexity int, id int) int
 		Stages                 func(childComplexity int) int
 		TypeID                 func(childComplexity int) int
 		TypeName               func(childComplexity int) int
 	}
 
+	OpportunityValidation struct {
+		Errors func(childComplexity int) int
+		Valid  func(childComplexity int) int
+	}
+
 	Query struct {
 		DefaultOpportunityType func(childComplexity int) int
 		OpportunityType        func(childComplexity int, typeID int) int
 		OpportunityTypes       func(childComplexity int) int
+		ValidateOpportunity    func(childComplexity int, typeID int, stageID *int, values []*opportunity.FieldValue) int
 	}
 
 	RequiredOppTypeField struct {
@@ -100,6 +117,7 @@ type ComplexityRoot struct {
 		CustomerFields        func(childComplexity int) int
 		Depth                 func(childComplexity int) int
 		ID                    func(childComplexity int) int
+		Kind                  func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		OpportunityType       func(childComplexity int) int
 		Parent                func(childComplexity int) int
@@ -111,16 +129,28 @@ type ComplexityRoot struct {
 		RequiredOppTypeFields func(childComplexity int) int
 		Requirement           func(childComplexity int) int
 	}
+
+	StageMove struct {
+		Allowed        func(childComplexity int) int
+		CustomerFields func(childComplexity int) int
+		Refusal        func(childComplexity int) int
+		RequiredFields func(childComplexity int) int
+		To             func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type OpportunityTypeResolver interface {
+	FormSchema(ctx context.Context, obj *opportunity.Type, stageID *int) (*opportunity.Form, error)
+}
 type QueryResolver interface {
 	OpportunityTypes(ctx context.Context) ([]*opportunity.Type, error)
 	OpportunityType(ctx context.Context, typeID int) (*opportunity.Type, error)
 	DefaultOpportunityType(ctx context.Context) (*opportunity.Type, error)
+	ValidateOpportunity(ctx context.Context, typeID int, stageID *int, values []*opportunity.FieldValue) (*opportunity.Validation, error)
 }
 type RequiredOppTypeFieldResolver interface {
 	Field(ctx context.Context, obj *opportunity.RequiredOppTypeField) (*opportunity.Field, error)
@@ -237,6 +267,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldOption.Name(childComplexity), true
 
+	case "FieldValueError.code":
+		if e.ComplexityRoot.FieldValueError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValueError.Code(childComplexity), true
+	case "FieldValueError.field":
+		if e.ComplexityRoot.FieldValueError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValueError.Field(childComplexity), true
+	case "FieldValueError.fieldId":
+		if e.ComplexityRoot.FieldValueError.FieldID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValueError.FieldID(childComplexity), true
+	case "FieldValueError.message":
+		if e.ComplexityRoot.FieldValueError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldValueError.Message(childComplexity), true
+
 	case "OpportunityType.allStages":
 		if e.ComplexityRoot.OpportunityType.AllStages == nil {
 			break
@@ -296,6 +351,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OpportunityType.Fields(childComplexity), true
+	case "OpportunityType.formSchema":
+		if e.ComplexityRoot.OpportunityType.FormSchema == nil {
+			break
+		}
+
+		args, err := ec.field_OpportunityType_formSchema_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.OpportunityType.FormSchema(childComplexity, args["stageId"].(*int)), true
+	case "OpportunityType.moves":
+		if e.ComplexityRoot.OpportunityType.Moves == nil {
+			break
+		}
+
+		args, err := ec.field_OpportunityType_moves_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.OpportunityType.Moves(childComplexity, args["from"].(int)), true
 	case "OpportunityType.stage":
 		if e.ComplexityRoot.OpportunityType.Stage == nil {
 			break
@@ -326,6 +403,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OpportunityType.TypeName(childComplexity), true
 
+	case "OpportunityValidation.errors":
+		if e.ComplexityRoot.OpportunityValidation.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityValidation.Errors(childComplexity), true
+	case "OpportunityValidation.valid":
+		if e.ComplexityRoot.OpportunityValidation.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityValidation.Valid(childComplexity), true
+
 	case "Query.defaultOpportunityType":
 		if e.ComplexityRoot.Query.DefaultOpportunityType == nil {
 			break
@@ -350,6 +440,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OpportunityTypes(childComplexity), true
+	case "Query.validateOpportunity":
+		if e.ComplexityRoot.Query.ValidateOpportunity == nil {
+			break
+		}
+
+		args, err := ec.field_Query_validateOpportunity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ValidateOpportunity(childComplexity, args["typeId"].(int), args["stageId"].(*int), args["values"].([]*opportunity.FieldValue)), true
 
 	case "RequiredOppTypeField.field":
 		if e.ComplexityRoot.RequiredOppTypeField.Field == nil {
@@ -430,6 +531,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Stage.ID(childComplexity), true
+	case "Stage.kind":
+		if e.ComplexityRoot.Stage.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stage.Kind(childComplexity), true
 	case "Stage.name":
 		if e.ComplexityRoot.Stage.Name == nil {
 			break
@@ -491,6 +598,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Stage.Requirement(childComplexity), true
 
+	case "StageMove.allowed":
+		if e.ComplexityRoot.StageMove.Allowed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StageMove.Allowed(childComplexity), true
+	case "StageMove.customerFields":
+		if e.ComplexityRoot.StageMove.CustomerFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StageMove.CustomerFields(childComplexity), true
+	case "StageMove.refusal":
+		if e.ComplexityRoot.StageMove.Refusal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StageMove.Refusal(childComplexity), true
+	case "StageMove.requiredFields":
+		if e.ComplexityRoot.StageMove.RequiredFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StageMove.RequiredFields(childComplexity), true
+	case "StageMove.to":
+		if e.ComplexityRoot.StageMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StageMove.To(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -499,7 +637,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
-		return graphql.NewInputUnmarshalerIndex()
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("FieldValueInput", ec.unmarshalInputFieldValueInput),
+		)
 	}
 	first := true
 
@@ -559,7 +699,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/field.graphqls" "schema/opportunity_type.graphqls" "schema/query.graphqls" "schema/stage.graphqls"
+//go:embed "schema/field.graphqls" "schema/opportunity_type.graphqls" "schema/query.graphqls" "schema/rules.graphqls" "schema/stage.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -574,6 +714,7 @@ var sources = []*ast.Source{
 	{Name: "schema/field.graphqls", Input: sourceData("schema/field.graphqls"), BuiltIn: false},
 	{Name: "schema/opportunity_type.graphqls", Input: sourceData("schema/opportunity_type.graphqls"), BuiltIn: false},
 	{Name: "schema/query.graphqls", Input: sourceData("schema/query.graphqls"), BuiltIn: false},
+	{Name: "schema/rules.graphqls", Input: sourceData("schema/rules.graphqls"), BuiltIn: false},
 	{Name: "schema/stage.graphqls", Input: sourceData("schema/stage.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -630,6 +771,20 @@ func (ec *executionContext) childFields_FieldOption(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type FieldOption", field.Name)
 }
 
+func (ec *executionContext) childFields_FieldValueError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fieldId":
+		return ec.fieldContext_FieldValueError_fieldId(ctx, field)
+	case "field":
+		return ec.fieldContext_FieldValueError_field(ctx, field)
+	case "code":
+		return ec.fieldContext_FieldValueError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_FieldValueError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldValueError", field.Name)
+}
+
 func (ec *executionContext) childFields_OpportunityType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "typeName":
@@ -658,8 +813,22 @@ func (ec *executionContext) childFields_OpportunityType(ctx context.Context, fie
 		return ec.fieldContext_OpportunityType_field(ctx, field)
 	case "allStages":
 		return ec.fieldContext_OpportunityType_allStages(ctx, field)
+	case "moves":
+		return ec.fieldContext_OpportunityType_moves(ctx, field)
+	case "formSchema":
+		return ec.fieldContext_OpportunityType_formSchema(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OpportunityType", field.Name)
+}
+
+func (ec *executionContext) childFields_OpportunityValidation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "valid":
+		return ec.fieldContext_OpportunityValidation_valid(ctx, field)
+	case "errors":
+		return ec.fieldContext_OpportunityValidation_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpportunityValidation", field.Name)
 }
 
 func (ec *executionContext) childFields_RequiredOppTypeField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -716,8 +885,26 @@ func (ec *executionContext) childFields_Stage(ctx context.Context, field graphql
 		return ec.fieldContext_Stage_path(ctx, field)
 	case "opportunityType":
 		return ec.fieldContext_Stage_opportunityType(ctx, field)
+	case "kind":
+		return ec.fieldContext_Stage_kind(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Stage", field.Name)
+}
+
+func (ec *executionContext) childFields_StageMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "to":
+		return ec.fieldContext_StageMove_to(ctx, field)
+	case "allowed":
+		return ec.fieldContext_StageMove_allowed(ctx, field)
+	case "refusal":
+		return ec.fieldContext_StageMove_refusal(ctx, field)
+	case "requiredFields":
+		return ec.fieldContext_StageMove_requiredFields(ctx, field)
+	case "customerFields":
+		return ec.fieldContext_StageMove_customerFields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StageMove", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -850,6 +1037,34 @@ func (ec *executionContext) field_OpportunityType_field_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_OpportunityType_formSchema_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "stageId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["stageId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_OpportunityType_moves_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_OpportunityType_stage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -889,6 +1104,36 @@ func (ec *executionContext) field_Query_opportunityType_args(ctx context.Context
 		return nil, err
 	}
 	args["typeId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_validateOpportunity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "typeId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["typeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "stageId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["stageId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "values",
+		func(ctx context.Context, v any) ([]*opportunity.FieldValue, error) {
+			return ec.unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["values"] = arg2
 	return args, nil
 }
 
@@ -1320,6 +1565,107 @@ func (ec *executionContext) fieldContext_FieldOption_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("FieldOption", field, false, false, "String")
 }
 
+func (ec *executionContext) _FieldValueError_fieldId(ctx context.Context, field graphql.CollectedField, obj *opportunity.FieldValueError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValueError_fieldId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FieldID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValueError_fieldId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValueError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FieldValueError_field(ctx context.Context, field graphql.CollectedField, obj *opportunity.FieldValueError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValueError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *opportunity.Field) graphql.Marshaler {
+			return ec.marshalOField2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐField(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValueError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldValueError",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Field(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldValueError_code(ctx context.Context, field graphql.CollectedField, obj *opportunity.FieldValueError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValueError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v opportunity.FieldValueErrorCode) graphql.Marshaler {
+			return ec.marshalNFieldValueErrorCode2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValueError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValueError", field, false, false, "FieldValueErrorCode")
+}
+
+func (ec *executionContext) _FieldValueError_message(ctx context.Context, field graphql.CollectedField, obj *opportunity.FieldValueError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldValueError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldValueError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldValueError", field, false, false, "String")
+}
+
 func (ec *executionContext) _OpportunityType_typeName(ctx context.Context, field graphql.CollectedField, obj *opportunity.Type) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1688,6 +2034,149 @@ func (ec *executionContext) fieldContext_OpportunityType_allStages(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _OpportunityType_moves(ctx context.Context, field graphql.CollectedField, obj *opportunity.Type) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityType_moves(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Moves(fc.Args["from"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []opportunity.Move) graphql.Marshaler {
+			return ec.marshalNStageMove2ᚕgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityType_moves(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpportunityType",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StageMove(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_OpportunityType_moves_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpportunityType_formSchema(ctx context.Context, field graphql.CollectedField, obj *opportunity.Type) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityType_formSchema(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.OpportunityType().FormSchema(ctx, obj, fc.Args["stageId"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *opportunity.Form) graphql.Marshaler {
+			return ec.marshalNJSON2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐForm(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityType_formSchema(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpportunityType",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_OpportunityType_formSchema_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpportunityValidation_valid(ctx context.Context, field graphql.CollectedField, obj *opportunity.Validation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityValidation_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Valid(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityValidation_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpportunityValidation", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _OpportunityValidation_errors(ctx context.Context, field graphql.CollectedField, obj *opportunity.Validation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityValidation_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []opportunity.FieldValueError) graphql.Marshaler {
+			return ec.marshalNFieldValueError2ᚕgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityValidation_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpportunityValidation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldValueError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_opportunityTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1792,6 +2281,50 @@ func (ec *executionContext) fieldContext_Query_defaultOpportunityType(_ context.
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpportunityType(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_validateOpportunity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_validateOpportunity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ValidateOpportunity(ctx, fc.Args["typeId"].(int), fc.Args["stageId"].(*int), fc.Args["values"].([]*opportunity.FieldValue))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *opportunity.Validation) graphql.Marshaler {
+			return ec.marshalNOpportunityValidation2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐValidation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_validateOpportunity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpportunityValidation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_validateOpportunity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2468,6 +3001,171 @@ func (ec *executionContext) fieldContext_Stage_opportunityType(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpportunityType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Stage_kind(ctx context.Context, field graphql.CollectedField, obj *opportunity.Stage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stage_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v opportunity.StageKind) graphql.Marshaler {
+			return ec.marshalNStageKind2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐStageKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stage_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stage", field, true, false, "StageKind")
+}
+
+func (ec *executionContext) _StageMove_to(ctx context.Context, field graphql.CollectedField, obj *opportunity.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StageMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *opportunity.Stage) graphql.Marshaler {
+			return ec.marshalNStage2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StageMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StageMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Stage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StageMove_allowed(ctx context.Context, field graphql.CollectedField, obj *opportunity.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StageMove_allowed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allowed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StageMove_allowed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StageMove", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StageMove_refusal(ctx context.Context, field graphql.CollectedField, obj *opportunity.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StageMove_refusal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refusal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *opportunity.MoveRefusal) graphql.Marshaler {
+			return ec.marshalOMoveRefusal2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMoveRefusal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StageMove_refusal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StageMove", field, false, false, "MoveRefusal")
+}
+
+func (ec *executionContext) _StageMove_requiredFields(ctx context.Context, field graphql.CollectedField, obj *opportunity.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StageMove_requiredFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequiredFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*opportunity.Field) graphql.Marshaler {
+			return ec.marshalNField2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StageMove_requiredFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StageMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Field(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StageMove_customerFields(ctx context.Context, field graphql.CollectedField, obj *opportunity.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StageMove_customerFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*opportunity.CustomerField) graphql.Marshaler {
+			return ec.marshalNCustomerField2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐCustomerFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StageMove_customerFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StageMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerField(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3546,6 +4244,62 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputFieldValueInput(ctx context.Context, obj any) (opportunity.FieldValue, error) {
+	var it opportunity.FieldValue
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"fieldId", "value", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "fieldId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldId"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldID = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFieldValueInput unmarshals raw into the FieldValueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFieldValueInput(ctx context.Context, raw any) (opportunity.FieldValue, error) {
+	var out opportunity.FieldValue
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FieldValueInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -3713,6 +4467,54 @@ func (ec *executionContext) _FieldOption(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var fieldValueErrorImplementors = []string{"FieldValueError"}
+
+func (ec *executionContext) _FieldValueError(ctx context.Context, sel ast.SelectionSet, obj *opportunity.FieldValueError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldValueErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldValueError")
+		case "fieldId":
+			out.Values[i] = ec._FieldValueError_fieldId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._FieldValueError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._FieldValueError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._FieldValueError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var opportunityTypeImplementors = []string{"OpportunityType"}
 
 func (ec *executionContext) _OpportunityType(ctx context.Context, sel ast.SelectionSet, obj *opportunity.Type) graphql.Marshaler {
@@ -3727,65 +4529,114 @@ func (ec *executionContext) _OpportunityType(ctx context.Context, sel ast.Select
 		case "typeName":
 			out.Values[i] = ec._OpportunityType_typeName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "typeId":
 			out.Values[i] = ec._OpportunityType_typeId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "defaultType":
 			out.Values[i] = ec._OpportunityType_defaultType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allowSkip":
 			out.Values[i] = ec._OpportunityType_allowSkip(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allowGoBack":
 			out.Values[i] = ec._OpportunityType_allowGoBack(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stages":
 			out.Values[i] = ec._OpportunityType_stages(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fields":
 			out.Values[i] = ec._OpportunityType_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allowInvalidGoBack":
 			out.Values[i] = ec._OpportunityType_allowInvalidGoBack(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allowDeleteOpportunity":
 			out.Values[i] = ec._OpportunityType_allowDeleteOpportunity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deleteOpportunityDate":
 			out.Values[i] = ec._OpportunityType_deleteOpportunityDate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stage":
 			out.Values[i] = ec._OpportunityType_stage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "field":
 			out.Values[i] = ec._OpportunityType_field(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allStages":
 			out.Values[i] = ec._OpportunityType_allStages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "moves":
+			out.Values[i] = ec._OpportunityType_moves(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "formSchema":
+			resolveSequentially(ctx, out, fields, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OpportunityType_formSchema(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var opportunityValidationImplementors = []string{"OpportunityValidation"}
+
+func (ec *executionContext) _OpportunityValidation(ctx context.Context, sel ast.SelectionSet, obj *opportunity.Validation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, opportunityValidationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpportunityValidation")
+		case "valid":
+			out.Values[i] = ec._OpportunityValidation_valid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._OpportunityValidation_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -3842,6 +4693,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_defaultOpportunityType(ctx, field)
+				})
+		case "validateOpportunity":
+			resolveRootSequentially(innerCtx, out, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_validateOpportunity(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -4026,6 +4883,64 @@ func (ec *executionContext) _Stage(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "opportunityType":
 			out.Values[i] = ec._Stage_opportunityType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._Stage_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stageMoveImplementors = []string{"StageMove"}
+
+func (ec *executionContext) _StageMove(ctx context.Context, sel ast.SelectionSet, obj *opportunity.Move) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stageMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StageMove")
+		case "to":
+			out.Values[i] = ec._StageMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowed":
+			out.Values[i] = ec._StageMove_allowed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refusal":
+			out.Values[i] = ec._StageMove_refusal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requiredFields":
+			out.Values[i] = ec._StageMove_requiredFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerFields":
+			out.Values[i] = ec._StageMove_customerFields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -4494,6 +5409,60 @@ func (ec *executionContext) marshalNFieldOption2ᚖgithubᚗcomᚋoppconfigᚋop
 	return ec._FieldOption(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFieldValueError2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueError(ctx context.Context, sel ast.SelectionSet, v opportunity.FieldValueError) graphql.Marshaler {
+	return ec._FieldValueError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFieldValueError2ᚕgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []opportunity.FieldValueError) graphql.Marshaler {
+	ret := marshalSliceSequentially(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldValueError2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNFieldValueErrorCode2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueErrorCode(ctx context.Context, v any) (opportunity.FieldValueErrorCode, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := opportunity.FieldValueErrorCode(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldValueErrorCode2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueErrorCode(ctx context.Context, sel ast.SelectionSet, v opportunity.FieldValueErrorCode) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FieldValueErrorCode!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNFieldValueInput2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValueᚄ(ctx context.Context, v any) ([]*opportunity.FieldValue, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*opportunity.FieldValue, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFieldValueInput2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValue(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNFieldValueInput2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐFieldValue(ctx context.Context, v any) (*opportunity.FieldValue, error) {
+	res, err := ec.unmarshalInputFieldValueInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4504,6 +5473,24 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐForm(ctx context.Context, v any) (*opportunity.Form, error) {
+	res, err := UnmarshalFormJSON(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐForm(ctx context.Context, sel ast.SelectionSet, v *opportunity.Form) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := MarshalFormJSON(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
 }
@@ -4530,6 +5517,14 @@ func (ec *executionContext) marshalNOpportunityType2ᚖgithubᚗcomᚋoppconfig�
 		return graphql.Null
 	}
 	return ec._OpportunityType(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOpportunityValidation2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐValidation(ctx context.Context, sel ast.SelectionSet, v *opportunity.Validation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OpportunityValidation!")
+		return graphql.Null
+	}
+	return ec._OpportunityValidation(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRequiredOppTypeField2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐRequiredOppTypeFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*opportunity.RequiredOppTypeField) graphql.Marshaler {
@@ -4578,6 +5573,41 @@ func (ec *executionContext) marshalNStage2ᚖgithubᚗcomᚋoppconfigᚋoppconfi
 		return graphql.Null
 	}
 	return ec._Stage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStageKind2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐStageKind(ctx context.Context, v any) (opportunity.StageKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := opportunity.StageKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStageKind2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐStageKind(ctx context.Context, sel ast.SelectionSet, v opportunity.StageKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "StageKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNStageMove2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMove(ctx context.Context, sel ast.SelectionSet, v opportunity.Move) graphql.Marshaler {
+	return ec._StageMove(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStageMove2ᚕgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []opportunity.Move) graphql.Marshaler {
+	ret := marshalSliceSequentially(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStageMove2githubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -4820,6 +5850,25 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOMoveRefusal2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMoveRefusal(ctx context.Context, v any) (*opportunity.MoveRefusal, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := opportunity.MoveRefusal(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMoveRefusal2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐMoveRefusal(ctx context.Context, sel ast.SelectionSet, v *opportunity.MoveRefusal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOOpportunityType2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐType(ctx context.Context, sel ast.SelectionSet, v *opportunity.Type) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -4832,6 +5881,41 @@ func (ec *executionContext) marshalOStage2ᚖgithubᚗcomᚋoppconfigᚋoppconfi
 		return graphql.Null
 	}
 	return ec._Stage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

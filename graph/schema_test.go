@@ -79,6 +79,21 @@ func TestSchemaContract(t *testing.T) {
 		{"Field", "options", "[FieldOption!]!"},
 		{"CustomerField", "fieldId", "Int!"},
 		{"FieldOption", "name", "String!"},
+		{"OpportunityType", "moves", "[StageMove!]!"},
+		{"OpportunityType", "formSchema", "JSON!"},
+		{"Stage", "kind", "StageKind!"},
+		{"StageMove", "to", "Stage!"},
+		{"StageMove", "allowed", "Boolean!"},
+		{"StageMove", "refusal", "MoveRefusal"},
+		{"StageMove", "requiredFields", "[Field!]!"},
+		{"StageMove", "customerFields", "[CustomerField!]!"},
+		{"Query", "validateOpportunity", "OpportunityValidation!"},
+		{"OpportunityValidation", "valid", "Boolean!"},
+		{"OpportunityValidation", "errors", "[FieldValueError!]!"},
+		{"FieldValueError", "fieldId", "Int!"},
+		{"FieldValueError", "field", "Field"},
+		{"FieldValueError", "code", "FieldValueErrorCode!"},
+		{"FieldValueError", "message", "String!"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"."+tt.field, func(t *testing.T) {
@@ -95,8 +110,40 @@ func TestSchemaContract(t *testing.T) {
 			}
 		})
 	}
-	arg := schema.Query.Fields.ForName("opportunityType").Arguments.ForName("typeId")
-	if arg == nil || arg.Type.String() != "Int!" {
-		t.Errorf("opportunityType(typeId: Int!) missing or changed: %+v", arg)
+	args := []struct{ typ, field, arg, want string }{
+		{"Query", "opportunityType", "typeId", "Int!"},
+		{"OpportunityType", "moves", "from", "Int!"},
+		{"OpportunityType", "formSchema", "stageId", "Int"},
+		{"Query", "validateOpportunity", "typeId", "Int!"},
+		{"Query", "validateOpportunity", "stageId", "Int"},
+		{"Query", "validateOpportunity", "values", "[FieldValueInput!]!"},
+	}
+	for _, a := range args {
+		arg := schema.Types[a.typ].Fields.ForName(a.field).Arguments.ForName(a.arg)
+		if arg == nil || arg.Type.String() != a.want {
+			t.Errorf("%s.%s(%s: %s) missing or changed: %+v", a.typ, a.field, a.arg, a.want, arg)
+		}
+	}
+	enums := map[string][]string{
+		"StageKind":           {"OPEN", "WON", "LOST"},
+		"MoveRefusal":         {"SAME_STAGE", "SKIP_NOT_ALLOWED", "GO_BACK_NOT_ALLOWED", "CLOSED_GO_BACK_NOT_ALLOWED"},
+		"FieldValueErrorCode": {"UNKNOWN_FIELD", "REQUIRED", "TOO_SHORT", "TOO_LONG", "PATTERN_MISMATCH", "NOT_A_NUMBER", "SCALE_EXCEEDED", "NOT_AN_OPTION", "TOO_MANY_VALUES"},
+	}
+	for name, want := range enums {
+		var got []string
+		if def := schema.Types[name]; def != nil {
+			for _, v := range def.EnumValues {
+				got = append(got, v.Name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("enum %s = %v, want %v", name, got, want)
+		}
+	}
+	input := schema.Types["FieldValueInput"]
+	for field, want := range map[string]string{"fieldId": "Int!", "value": "String", "values": "[String!]"} {
+		if input == nil || input.Fields.ForName(field) == nil || input.Fields.ForName(field).Type.String() != want {
+			t.Errorf("FieldValueInput.%s: %s missing or changed", field, want)
+		}
 	}
 }

@@ -82,6 +82,15 @@ const (
 	RequestCancelled    Code = "REQUEST_CANCELLED"
 )
 
+// Field errors: an argument names what the configuration does not have.
+const (
+	// TypeNotFound: validateOpportunity's typeId is no type's.
+	TypeNotFound Code = "TYPE_NOT_FOUND"
+	// StageNotFound: a stage id argument (moves' from, formSchema's and
+	// validateOpportunity's stageId) is no stage of the type.
+	StageNotFound Code = "STAGE_NOT_FOUND"
+)
+
 // Entry describes one code: when it is given and with which HTTP status.
 type Entry struct {
 	Code  Code
@@ -124,6 +133,8 @@ var entries = []Entry{
 	{UpstreamRejected, Field, http.StatusOK},
 	{UpstreamBadResponse, Field, http.StatusOK},
 	{RequestCancelled, Field, http.StatusOK},
+	{TypeNotFound, Field, http.StatusOK},
+	{StageNotFound, Field, http.StatusOK},
 }
 
 // Codes returns every code the service declares, in the README's order.

@@ -23,6 +23,8 @@ import (
 type fetcher struct {
 	mu  sync.Mutex
 	err error
+	// pattern, when set, is the pattern of the type's one field.
+	pattern *string
 }
 
 func (f *fetcher) setErr(err error) {
@@ -38,7 +40,11 @@ func (f *fetcher) OpportunityConfig(context.Context) (*opportunity.Snapshot, err
 	if err != nil {
 		return nil, err
 	}
-	return opportunity.NewSnapshot([]*opportunity.Type{{TypeID: 1, TypeName: "one"}}, "v1"), nil
+	typ := &opportunity.Type{TypeID: 1, TypeName: "one"}
+	if f.pattern != nil {
+		typ.Fields = []*opportunity.Field{{ID: 7, Name: "email", Type: 10, Pattern: f.pattern}}
+	}
+	return opportunity.NewSnapshot([]*opportunity.Type{typ}, "v1"), nil
 }
 
 func newSource(t *testing.T, f *fetcher, clk *testkit.Clock, logs io.Writer) (*configsource.Source, *telemetry.Metrics) {
@@ -148,4 +154,38 @@ func TestNewRequiresItsParts(t *testing.T) {
 	if _, err := configsource.New(&fetcher{}, configsource.Options{Logger: slog.Default(), Metrics: telemetry.NewMetrics()}); err == nil {
 		t.Error("New without durations accepted")
 	}
+}
+
+// TestSkippedPatternLoggedOncePerVersion: a pattern RE2 cannot compile is
+// logged when its version arrives, with ids and no pattern text, and not
+// again when a refresh brings the same version; the rules are built by then.
+func TestSkippedPatternLoggedOncePerVersion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
+		secretish := `^(?=.*@)secret-looking-pattern$`
+		f := &fetcher{pattern: &secretish}
+		logs := &testkit.LogBuffer{}
+		s, _ := newSource(t, f, clk, logs)
+		ctx := context.Background()
+		for range 4 { // the first fetch, then refreshes of the same bytes
+			res, err := s.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rules, problems := res.Value.Rules(); rules == nil || len(problems) != 1 {
+				t.Fatalf("Rules = %v, %v; want the rules and one skipped pattern", rules, problems)
+			}
+			clk.Advance(31 * time.Second)
+			synctest.Wait()
+		}
+		if s.Fetches() < 3 {
+			t.Fatalf("Fetches = %d, want at least 3", s.Fetches())
+		}
+		if n := strings.Count(logs.String(), "field pattern skipped"); n != 1 {
+			t.Errorf("%d skipped-pattern log lines over one version; want 1:\n%s", n, logs)
+		}
+		if !strings.Contains(logs.String(), `"field_id":7`) || strings.Contains(logs.String(), "secret-looking") {
+			t.Errorf("the log line should name field 7 and not the pattern:\n%s", logs)
+		}
+	})
 }

@@ -34,6 +34,8 @@ const (
 	kindTypeStage                  // stage(id:): Stage(id)
 	kindTypeField                  // field(id:): Field(id)
 	kindTypeAllStages              // AllStages()
+	kindTypeMoves                  // Moves(from)
+	kindTypeFormSchema             // formSchema(stageId:) (resolver): snap.Rules() Form(TypeID, stageId)
 
 	// Stage (opportunity.Stage).
 	kindStageID                    // ID
@@ -50,6 +52,26 @@ const (
 	kindStageDepth                 // Depth()
 	kindStagePath                  // Path()
 	kindStageOpportunityType       // OpportunityType()
+	kindStageKind                  // Kind()
+
+	// StageMove (opportunity.Move).
+	kindMoveTo             // To
+	kindMoveAllowed        // Allowed
+	kindMoveRefusal        // Refusal (*MoveRefusal: nil is null)
+	kindMoveRequiredFields // RequiredFields
+	kindMoveCustomerFields // CustomerFields
+
+	// Query.validateOpportunity (resolver): snap.Rules() Validate, and the
+	// types of its answer.
+	kindQueryValidate // validateOpportunity(typeId:, stageId:, values:)
+	// OpportunityValidation (opportunity.Validation).
+	kindValidationValid  // Valid()
+	kindValidationErrors // Errors
+	// FieldValueError (opportunity.FieldValueError).
+	kindErrorFieldID // FieldID
+	kindErrorField   // Field (nil is null)
+	kindErrorCode    // Code
+	kindErrorMessage // Message
 
 	// CustomerField (opportunity.CustomerField).
 	kindCustomerFieldFieldID // FieldID
@@ -94,6 +116,12 @@ type binding struct {
 	declared string
 	// arg is the field's one Int! argument, "" when it has none.
 	arg string
+	// argMap: the field's arguments, any the schema declares, are read at
+	// execution as gqlgen reads them (ast.Field.ArgumentMap), then coerced
+	// by gqlgen's own unmarshallers; a coercion error, and any error the
+	// field's resolver would return, leave the operation to gqlgen
+	// (ErrNeedsReference).
+	argMap bool
 }
 
 // bind returns the binding of field on the object type typeName, and false
@@ -107,131 +135,170 @@ func bind(typeName, field string) (binding, bool) {
 	case "Query":
 		switch field {
 		case "opportunityTypes":
-			return binding{kindQueryTypes, "[OpportunityType!]!", ""}, true
+			return binding{kindQueryTypes, "[OpportunityType!]!", "", false}, true
 		case "opportunityType":
-			return binding{kindQueryType, "OpportunityType", "typeId"}, true
+			return binding{kindQueryType, "OpportunityType", "typeId", false}, true
 		case "defaultOpportunityType":
-			return binding{kindQueryDefaultType, "OpportunityType", ""}, true
+			return binding{kindQueryDefaultType, "OpportunityType", "", false}, true
+		case "validateOpportunity":
+			return binding{kindQueryValidate, "OpportunityValidation!", "", true}, true
 		}
 	case "OpportunityType":
 		switch field {
 		case "typeName":
-			return binding{kindTypeName, "String!", ""}, true
+			return binding{kindTypeName, "String!", "", false}, true
 		case "typeId":
-			return binding{kindTypeID, "Int!", ""}, true
+			return binding{kindTypeID, "Int!", "", false}, true
 		case "defaultType":
-			return binding{kindTypeDefaultType, "Boolean!", ""}, true
+			return binding{kindTypeDefaultType, "Boolean!", "", false}, true
 		case "allowSkip":
-			return binding{kindTypeAllowSkip, "Boolean!", ""}, true
+			return binding{kindTypeAllowSkip, "Boolean!", "", false}, true
 		case "allowGoBack":
-			return binding{kindTypeAllowGoBack, "Boolean!", ""}, true
+			return binding{kindTypeAllowGoBack, "Boolean!", "", false}, true
 		case "stages":
-			return binding{kindTypeStages, "[Stage!]!", ""}, true
+			return binding{kindTypeStages, "[Stage!]!", "", false}, true
 		case "fields":
-			return binding{kindTypeFields, "[Field!]!", ""}, true
+			return binding{kindTypeFields, "[Field!]!", "", false}, true
 		case "allowInvalidGoBack":
-			return binding{kindTypeAllowInvalidGoBack, "Boolean!", ""}, true
+			return binding{kindTypeAllowInvalidGoBack, "Boolean!", "", false}, true
 		case "allowDeleteOpportunity":
-			return binding{kindTypeAllowDeleteOpportunity, "Boolean!", ""}, true
+			return binding{kindTypeAllowDeleteOpportunity, "Boolean!", "", false}, true
 		case "deleteOpportunityDate":
-			return binding{kindTypeDeleteOpportunityDate, "Int!", ""}, true
+			return binding{kindTypeDeleteOpportunityDate, "Int!", "", false}, true
 		case "stage":
-			return binding{kindTypeStage, "Stage", "id"}, true
+			return binding{kindTypeStage, "Stage", "id", false}, true
 		case "field":
-			return binding{kindTypeField, "Field", "id"}, true
+			return binding{kindTypeField, "Field", "id", false}, true
 		case "allStages":
-			return binding{kindTypeAllStages, "[Stage!]!", ""}, true
+			return binding{kindTypeAllStages, "[Stage!]!", "", false}, true
+		case "moves":
+			return binding{kindTypeMoves, "[StageMove!]!", "from", false}, true
+		case "formSchema":
+			return binding{kindTypeFormSchema, "JSON!", "", true}, true
 		}
 	case "Stage":
 		switch field {
 		case "id":
-			return binding{kindStageID, "Int!", ""}, true
+			return binding{kindStageID, "Int!", "", false}, true
 		case "name":
-			return binding{kindStageName, "String!", ""}, true
+			return binding{kindStageName, "String!", "", false}, true
 		case "rank":
-			return binding{kindStageRank, "Int!", ""}, true
+			return binding{kindStageRank, "Int!", "", false}, true
 		case "possibility":
-			return binding{kindStagePossibility, "Int!", ""}, true
+			return binding{kindStagePossibility, "Int!", "", false}, true
 		case "requirement":
-			return binding{kindStageRequirement, "String!", ""}, true
+			return binding{kindStageRequirement, "String!", "", false}, true
 		case "remind":
-			return binding{kindStageRemind, "Boolean!", ""}, true
+			return binding{kindStageRemind, "Boolean!", "", false}, true
 		case "remindAfterDays":
-			return binding{kindStageRemindAfterDays, "[String!]!", ""}, true
+			return binding{kindStageRemindAfterDays, "[String!]!", "", false}, true
 		case "children":
-			return binding{kindStageChildren, "[Stage!]!", ""}, true
+			return binding{kindStageChildren, "[Stage!]!", "", false}, true
 		case "customerFields":
-			return binding{kindStageCustomerFields, "[CustomerField!]!", ""}, true
+			return binding{kindStageCustomerFields, "[CustomerField!]!", "", false}, true
 		case "requiredOppTypeFields":
-			return binding{kindStageRequiredOppTypeFields, "[RequiredOppTypeField!]!", ""}, true
+			return binding{kindStageRequiredOppTypeFields, "[RequiredOppTypeField!]!", "", false}, true
 		case "parent":
-			return binding{kindStageParent, "Stage", ""}, true
+			return binding{kindStageParent, "Stage", "", false}, true
 		case "depth":
-			return binding{kindStageDepth, "Int!", ""}, true
+			return binding{kindStageDepth, "Int!", "", false}, true
 		case "path":
-			return binding{kindStagePath, "[Stage!]!", ""}, true
+			return binding{kindStagePath, "[Stage!]!", "", false}, true
 		case "opportunityType":
-			return binding{kindStageOpportunityType, "OpportunityType!", ""}, true
+			return binding{kindStageOpportunityType, "OpportunityType!", "", false}, true
+		case "kind":
+			return binding{kindStageKind, "StageKind!", "", false}, true
+		}
+	case "StageMove":
+		switch field {
+		case "to":
+			return binding{kindMoveTo, "Stage!", "", false}, true
+		case "allowed":
+			return binding{kindMoveAllowed, "Boolean!", "", false}, true
+		case "refusal":
+			return binding{kindMoveRefusal, "MoveRefusal", "", false}, true
+		case "requiredFields":
+			return binding{kindMoveRequiredFields, "[Field!]!", "", false}, true
+		case "customerFields":
+			return binding{kindMoveCustomerFields, "[CustomerField!]!", "", false}, true
+		}
+	case "OpportunityValidation":
+		switch field {
+		case "valid":
+			return binding{kindValidationValid, "Boolean!", "", false}, true
+		case "errors":
+			return binding{kindValidationErrors, "[FieldValueError!]!", "", false}, true
+		}
+	case "FieldValueError":
+		switch field {
+		case "fieldId":
+			return binding{kindErrorFieldID, "Int!", "", false}, true
+		case "field":
+			return binding{kindErrorField, "Field", "", false}, true
+		case "code":
+			return binding{kindErrorCode, "FieldValueErrorCode!", "", false}, true
+		case "message":
+			return binding{kindErrorMessage, "String!", "", false}, true
 		}
 	case "CustomerField":
 		switch field {
 		case "fieldId":
-			return binding{kindCustomerFieldFieldID, "Int!", ""}, true
+			return binding{kindCustomerFieldFieldID, "Int!", "", false}, true
 		case "name":
-			return binding{kindCustomerFieldName, "String!", ""}, true
+			return binding{kindCustomerFieldName, "String!", "", false}, true
 		case "type":
-			return binding{kindCustomerFieldType, "Int!", ""}, true
+			return binding{kindCustomerFieldType, "Int!", "", false}, true
 		}
 	case "RequiredOppTypeField":
 		switch field {
 		case "name":
-			return binding{kindRequiredName, "String!", ""}, true
+			return binding{kindRequiredName, "String!", "", false}, true
 		case "required":
-			return binding{kindRequiredRequired, "Boolean!", ""}, true
+			return binding{kindRequiredRequired, "Boolean!", "", false}, true
 		case "rank":
-			return binding{kindRequiredRank, "Int!", ""}, true
+			return binding{kindRequiredRank, "Int!", "", false}, true
 		case "type":
-			return binding{kindRequiredType, "Int!", ""}, true
+			return binding{kindRequiredType, "Int!", "", false}, true
 		case "maxUnicode":
-			return binding{kindRequiredMaxUnicode, "Int!", ""}, true
+			return binding{kindRequiredMaxUnicode, "Int!", "", false}, true
 		case "id":
-			return binding{kindRequiredID, "Int!", ""}, true
+			return binding{kindRequiredID, "Int!", "", false}, true
 		case "options":
-			return binding{kindRequiredOptions, "[FieldOption!]!", ""}, true
+			return binding{kindRequiredOptions, "[FieldOption!]!", "", false}, true
 		case "scale":
-			return binding{kindRequiredScale, "Int!", ""}, true
+			return binding{kindRequiredScale, "Int!", "", false}, true
 		case "field":
-			return binding{kindRequiredField, "Field", ""}, true
+			return binding{kindRequiredField, "Field", "", false}, true
 		}
 	case "Field":
 		switch field {
 		case "id":
-			return binding{kindFieldID, "Int!", ""}, true
+			return binding{kindFieldID, "Int!", "", false}, true
 		case "name":
-			return binding{kindFieldName, "String!", ""}, true
+			return binding{kindFieldName, "String!", "", false}, true
 		case "required":
-			return binding{kindFieldRequired, "Boolean!", ""}, true
+			return binding{kindFieldRequired, "Boolean!", "", false}, true
 		case "type":
-			return binding{kindFieldType, "Int!", ""}, true
+			return binding{kindFieldType, "Int!", "", false}, true
 		case "options":
-			return binding{kindFieldOptions, "[FieldOption!]!", ""}, true
+			return binding{kindFieldOptions, "[FieldOption!]!", "", false}, true
 		case "scale":
-			return binding{kindFieldScale, "Int!", ""}, true
+			return binding{kindFieldScale, "Int!", "", false}, true
 		case "maxUnicode":
-			return binding{kindFieldMaxUnicode, "Int!", ""}, true
+			return binding{kindFieldMaxUnicode, "Int!", "", false}, true
 		case "minUnicode":
-			return binding{kindFieldMinUnicode, "Int", ""}, true
+			return binding{kindFieldMinUnicode, "Int", "", false}, true
 		case "pattern":
-			return binding{kindFieldPattern, "String", ""}, true
+			return binding{kindFieldPattern, "String", "", false}, true
 		case "rank":
-			return binding{kindFieldRank, "Int!", ""}, true
+			return binding{kindFieldRank, "Int!", "", false}, true
 		}
 	case "FieldOption":
 		switch field {
 		case "id":
-			return binding{kindOptionID, "Int!", ""}, true
+			return binding{kindOptionID, "Int!", "", false}, true
 		case "name":
-			return binding{kindOptionName, "String!", ""}, true
+			return binding{kindOptionName, "String!", "", false}, true
 		}
 	}
 	return binding{}, false

@@ -28,7 +28,10 @@ type field struct {
 	// typename is the quoted object type name, for kindTypename.
 	typename string
 	arg      intArg
-	sub      *object // the selection of an object or list-of-objects field
+	// args is the field's first occurrence, whose arguments a binding with
+	// argMap reads at execution (gqlgen reads the collected field's first).
+	args *ast.Field
+	sub  *object // the selection of an object or list-of-objects field
 }
 
 // intArg is the value of a field's Int! argument.
@@ -98,6 +101,9 @@ type checker struct {
 	// readsVariables is set when an argument reads a variable (conditions
 	// are in conds).
 	readsVariables bool
+	// mayNeedReference is set by a field whose resolver can fail on the
+	// data (an unknown stage or type): see ErrNeedsReference.
+	mayNeedReference bool
 	// forCost accepts what CompileCost counts but Compile leaves to
 	// gqlgen: __schema and __type on Query, and directives other than
 	// @skip and @include (@defer: its fragment is counted as if inline).
@@ -169,6 +175,10 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 	if !ok {
 		return unsupported("field %s.%s", typeName, f.Name)
 	}
+	switch b.kind {
+	case kindTypeMoves, kindTypeFormSchema, kindQueryValidate:
+		ch.mayNeedReference = true
+	}
 	def := ch.definition(typeName, f.Name)
 	if def == nil {
 		return unsupported("the schema has no field %s.%s", typeName, f.Name)
@@ -177,6 +187,11 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 		return unsupported("%s.%s is declared %s; the fast path writes %s", typeName, f.Name, got, b.declared)
 	}
 	for _, a := range f.Arguments {
+		if b.argMap {
+			// Any argument validation let through, read by ArgumentMap.
+			ch.readsVariables = ch.readsVariables || hasVariable(a.Value)
+			continue
+		}
 		if a.Name != b.arg {
 			return unsupported("argument %s of %s.%s", a.Name, typeName, f.Name)
 		}
@@ -195,6 +210,23 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 		return unsupported("a selection under the scalar %s.%s", typeName, f.Name)
 	}
 	return nil
+}
+
+// hasVariable reports whether a value is or holds a variable (in a list or
+// an input object).
+func hasVariable(v *ast.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Kind == ast.Variable {
+		return true
+	}
+	for _, c := range v.Children {
+		if hasVariable(c.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // isIntrospection tells the root fields of introspection.
@@ -316,6 +348,9 @@ func (c *compiler) object(set ast.SelectionSet, typeName string, states []state)
 		out.kind = b.kind
 		if b.arg != "" {
 			out.arg = argument(f.Arguments.ForName(b.arg))
+		}
+		if b.argMap {
+			out.args = f
 		}
 		if child := c.schema.Types[typeName].Fields.ForName(f.Name).Type.Name(); c.schema.Types[child].Kind == ast.Object {
 			out.sub = c.object(cf.selections, child, states)

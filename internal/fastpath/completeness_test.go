@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 )
 
 // TestEveryFieldHasAFastPath builds, from the schema itself, one query per
@@ -36,6 +38,9 @@ func TestEveryFieldHasAFastPath(t *testing.T) {
 	covered := 0
 	for _, typeName := range types {
 		route, ok := routes[typeName]
+		if _, hit := argumentRoutes(dss[0].snap)[typeName]; !ok && hit {
+			continue // covered by TestFieldsWhoseArgumentsMustHit
+		}
 		if !ok {
 			t.Errorf("type %s cannot be reached from Query", typeName)
 			continue
@@ -112,6 +117,10 @@ func everyField(schema *ast.Schema, def *ast.Definition) (string, int) {
 			fmt.Fprintf(&b, " %s%s", f.Name, sub)
 			continue
 		}
+		if mustHit[def.Name+"."+f.Name] {
+			n-- // covered by TestFieldsWhoseArgumentsMustHit
+			continue
+		}
 		for i, id := range argumentIDs() {
 			args := make([]string, len(f.Arguments))
 			for j, a := range f.Arguments {
@@ -135,4 +144,90 @@ func scalars(schema *ast.Schema, def *ast.Definition) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// mustHit lists the fields whose arguments must name what the data has:
+// their resolvers fail on an unknown stage or type (STAGE_NOT_FOUND,
+// TYPE_NOT_FOUND), which nulls everything up to the nearest nullable field,
+// so TestEveryFieldHasAFastPath's ids that miss would hide the other fields.
+// TestFieldsWhoseArgumentsMustHit selects them with ids that hit.
+var mustHit = map[string]bool{
+	"OpportunityType.moves":      true,
+	"OpportunityType.formSchema": true,
+	"Query.validateOpportunity":  true,
+}
+
+// argumentRoutes reach, on snap, the types only a mustHit field returns,
+// with arguments that hit: the first type that has a stage, and that stage.
+// Nil when snap has no stage.
+func argumentRoutes(snap *opportunity.Snapshot) map[string]argumentRoute {
+	for _, typ := range snap.Types() {
+		if len(typ.AllStages()) == 0 {
+			continue
+		}
+		from := typ.AllStages()[len(typ.AllStages())/2].ID
+		// An unknown field id: an UNKNOWN_FIELD error, whatever the type.
+		validate := fmt.Sprintf(`validateOpportunity(typeId: %d, stageId: %d, values: [{fieldId: -1, value: "x"}])`, typ.TypeID, from)
+		return map[string]argumentRoute{
+			"StageMove":             {route: route{open: fmt.Sprintf("opportunityType(typeId: %d) { moves(from: %d) { ", typ.TypeID, from), close: " } }"}},
+			"OpportunityValidation": {route: route{open: validate + " { ", close: " }"}},
+			"FieldValueError":       {route: route{open: validate + " { errors { ", close: " } }"}},
+			"OpportunityType": {
+				route: route{
+					open: fmt.Sprintf("opportunityType(typeId: %d) { save: formSchema stage: formSchema(stageId: %d) byVariable: formSchema(stageId: $stage) "+
+						"movesByVariable: moves(from: $stage) { to { id } allowed refusal } ", typ.TypeID, from),
+					close: " }",
+				},
+				definitions: "($stage: Int!)",
+				variables:   fmt.Sprintf(`{"stage": %d}`, typ.AllStages()[0].ID),
+			},
+		}
+	}
+	return nil
+}
+
+// argumentRoute is a route with the variables its arguments read.
+type argumentRoute struct {
+	route
+	definitions, variables string
+}
+
+// TestFieldsWhoseArgumentsMustHit: the mustHit fields and the types they
+// return, every field selected, with arguments that hit on each dataset
+// (literals, variables, an absent optional argument), answer as gqlgen does
+// on the fast path; with arguments that miss, the fast path leaves the
+// answer to gqlgen, which reports the error.
+func TestFieldsWhoseArgumentsMustHit(t *testing.T) {
+	ref := newReference(t, defaultLimits(t))
+	schema := ref.schema
+	for _, ds := range datasets(t) {
+		routes := argumentRoutes(ds.snap)
+		if routes == nil {
+			continue // no stage to move from
+		}
+		t.Run("dataset="+ds.name, func(t *testing.T) {
+			for name, r := range routes {
+				selection := ""
+				if name != "OpportunityType" {
+					selection, _ = everyField(schema, schema.Types[name])
+				}
+				q := "query" + r.definitions + " { " + r.open + selection + r.close + " }"
+				t.Run("type="+name, func(t *testing.T) {
+					assertSame(t, ref, ds.snap, identityCase{name: name, query: q, strict: true}, r.variables)
+				})
+			}
+		})
+	}
+	misses := []string{
+		`{ opportunityType(typeId: 1001) { typeId moves(from: 404) { allowed } } }`,
+		`{ opportunityType(typeId: 1001) { typeId formSchema(stageId: 404) } }`,
+		`{ opportunityTypes { typeId } validateOpportunity(typeId: 404, values: []) { valid } }`,
+		`{ validateOpportunity(typeId: 1001, stageId: 404, values: []) { valid } }`,
+	}
+	demo := fetch(t, nil)
+	for _, q := range misses {
+		t.Run(q, func(t *testing.T) {
+			assertSame(t, ref, demo, identityCase{name: q, query: q, errors: true}, "")
+		})
+	}
 }

@@ -169,6 +169,15 @@ func (c *coster) query(o *object) {
 			c.optionalType(f, c.snap.Type(id))
 		case kindQueryDefaultType:
 			c.optionalType(f, c.snap.Default())
+		case kindQueryValidate:
+			// Validated once more by the execution: the input is bounded
+			// by the type's fields, and this is how much it answers.
+			if v, ok := validation(c.snap, f, c.vars); ok {
+				c.add(0, len(f.key))
+				c.validation(f.sub, v)
+			} else {
+				c.key(f, nullBytes) // an error: gqlgen answers it (null)
+			}
 		}
 	}
 }
@@ -220,6 +229,26 @@ func (c *coster) opportunityType(o *object, t *opportunity.Type) {
 			c.optionalField(f, t.Field(id))
 		case kindTypeAllStages:
 			list(c, f, t.AllStages(), (*coster).stage)
+		case kindTypeMoves:
+			id, _ := f.arg.value(c.vars)
+			moves, err := t.Moves(id)
+			if err != nil {
+				c.key(f, nullBytes) // STAGE_NOT_FOUND: null, propagated
+				continue
+			}
+			c.add(1, len(f.key)+2+max(len(moves)-1, 0))
+			for k := range moves {
+				if c.stopped {
+					return
+				}
+				c.move(f.sub, &moves[k])
+			}
+		case kindTypeFormSchema:
+			if form, ok := formSchema(c.snap, t, f, c.vars); ok {
+				c.add(form.Values(), len(f.key)+form.Len())
+			} else {
+				c.key(f, nullBytes)
+			}
 		}
 	}
 }
@@ -282,6 +311,8 @@ func (c *coster) stage(o *object, s *opportunity.Stage) {
 			list(c, f, s.Path(), (*coster).pathStage)
 		case kindStageOpportunityType:
 			c.optionalType(f, s.OpportunityType())
+		case kindStageKind:
+			c.key(f, stringBytes(string(s.Kind())))
 		}
 	}
 }
@@ -397,6 +428,85 @@ func (c *coster) option(o *object, opt *opportunity.FieldOption) {
 			c.key(f, intBytes(opt.ID))
 		case kindOptionName:
 			c.key(f, stringBytes(opt.Name))
+		}
+	}
+}
+
+func (c *coster) move(o *object, m *opportunity.Move) {
+	c.object(o)
+	for i := range o.fields {
+		if c.stopped {
+			return
+		}
+		f := &o.fields[i]
+		switch f.kind {
+		case kindTypename:
+			c.key(f, len(f.typename))
+		case kindMoveTo:
+			c.optionalStage(f, m.To)
+		case kindMoveAllowed:
+			c.key(f, boolBytes(m.Allowed))
+		case kindMoveRefusal:
+			if m.Refusal == nil {
+				c.key(f, nullBytes)
+			} else {
+				c.key(f, stringBytes(string(*m.Refusal)))
+			}
+		case kindMoveRequiredFields:
+			// The target's required fields recur in every type's moves from
+			// each of its stages: counted once per selection and field.
+			c.add(1, len(f.key)+2+max(len(m.RequiredFields)-1, 0))
+			for _, fd := range m.RequiredFields {
+				if c.stopped {
+					return
+				}
+				memo(c, &c.fields, f.sub, fd, (*coster).field)
+			}
+		case kindMoveCustomerFields:
+			list(c, f, m.CustomerFields, (*coster).customerField)
+		}
+	}
+}
+
+func (c *coster) validation(o *object, v *opportunity.Validation) {
+	c.object(o)
+	for i := range o.fields {
+		if c.stopped {
+			return
+		}
+		f := &o.fields[i]
+		switch f.kind {
+		case kindTypename:
+			c.key(f, len(f.typename))
+		case kindValidationValid:
+			c.key(f, boolBytes(v.Valid()))
+		case kindValidationErrors:
+			c.add(1, len(f.key)+2+max(len(v.Errors)-1, 0))
+			for k := range v.Errors {
+				if c.stopped {
+					return
+				}
+				c.fieldValueError(f.sub, &v.Errors[k])
+			}
+		}
+	}
+}
+
+func (c *coster) fieldValueError(o *object, e *opportunity.FieldValueError) {
+	c.object(o)
+	for i := range o.fields {
+		f := &o.fields[i]
+		switch f.kind {
+		case kindTypename:
+			c.key(f, len(f.typename))
+		case kindErrorFieldID:
+			c.key(f, intBytes(e.FieldID))
+		case kindErrorField:
+			c.optionalField(f, e.Field)
+		case kindErrorCode:
+			c.key(f, stringBytes(string(e.Code)))
+		case kindErrorMessage:
+			c.key(f, stringBytes(e.Message))
 		}
 	}
 }

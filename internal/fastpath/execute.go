@@ -19,6 +19,15 @@ type run struct {
 	// done is the execution's context's Done channel (nil: it cannot be
 	// cancelled): each type, stage and field written checks it first.
 	done <-chan struct{}
+	// reference is set where the answer holds an error only gqlgen reports
+	// (ErrNeedsReference): the writers stop, as at an invalid value.
+	reference bool
+}
+
+// needsReference marks the execution for gqlgen and stops the writers.
+func (r *run) needsReference(dst []byte) ([]byte, bool) {
+	r.reference = true
+	return dst, false
 }
 
 // cancelled reports whether the execution's context is done: what was
@@ -72,6 +81,14 @@ func (r *run) query(dst []byte, o *object) ([]byte, bool) {
 			mark := len(dst)
 			dst, ok = r.optionalType(dst, f.sub, r.snap.Default())
 			dst = nullable(dst, mark, ok)
+		case kindQueryValidate:
+			v, valid := validation(r.snap, f, r.vars)
+			if !valid {
+				return r.needsReference(dst)
+			}
+			if dst, ok = r.validation(dst, f.sub, v); !ok {
+				return dst, false
+			}
 		default:
 			panic("fastpath: kind " + strconv.Itoa(int(f.kind)) + " on Query")
 		}
@@ -139,6 +156,28 @@ func (r *run) opportunityType(dst []byte, o *object, t *opportunity.Type) ([]byt
 			dst, ok = nullable(dst, mark, ok && valid), true
 		case kindTypeAllStages:
 			dst, ok = listOf(r, dst, f.sub, t.AllStages(), (*run).stage)
+		case kindTypeMoves:
+			id, valid := f.arg.value(r.vars)
+			moves, err := t.Moves(id)
+			if !valid || err != nil {
+				return r.needsReference(dst)
+			}
+			dst = append(dst, '[')
+			for k := range moves {
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				if dst, ok = r.move(dst, f.sub, &moves[k]); !ok {
+					return dst, false
+				}
+			}
+			dst = append(dst, ']')
+		case kindTypeFormSchema:
+			form, valid := formSchema(r.snap, t, f, r.vars)
+			if !valid {
+				return r.needsReference(dst)
+			}
+			dst = form.AppendTo(dst)
 		default:
 			panic("fastpath: kind " + strconv.Itoa(int(f.kind)) + " on OpportunityType")
 		}
@@ -204,6 +243,8 @@ func (r *run) stage(dst []byte, o *object, s *opportunity.Stage) ([]byte, bool) 
 			} else {
 				ok = false
 			}
+		case kindStageKind:
+			dst = appendString(dst, string(s.Kind()))
 		default:
 			panic("fastpath: kind " + strconv.Itoa(int(f.kind)) + " on Stage")
 		}

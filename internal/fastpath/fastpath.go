@@ -48,7 +48,15 @@ type Plan struct {
 	// readsVariables: an argument or a condition reads a variable, so the
 	// answer (and its cost) may differ with the variables.
 	readsVariables bool
+	// mayNeedReference: ExecuteContext may answer ErrNeedsReference.
+	mayNeedReference bool
 }
+
+// MayNeedReference reports whether ExecuteContext can return
+// ErrNeedsReference for this operation (it selects a field whose resolver
+// fails on an unknown stage or type), so that the caller can budget for
+// gqlgen executing it.
+func (p *Plan) MayNeedReference() bool { return p.mayNeedReference }
 
 // ReadsVariables reports whether the operation's answer can depend on its
 // variables (an argument or an @skip/@include condition reads one); when
@@ -110,10 +118,11 @@ func compile(schema *ast.Schema, doc *ast.QueryDocument, operationName string, f
 		return nil, fmt.Errorf("%w: @skip/@include read %d variables; at most %d are planned", ErrUnsupported, len(ch.conds), maxConditions)
 	}
 	p := &Plan{
-		conds:          ch.conds,
-		trees:          make([]atomic.Pointer[object], pow3(len(ch.conds))),
-		c:              c,
-		readsVariables: ch.readsVariables || len(ch.conds) > 0,
+		conds:            ch.conds,
+		trees:            make([]atomic.Pointer[object], pow3(len(ch.conds))),
+		c:                c,
+		readsVariables:   ch.readsVariables || len(ch.conds) > 0,
+		mayNeedReference: ch.mayNeedReference,
 	}
 	p.compileBoolean()
 	return p, nil
@@ -144,7 +153,9 @@ func (p *Plan) compileBoolean() {
 // propagated to the nearest nullable field; the errors themselves are not
 // reported. The one place gqlgen has no data to match is a null
 // @skip/@include variable read by the root selection, where its executor
-// panics: Execute writes null there.
+// panics: Execute writes null there. Where an answer holds an error only
+// gqlgen reports (ErrNeedsReference: an unknown stage for moves, say),
+// Execute returns dst as it was; ExecuteContext tells it apart.
 func (p *Plan) Execute(dst []byte, snap *opportunity.Snapshot, vars map[string]any) []byte {
 	out, _ := p.ExecuteContext(context.Background(), dst, snap, vars)
 	return out
@@ -152,7 +163,9 @@ func (p *Plan) Execute(dst []byte, snap *opportunity.Snapshot, vars map[string]a
 
 // ExecuteContext is Execute stopping early when ctx is done (its deadline
 // passed, its client gone): each list checks at every element, and ctx's
-// error is returned with output that must be discarded.
+// error is returned with output that must be discarded. Where the answer
+// holds an error only gqlgen reports it stops too, and returns dst as it was
+// with ErrNeedsReference: the caller executes the operation with gqlgen.
 func (p *Plan) ExecuteContext(ctx context.Context, dst []byte, snap *opportunity.Snapshot, vars map[string]any) ([]byte, error) {
 	if p.costOnly {
 		panic("fastpath: Execute on a plan made by CompileCost")
@@ -161,6 +174,12 @@ func (p *Plan) ExecuteContext(ctx context.Context, dst []byte, snap *opportunity
 	start := len(dst)
 	r := run{snap: snap, vars: vars, done: ctx.Done()}
 	dst, ok := r.query(dst, root)
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if r.reference {
+		return dst[:start], ErrNeedsReference
+	}
 	if !ok {
 		// A non-null root field is null, or the root selection itself could
 		// not be collected: the whole data is null.

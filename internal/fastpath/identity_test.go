@@ -35,6 +35,11 @@ type identityCase struct {
 	// float64s decodes the variables' numbers as float64, as json.Unmarshal
 	// does, instead of json.Number.
 	float64s bool
+	// strict requires the fast path to answer, never to leave the answer
+	// to gqlgen (ErrNeedsReference). Without it, a case whose ids a dataset
+	// does not have (a README example's stage, on the large dataset) may be
+	// answered by gqlgen, with the error that made the fast path defer.
+	strict bool
 }
 
 // TestSameDataAsGqlgen runs every case on every dataset, with each of its
@@ -95,18 +100,25 @@ func TestSameDataOnBrokenSnapshots(t *testing.T) {
 func assertSame(t *testing.T, ref *reference, snap *opportunity.Snapshot, c identityCase, vars string) {
 	t.Helper()
 	resp := ref.response(t, snap, c.query, c.operation, c.decode(t, vars))
+	plan, opVars, ok := ref.plan(t, c.query, c.operation, c.decode(t, vars))
+	if !ok || plan == nil {
+		t.Fatalf("variables %s: the fast path does not plan the operation (refused: %v)", vars, !ok)
+	}
+	got, deferred := execute(t, plan, snap, opVars)
+	if deferred && len(resp.Errors) > 0 && !c.errors && !c.strict {
+		return // gqlgen answers it, with the error that made the fast path defer
+	}
 	if len(resp.Errors) > 0 != c.errors {
 		t.Fatalf("variables %s: gqlgen answered errors %v, want errors: %v", vars, resp.Errors, c.errors)
 	}
 	if resp.Data == nil {
 		t.Fatalf("variables %s: gqlgen answered no data", vars)
 	}
-	plan, opVars, ok := ref.plan(t, c.query, c.operation, c.decode(t, vars))
-	if !ok || plan == nil {
-		t.Fatalf("variables %s: the fast path does not plan the operation (refused: %v)", vars, !ok)
+	if deferred && c.strict {
+		t.Fatalf("variables %s: the fast path left the answer to gqlgen", vars)
 	}
-	if got := plan.Execute(nil, snap, opVars); !bytes.Equal(got, resp.Data) {
-		t.Errorf("variables %s: %s", vars, difference(resp.Data, got))
+	if !sameAnswer(resp, got, deferred) {
+		t.Errorf("variables %s: deferred to gqlgen %v; %s", vars, deferred, difference(resp.Data, got))
 	}
 }
 

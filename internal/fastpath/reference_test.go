@@ -1,6 +1,7 @@
 package fastpath_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -60,7 +61,37 @@ func fastData(t testing.TB, snap *opportunity.Snapshot, query string, vars map[s
 	if plan == nil {
 		t.Skip("fastpath.Compile: the operation is unsupported")
 	}
-	return plan.Execute(nil, snap, opVars)
+	data, deferred := execute(t, plan, snap, opVars)
+	if deferred {
+		t.Skip("the fast path leaves the answer to gqlgen (ErrNeedsReference)")
+	}
+	return data
+}
+
+// execute runs plan as graph.Executor does: the fast path's data, or
+// deferred where the fast path leaves the answer to gqlgen
+// (ErrNeedsReference), whose response the service then serves.
+func execute(t testing.TB, plan *fastpath.Plan, snap *opportunity.Snapshot, vars map[string]any) (data []byte, deferred bool) {
+	t.Helper()
+	out, err := plan.ExecuteContext(context.Background(), nil, snap, vars)
+	switch {
+	case errors.Is(err, fastpath.ErrNeedsReference):
+		return nil, true
+	case err != nil:
+		t.Fatalf("ExecuteContext: %v", err)
+	}
+	return out, false
+}
+
+// sameAnswer reports whether the service's answer by the fast path is
+// gqlgen's: the same data, or, where the fast path deferred to gqlgen, an
+// answer with the errors that made it defer (deferring without them would
+// be a fast path that gives up for nothing).
+func sameAnswer(resp *graphql.Response, data []byte, deferred bool) bool {
+	if deferred {
+		return len(resp.Errors) > 0
+	}
+	return bytes.Equal(data, resp.Data)
 }
 
 func defaultLimits(t testing.TB) limits.Limits {

@@ -217,3 +217,44 @@ func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, er
 	l.lookups.Add(1)
 	return l.fieldLoader().Load(ctx, fieldKey{typeID, fieldID})()
 }
+
+// FormSchema returns type typeID's form schema to enter stage stageID (to
+// save, when nil), built once per snapshot (opportunity.Snapshot.Rules).
+func FormSchema(ctx context.Context, typeID int, stageID *int) (*opportunity.Form, error) {
+	rules, err := rulesFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rules.Form(typeID, stageID)
+}
+
+// ValidateOpportunity checks values against type typeID's fields and, when
+// stageID is not nil, that stage's required fields. Nil entries (which
+// GraphQL's non-null list elements rule out) are skipped.
+func ValidateOpportunity(ctx context.Context, typeID int, stageID *int, values []*opportunity.FieldValue) (*opportunity.Validation, error) {
+	rules, err := rulesFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]opportunity.FieldValue, 0, len(values))
+	for _, v := range values {
+		if v != nil {
+			in = append(in, *v)
+		}
+	}
+	return rules.Validate(typeID, stageID, in)
+}
+
+// rulesFor returns the request's snapshot's rules.
+func rulesFor(ctx context.Context) (*opportunity.Validator, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rules, _ := snap.Rules()
+	return rules, nil
+}

@@ -1,9 +1,12 @@
 package opportunity
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // FormSchemaDialect is the JSON Schema draft every form schema declares.
@@ -31,6 +34,115 @@ func (r *Validator) FormSchema(typeID int, stageID *int) (map[string]any, error)
 		return tr.save, nil
 	}
 	return tr.stages[st.ID], nil
+}
+
+// Form returns the form schema FormSchema returns, encoded as JSON, as the
+// GraphQL layer serves it: byte for byte json.Marshal of FormSchema's map
+// (a test holds it to that), built with the Validator and shared.
+func (r *Validator) Form(typeID int, stageID *int) (*Form, error) {
+	tr, st, err := r.lookup(typeID, stageID)
+	if err != nil {
+		return nil, fmt.Errorf("form schema: %w", err)
+	}
+	if st == nil {
+		return tr.saveForm, nil
+	}
+	return tr.stageForms[st.ID], nil
+}
+
+// Form is one form schema encoded as JSON. Its forms' property schemas are a
+// type's largest part and the same in all of them, so they are encoded once
+// per type, on first use, and each form holds only its own head and tail:
+// a type of 150 fields and 30 stages holds one encoding of its properties
+// (tens of KiB), not 31.
+type Form struct {
+	// head is everything before the properties' object, tail everything
+	// after it; values counts the JSON values in both.
+	head, tail []byte
+	values     int
+	props      func() encoded
+}
+
+// encoded is a JSON encoding and the number of JSON values in it.
+type encoded struct {
+	b      []byte
+	values int
+}
+
+// Len is the length of the encoding in bytes.
+func (f *Form) Len() int { return len(f.head) + len(f.props().b) + len(f.tail) }
+
+// Values counts the JSON values of the encoding: every object, array,
+// element and scalar, as a cost model counts an answer's.
+func (f *Form) Values() int { return f.values + f.props().values }
+
+// AppendTo appends the encoding to dst.
+func (f *Form) AppendTo(dst []byte) []byte {
+	dst = append(dst, f.head...)
+	dst = append(dst, f.props().b...)
+	return append(dst, f.tail...)
+}
+
+// WriteTo writes the encoding to w.
+func (f *Form) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, b := range [][]byte{f.head, f.props().b, f.tail} {
+		m, err := w.Write(b)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// newForm encodes a form map built by buildForms around the type's shared
+// properties, in json.Marshal's key order (sorted).
+func newForm(m map[string]any, props func() encoded) *Form {
+	enc := func(v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic("opportunity: encode form schema: " + err.Error()) // strings and slices of strings always encode
+		}
+		return b
+	}
+	f := &Form{props: props}
+	f.head = append(f.head, `{"$schema":`...)
+	f.head = append(f.head, enc(m["$schema"])...)
+	f.head = append(f.head, `,"additionalProperties":false,"description":`...)
+	f.head = append(f.head, enc(m["description"])...)
+	f.head = append(f.head, `,"properties":`...)
+	f.tail = append(f.tail, `,"required":`...)
+	f.tail = append(f.tail, enc(m["required"])...)
+	f.tail = append(f.tail, `,"title":`...)
+	f.tail = append(f.tail, enc(m["title"])...)
+	f.tail = append(f.tail, `,"type":"object"}`...)
+	// The object, $schema, additionalProperties, description, title, type,
+	// and the required list with its elements.
+	f.values = 6 + countValues(m["required"])
+	return f
+}
+
+// countValues counts the JSON values of a form schema's parts as built here.
+func countValues(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := 1
+		for _, e := range v {
+			n += countValues(e)
+		}
+		return n
+	case []any:
+		n := 1
+		for _, e := range v {
+			n += countValues(e)
+		}
+		return n
+	case []string:
+		return 1 + len(v)
+	default:
+		return 1
+	}
 }
 
 // buildForms builds the save schema and one per stage. The properties are
@@ -62,9 +174,18 @@ func (tr *typeRules) buildForms() {
 			"additionalProperties": false,
 		}
 	}
+	encodedProps := sync.OnceValue(func() encoded {
+		b, err := json.Marshal(props)
+		if err != nil {
+			panic("opportunity: encode form schema properties: " + err.Error()) // maps of strings, ints and bools always encode
+		}
+		return encoded{b, countValues(props)}
+	})
 	tr.save = form(t.TypeName,
 		fmt.Sprintf("The values an opportunity of type %d must carry to be saved; keys are field ids.", t.TypeID), required)
+	tr.saveForm = newForm(tr.save, encodedProps)
 	tr.stages = make(map[int]map[string]any, len(t.allStages))
+	tr.stageForms = make(map[int]*Form, len(t.allStages))
 	for _, st := range t.allStages {
 		if _, dup := tr.stages[st.ID]; dup {
 			continue
@@ -78,6 +199,7 @@ func (tr *typeRules) buildForms() {
 		}
 		tr.stages[st.ID] = form(t.TypeName+" / "+st.Name,
 			fmt.Sprintf("The values an opportunity of type %d must carry to enter stage %d; keys are field ids.", t.TypeID, st.ID), req)
+		tr.stageForms[st.ID] = newForm(tr.stages[st.ID], encodedProps)
 	}
 }
 

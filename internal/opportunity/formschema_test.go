@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 )
 
 // compileForm compiles a form schema the way a client gets it: as JSON.
@@ -324,4 +325,81 @@ func TestDemoDatasetForms(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFormEncoding: Form is json.Marshal of FormSchema's map, byte for byte,
+// and counts its JSON values as decoding it does, for every form of the
+// test types, the demo and a large configuration (HTML-escaped titles, a
+// pattern with metacharacters, stages with no required field of their own).
+func TestFormEncoding(t *testing.T) {
+	datasets := []struct {
+		name  string
+		types []*opportunity.Type
+	}{
+		{"test types", newValidator(t).Snapshot().Types()},
+		{"demo", demoTypes(t)},
+		{"large", decodeTypes(t, simulator.LargeDataset(4, 6, 20))},
+	}
+	for _, ds := range datasets {
+		t.Run(ds.name, func(t *testing.T) {
+			snap := opportunity.NewSnapshot(ds.types, ds.name)
+			v, _ := snap.Rules()
+			for _, typ := range ds.types {
+				stages := []*int{nil}
+				for _, s := range typ.AllStages() {
+					stages = append(stages, &s.ID)
+				}
+				for _, stage := range stages {
+					m, err := v.FormSchema(typ.TypeID, stage)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f, err := v.Form(typ.TypeID, stage)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := json.Marshal(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := f.AppendTo([]byte("prefix"))
+					if !bytes.Equal(got[len("prefix"):], want) {
+						t.Fatalf("type %d, stage %v: Form =\n%s\nwant json.Marshal =\n%s", typ.TypeID, stage, got[len("prefix"):], want)
+					}
+					var w bytes.Buffer
+					if n, err := f.WriteTo(&w); err != nil || n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) || f.Len() != len(want) {
+						t.Fatalf("type %d, stage %v: WriteTo wrote %d bytes (%v), Len %d; want %d", typ.TypeID, stage, n, err, f.Len(), len(want))
+					}
+					if got, want := f.Values(), jsonValues(t, want); got != want {
+						t.Fatalf("type %d, stage %v: Values = %d, want %d", typ.TypeID, stage, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// jsonValues counts the JSON values of a document by decoding it.
+func jsonValues(t *testing.T, doc []byte) int {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	var count func(any) int
+	count = func(v any) int {
+		n := 1
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				n += count(e)
+			}
+		case []any:
+			for _, e := range v {
+				n += count(e)
+			}
+		}
+		return n
+	}
+	return count(v)
 }

@@ -3,6 +3,7 @@ package opportunity
 import (
 	"cmp"
 	"slices"
+	"sync"
 )
 
 // Snapshot is one fetched configuration with its indexes. It is immutable once
@@ -12,6 +13,8 @@ type Snapshot struct {
 	byID        map[int]*Type
 	defaultType *Type
 	version     string
+	// rules builds the snapshot's Validator once, on first use (see Rules).
+	rules func() (*Validator, []*PatternError)
 }
 
 // NewSnapshot indexes types (in upstream order) and takes ownership of them:
@@ -37,6 +40,7 @@ func NewSnapshot(types []*Type, version string) *Snapshot {
 		}
 		indexType(t)
 	}
+	s.rules = sync.OnceValues(func() (*Validator, []*PatternError) { return NewValidator(s) })
 	return s
 }
 
@@ -102,3 +106,11 @@ func (s *Snapshot) Field(typeID, fieldID int) *Field {
 
 // Version identifies the configuration's content.
 func (s *Snapshot) Version() string { return s.version }
+
+// Rules returns the snapshot's value and form rules (NewValidator), built
+// once on first use and shared by every request, and the patterns it skipped
+// because RE2 cannot compile them. Building takes milliseconds on a large
+// configuration (compiling patterns, building form schemas), so the
+// configuration source calls it when a version arrives, off the request path,
+// and logs the skipped patterns there, once.
+func (s *Snapshot) Rules() (*Validator, []*PatternError) { return s.rules() }

@@ -11,7 +11,7 @@ import (
 // decodeTypes reads a wire dataset straight into domain types: their field
 // names match the wire's keys but for case, which encoding/json ignores. The
 // client's own decoding (internal/tanmarket) is not what is measured here.
-func decodeTypes(b *testing.B, data []byte) []*opportunity.Type {
+func decodeTypes(b testing.TB, data []byte) []*opportunity.Type {
 	b.Helper()
 	var types []*opportunity.Type
 	if err := json.Unmarshal(data, &types); err != nil {

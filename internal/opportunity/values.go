@@ -127,6 +127,9 @@ type typeRules struct {
 	// stage by id; built by buildForms.
 	save   map[string]any
 	stages map[int]map[string]any
+	// saveForm and stageForms are the same, encoded (Form).
+	saveForm   *Form
+	stageForms map[int]*Form
 }
 
 // valueShape is how a field's value is checked.
