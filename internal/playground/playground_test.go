@@ -24,6 +24,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
 
 // newServer mounts the handler the way internal/server does: the page at /
@@ -306,6 +307,15 @@ func TestDefaultTabs(t *testing.T) {
 		{"pipeline", "Pipeline", []string{"$typeId: Int! = 1001", "allStages", "depth", "possibility", "path", "children"}, map[string]any{"typeId": 1001.0}},
 		{"field lookup", "FieldLookup", []string{"opportunityType(typeId: 1001)", "field(id: 104)", "options"}, nil},
 		{"default type's fields", "DefaultTypeFields", []string{"defaultOpportunityType", "fields"}, nil},
+		{"moves", "Moves", []string{"$typeId: Int! = 1001", "$from: Int! = 2002", "moves(from: $from)", "kind", "allowed", "refusal", "requiredFields", "customerFields"},
+			map[string]any{"typeId": 1001.0, "from": 2002.0}},
+		{"form schema", "FormSchema", []string{"save: formSchema\n", "enter: formSchema(stageId: 2003)"}, map[string]any{"typeId": 1001.0}},
+		{"validate opportunity", "ValidateOpportunity", []string{"validateOpportunity(typeId: $typeId, stageId: $stageId, values: $values)", "valid", "errors", "code", "message"},
+			map[string]any{"typeId": 1001.0, "stageId": 2003.0, "values": []any{
+				map[string]any{"fieldId": 101.0, "value": "签"},
+				map[string]any{"fieldId": 102.0, "value": "12.345"},
+				map[string]any{"fieldId": 104.0, "value": "10401"},
+			}}},
 	}
 	if len(tests) != len(cfg.Tabs) {
 		t.Errorf("%d tabs, want %d", len(cfg.Tabs), len(tests))
@@ -344,6 +354,65 @@ func TestDefaultTabs(t *testing.T) {
 			quoted, _ := json.Marshal(tab.Query)
 			if !bytes.Contains(page, bytes.Trim(quoted, `"`)[:40]) {
 				t.Error("query not found in the page")
+			}
+		})
+	}
+}
+
+// TestDefaultTabsAnswer runs every tab, with its variables, on the whole
+// service over the demo dataset: a tab must answer data without errors, and
+// the rules tabs the answers their comments describe.
+func TestDefaultTabsAnswer(t *testing.T) {
+	stack := teststack.New(t, teststack.Options{})
+	// want are fragments of the data's JSON, as the service writes it
+	// (fields in selection order).
+	want := map[string][]string{
+		"Moves": {
+			`{"to":{"id":2002,"name":"需求确定","kind":"OPEN"},"allowed":false,"refusal":"SAME_STAGE",`,
+			`{"to":{"id":2003,"name":"方案报价","kind":"OPEN"},"allowed":true,"refusal":null,` +
+				`"requiredFields":[{"id":102,"name":"预计成交金额"},{"id":103,"name":"预计成交日期"},{"id":105,"name":"意向产品"}]`,
+			`{"to":{"id":2004,"name":"商务谈判","kind":"OPEN"},"allowed":false,"refusal":"SKIP_NOT_ALLOWED",`,
+			`{"to":{"id":2005,"name":"赢单","kind":"WON"},`,
+			`{"to":{"id":2006,"name":"输单","kind":"LOST"},`,
+		},
+		"FormSchema": {
+			`"save":{"$schema":"https://json-schema.org/draft/2020-12/schema",`,
+			`"required":["101","102","103","104"],`,
+			`"required":["101","102","103","104","105"],"title":"标准销售商机 / 方案报价","type":"object"}`,
+		},
+		"ValidateOpportunity": {
+			`"valid":false,`,
+			`{"fieldId":101,"code":"TOO_SHORT",`,
+			`{"fieldId":102,"code":"SCALE_EXCEEDED",`,
+			`{"fieldId":103,"code":"REQUIRED",`,
+			`{"fieldId":105,"code":"REQUIRED",`,
+		},
+	}
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
+	for _, tab := range playground.DefaultTabs() {
+		doc, errs := gqlparser.LoadQuery(schema, tab.Query)
+		if len(errs) > 0 || len(doc.Operations) != 1 {
+			t.Fatalf("tab does not validate (TestDefaultTabs says why):\n%s", tab.Query)
+		}
+		name := doc.Operations[0].Name
+		t.Run(name, func(t *testing.T) {
+			var vars map[string]any
+			if tab.Variables != "" {
+				if err := json.Unmarshal([]byte(tab.Variables), &vars); err != nil {
+					t.Fatalf("variables are not JSON: %v", err)
+				}
+			}
+			resp := stack.Query(t, tab.Query, vars)
+			if resp.Status != http.StatusOK || len(resp.Errors) > 0 || len(resp.Data) == 0 || string(resp.Data) == "null" {
+				t.Fatalf("HTTP %d, want data without errors: %s", resp.Status, resp.Body)
+			}
+			if strings.Contains(string(resp.Data), `"opportunityType":null`) {
+				t.Errorf("a type the tab names is not in the demo data: %s", resp.Data)
+			}
+			for _, w := range want[name] {
+				if !strings.Contains(string(resp.Data), w) {
+					t.Errorf("data lacks %s:\n%s", w, resp.Data)
+				}
 			}
 		})
 	}

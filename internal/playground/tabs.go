@@ -95,5 +95,73 @@ query DefaultTypeFields {
   }
 }
 `},
+		{Query: `# Where an opportunity can go next (阶段推进): every stage
+# of the type as a move from stage $from, whether the type's
+# flags allow it and why not (refusal), and what must be
+# filled to enter it. In the demo data, type 1001 does not
+# allow skipping, so from 2002 (需求确定) 2004 is refused.
+query Moves($typeId: Int! = 1001, $from: Int! = 2002) {
+  opportunityType(typeId: $typeId) {
+    typeName
+    moves(from: $from) {
+      to {
+        id
+        name
+        kind
+      }
+      allowed
+      refusal
+      requiredFields {
+        id
+        name
+      }
+      customerFields {
+        fieldId
+        name
+      }
+    }
+  }
+}
+`, Variables: `{ "typeId": 1001, "from": 2002 }`},
+		{Query: `# The form (表单) of a type as a JSON Schema (draft
+# 2020-12), keyed by field id: save is what saving needs,
+# enter what entering stage 2003 (方案报价) needs on top.
+# Feed either to any JSON Schema validator or form library.
+query FormSchema($typeId: Int! = 1001) {
+  opportunityType(typeId: $typeId) {
+    typeName
+    save: formSchema
+    enter: formSchema(stageId: 2003)
+  }
+}
+`, Variables: `{ "typeId": 1001 }`},
+		{Query: `# Checks a form's values (校验商机字段) against the type's
+# fields and, with stageId, the stage's required fields;
+# nothing is written. In the variables, 101 is too short,
+# 102 has too many decimals and 104 is a valid option; 103
+# (required by the type) and 105 (by stage 2003, 方案报价)
+# are missing, so they are REQUIRED.
+query ValidateOpportunity($typeId: Int!, $stageId: Int, $values: [FieldValueInput!]!) {
+  validateOpportunity(typeId: $typeId, stageId: $stageId, values: $values) {
+    valid
+    errors {
+      fieldId
+      code
+      message
+      field {
+        name
+      }
+    }
+  }
+}
+`, Variables: `{
+  "typeId": 1001,
+  "stageId": 2003,
+  "values": [
+    { "fieldId": 101, "value": "签" },
+    { "fieldId": 102, "value": "12.345" },
+    { "fieldId": 104, "value": "10401" }
+  ]
+}`},
 	}
 }

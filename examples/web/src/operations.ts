@@ -23,6 +23,7 @@ export const PipelineDocument = graphql(`
       typeName
       allowSkip
       allowGoBack
+      allowInvalidGoBack
       allStages {
         id
         name
@@ -34,6 +35,7 @@ export const PipelineDocument = graphql(`
         requiredOppTypeFields {
           id
           name
+          required
           field {
             id
             type
@@ -91,6 +93,60 @@ export const DefaultTypeDocument = graphql(`
         name
         type
         required
+        maxUnicode
+        pattern
+        options {
+          id
+        }
+      }
+    }
+  }
+`);
+
+/**
+ * Every stage of a type as a move from stage `from` (阶段推进): whether the
+ * type's flags allow it, why not, and what must be filled to enter it.
+ */
+export const MovesDocument = graphql(`
+  query Moves($typeId: Int!, $from: Int!) {
+    opportunityType(typeId: $typeId) {
+      moves(from: $from) {
+        to {
+          id
+          name
+          kind
+        }
+        allowed
+        refusal
+        requiredFields {
+          id
+          name
+        }
+        customerFields {
+          fieldId
+          name
+        }
+      }
+    }
+  }
+`);
+
+/**
+ * Checks an opportunity's values (校验商机字段) against its type's fields and,
+ * with stageId, the fields that stage requires. Nothing is written.
+ */
+export const ValidateOpportunityDocument = graphql(`
+  query ValidateOpportunity($typeId: Int!, $stageId: Int, $values: [FieldValueInput!]!) {
+    validateOpportunity(typeId: $typeId, stageId: $stageId, values: $values) {
+      valid
+      errors {
+        fieldId
+        field {
+          id
+          name
+        }
+        code
+        message
       }
     }
   }
