@@ -21,14 +21,38 @@ const Path = "/explorer"
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 	"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// Query is the one GraphQL operation the page sends (operation name
-// ExplorerPipelines). With trusted documents, list it in the manifest.
+// Query is the GraphQL operation the page sends first, on load (operation
+// name ExplorerPipelines); Operations lists it with the others.
 //
 //go:embed assets/pipeline.graphql
 var Query string
 
 //go:embed assets/index.html assets/explorer.css assets/explorer.js
+//go:embed assets/moves.graphql assets/form.graphql assets/validate.graphql
 var assets embed.FS
+
+// Operation is one GraphQL operation the page sends: one document holding
+// one operation, sent by POST with Name as its operationName.
+type Operation struct {
+	// Name is the operation's name, e.g. ExplorerMoves.
+	Name string
+	// Document is the GraphQL document, byte for byte as the page sends it.
+	Document string
+}
+
+// Operations lists every operation the page sends, in the order a user meets
+// them: ExplorerPipelines (Query) on load, ExplorerMoves when a stage is
+// picked, ExplorerForm when the form opens or its stage changes, and
+// ExplorerValidate when the form is checked with the service. With trusted
+// documents (PERSISTED_QUERIES_ONLY), list every Document in the manifest.
+func Operations() []Operation {
+	return []Operation{
+		{"ExplorerPipelines", Query},
+		{"ExplorerMoves", string(mustRead("assets/moves.graphql"))},
+		{"ExplorerForm", string(mustRead("assets/form.graphql"))},
+		{"ExplorerValidate", string(mustRead("assets/validate.graphql"))},
+	}
+}
 
 // asset is one response body, prepared once.
 type asset struct {
@@ -42,15 +66,23 @@ func newAsset(contentType string, body []byte) asset {
 	return asset{contentType: contentType, body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
-// Handler serves the explorer page at Path, which POSTs Query to endpoint
-// (e.g. "/query"), and its stylesheet and script at Path/explorer.css and
-// Path/explorer.js. Mount it at both Path and Path + "/*".
+// Handler serves the explorer page at Path, which POSTs its Operations to
+// endpoint (e.g. "/query"), and its stylesheet and script at
+// Path/explorer.css and Path/explorer.js. Mount it at both Path and
+// Path + "/*".
 func Handler(endpoint string) http.Handler {
 	page := template.Must(template.ParseFS(assets, "assets/index.html"))
 	var index bytes.Buffer
+	// The page carries every document in an attribute of #app, escaped by
+	// html/template, so the script needs no request (and no inline code) to
+	// learn them.
+	ops := Operations()
+	data := struct{ Base, Endpoint, Query, Moves, Form, Validate string }{
+		Path, endpoint, ops[0].Document, ops[1].Document, ops[2].Document, ops[3].Document,
+	}
 	// The template and its data are fixed here, so executing it cannot fail
 	// except through a bug, which Must-style panics surface at start-up.
-	if err := page.Execute(&index, struct{ Base, Endpoint, Query string }{Path, endpoint, Query}); err != nil {
+	if err := page.Execute(&index, data); err != nil {
 		panic("explorer: render index.html: " + err.Error())
 	}
 	files := map[string]asset{

@@ -189,6 +189,10 @@ func sampleVariables(defs ast.VariableDefinitionList) []string {
 			s = []string{"1001", "1002", "2001", "104", "1001001", "1", "10", "7", "404", "-7"}
 		case "Boolean":
 			s = []string{"true", "false"}
+		case "FieldValueInput":
+			// Values for demo type 1001's fields, good and bad; on other
+			// types, unknown fields.
+			s = []string{`[{"fieldId": 101, "value": "签"}, {"fieldId": 104, "value": "10401"}, {"fieldId": 105, "values": ["10501"]}]`, `[]`}
 		}
 		if !d.Type.NonNull || d.DefaultValue != nil {
 			s = append(s, "") // absent
@@ -212,7 +216,11 @@ func sampleVariables(defs ast.VariableDefinitionList) []string {
 	}
 	out := []string{object(first)}
 	for i, d := range defs {
-		for _, v := range samples(d)[1:] {
+		s := samples(d)
+		if len(s) < 2 {
+			continue
+		}
+		for _, v := range s[1:] {
 			values := append([]string(nil), first...)
 			values[i] = v
 			out = append(out, object(values))

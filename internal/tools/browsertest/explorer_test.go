@@ -10,9 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/signature"
@@ -489,6 +493,433 @@ func TestExplorerErrorState(t *testing.T) {
 	injected, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`document.querySelector('main img, main b') !== null || window.__xss !== undefined`))
 	if err != nil || injected {
 		t.Errorf("data became markup: %v %v", injected, err)
+	}
+	if p := tb.problems(); len(p) > 0 {
+		t.Errorf("console:\n%s", strings.Join(p, "\n"))
+	}
+	if c := tb.cspViolations(t); len(c) > 0 {
+		t.Errorf("CSP violations:\n%s", strings.Join(c, "\n"))
+	}
+}
+
+// What the pipeline shows of the moves from the picked stage, per stage card,
+// and what the form panel shows, read through their data-testid hooks.
+type (
+	viewMove struct {
+		ID       int      `json:"id"`
+		Kind     string   `json:"kind"`     // the kind badge's data-kind
+		KindText string   `json:"kindText"` // and its text
+		Pressed  string   `json:"pressed"`  // the stage button's aria-pressed
+		Move     string   `json:"move"`     // data-move: from, allowed, refused; "" before a pick
+		Refusal  string   `json:"refusal"`  // data-move-refusal
+		Hidden   bool     `json:"hidden"`   // whether the card's move box is hidden
+		Verdict  string   `json:"verdict"`  // the move box's verdict line
+		Required []string `json:"required"` // the fields to fill to enter, for an allowed move
+	}
+	viewForm struct {
+		Title  string          `json:"title"`
+		Target string          `json:"target"`
+		State  string          `json:"state"` // the status line's data-state
+		Status string          `json:"status"`
+		Fields []viewFormField `json:"fields"`
+	}
+	viewFormField struct {
+		ID       int              `json:"id"`
+		Kind     string           `json:"kind"` // text, select, multi
+		Required bool             `json:"required"`
+		Label    string           `json:"label"`
+		Tag      string           `json:"tag"` // INPUT, TEXTAREA or SELECT; "" for checkboxes
+		Value    string           `json:"value"`
+		Options  int              `json:"options"` // select options, or checkboxes
+		MaxAttr  bool             `json:"maxAttr"` // whether the input has a maxlength attribute
+		Invalid  string           `json:"invalid"` // aria-invalid
+		Count    string           `json:"count"`   // the code-point counter, "21/20"
+		Errors   []viewFieldError `json:"errors"`
+	}
+	viewFieldError struct {
+		Source  string `json:"source"` // client or service
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+)
+
+const readMovesJS = `Array.from(document.querySelectorAll('[data-testid="stage"]'), (s) => {
+  const txt = (sel) => { const e = s.querySelector(sel); return e ? e.textContent.trim() : ''; };
+  const kind = s.querySelector('[data-testid="stage-kind"]');
+  const move = s.querySelector('[data-testid="stage-move"]');
+  return {
+    id: Number(s.dataset.stageId), kind: kind ? kind.dataset.kind : '', kindText: kind ? kind.textContent.trim() : '',
+    pressed: s.querySelector('[data-testid="stage-select"]').getAttribute('aria-pressed'),
+    move: s.dataset.move || '', refusal: s.dataset.moveRefusal || '', hidden: move.hidden,
+    verdict: txt('[data-testid="move-verdict"]'),
+    required: Array.from(s.querySelectorAll('[data-testid="move-required-field"]'), (c) => c.textContent.trim()),
+  };
+})`
+
+const readFormJS = `(() => {
+  const txt = (root, sel) => { const e = root && root.querySelector(sel); return e ? e.textContent.trim() : ''; };
+  const status = document.querySelector('[data-testid="form-status"]');
+  return {
+    title: txt(document, '[data-testid="form-title"]'), target: txt(document, '[data-testid="form-target"]'),
+    state: status ? status.dataset.state : '', status: status ? status.textContent.trim() : '',
+    fields: Array.from(document.querySelectorAll('[data-testid="form-field"]'), (f) => {
+      const input = f.querySelector('[data-testid="form-input"]');
+      const boxes = f.querySelectorAll('[data-testid="form-option"]');
+      const label = f.querySelector('.field-label');
+      return {
+        id: Number(f.dataset.fieldId), kind: f.dataset.kind, required: f.dataset.required === 'true',
+        label: label ? label.firstChild.textContent : '', tag: input ? input.tagName : '', value: input ? input.value : '',
+        options: input && input.tagName === 'SELECT' ? input.options.length - 1 : boxes.length,
+        maxAttr: input ? input.hasAttribute('maxlength') : false,
+        invalid: (input || boxes[0] || f).getAttribute('aria-invalid') || '',
+        count: txt(f, '[data-testid="form-count"]'),
+        errors: Array.from(f.querySelectorAll('[data-testid="field-error"]'), (e) => ({
+          source: e.dataset.source, code: e.dataset.code, message: txt(e, '[data-testid="field-error-message"]') })),
+      };
+    }),
+  };
+})()`
+
+func (tb *tab) moves(t *testing.T) map[int]viewMove {
+	t.Helper()
+	list, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]viewMove](readMovesJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int]viewMove, len(list))
+	for _, m := range list {
+		out[m.ID] = m
+	}
+	return out
+}
+
+func (tb *tab) form(t *testing.T) viewForm {
+	t.Helper()
+	f, err := chromedp.Run(tb.ctx, chromedp.Evaluate[viewForm](readFormJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f viewForm) field(id int) viewFormField {
+	for _, ff := range f.Fields {
+		if ff.ID == id {
+			return ff
+		}
+	}
+	return viewFormField{}
+}
+
+// stageButton selects the button that picks a stage.
+func stageButton(id int) chromedp.CSS {
+	return chromedp.CSS(fmt.Sprintf(`[data-testid="stage"][data-stage-id="%d"] [data-testid="stage-select"]`, id))
+}
+
+// formInput selects a field's input in the form panel.
+func formInput(id int) chromedp.CSS {
+	return chromedp.CSS(fmt.Sprintf(`[data-testid="form-field"][data-field-id="%d"] [data-testid="form-input"]`, id))
+}
+
+// fieldErrorJS is true when field id shows an error from source with code.
+func fieldErrorJS(id int, source, code string) string {
+	return fmt.Sprintf(`document.querySelector('[data-testid="form-field"][data-field-id="%d"] [data-testid="field-error"][data-source="%s"][data-code="%s"]') !== null`, id, source, code)
+}
+
+// noFieldErrorJS is true when field id shows no error at all.
+func noFieldErrorJS(id int) string {
+	return fmt.Sprintf(`document.querySelector('[data-testid="form-field"][data-field-id="%d"]') !== null &&
+  document.querySelector('[data-testid="form-field"][data-field-id="%d"] [data-testid="field-error"]') === null`, id, id)
+}
+
+// TestExplorerMovesAndForm drives the rules front-ends share (moves,
+// formSchema, validateOpportunity) through the page, with introspection off
+// (the page must not need it): picking 需求确定 (2002) of 标准销售商机 (1001,
+// allowSkip false) marks where an opportunity there may move and why not
+// elsewhere; the form for that stage shows a too-long 决策人 (106, at most 20
+// code points) as the page's own error while it is typed, then as the
+// service's, and neither once the value fits.
+func TestExplorerMovesAndForm(t *testing.T) {
+	browser := newBrowser(t)
+	base := startService(t, "INTROSPECTION=false")
+	tb := openTab(t, browser)
+	tb.do(t, chromedp.Navigate(base+"/explorer"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="stage"]`)))
+
+	t.Run("kind badges before a pick", func(t *testing.T) {
+		got := tb.moves(t)
+		want := map[int]string{2001: "OPEN", 2011: "OPEN", 2013: "OPEN", 2002: "OPEN", 2003: "OPEN", 2031: "OPEN", 2004: "OPEN", 2005: "WON", 2006: "LOST"}
+		for id, kind := range want {
+			if m := got[id]; m.Kind != kind || m.KindText != kind {
+				t.Errorf("stage %d kind badge = %q (%q), want %s", id, m.Kind, m.KindText, kind)
+			}
+		}
+		for id, m := range got {
+			if m.Move != "" || !m.Hidden || m.Pressed != "false" {
+				t.Errorf("stage %d before a pick: %+v", id, m)
+			}
+		}
+	})
+
+	tb.do(t, chromedp.Click(stageButton(2002)))
+	tb.waitFor(t, "the moves from 需求确定", `document.querySelector('[data-testid="moves-status"]').dataset.state === 'shown'`)
+
+	t.Run("moves from 需求确定", func(t *testing.T) {
+		got := tb.moves(t)
+		if len(got) != 12 {
+			t.Errorf("%d stage cards, want 12", len(got))
+		}
+		// Spelled out from the rules (README "Rules front-ends share"):
+		// back (初步接洽 and its sub-stages) is allowed by allowGoBack, one
+		// ahead (方案报价 and its sub-stages) always, two or more ahead refused
+		// by allowSkip false, WON and LOST targets included.
+		want := map[int]struct{ move, refusal string }{
+			2001: {"allowed", ""}, 2011: {"allowed", ""}, 2012: {"allowed", ""}, 2013: {"allowed", ""}, 2014: {"allowed", ""},
+			2002: {"from", "SAME_STAGE"},
+			2003: {"allowed", ""}, 2031: {"allowed", ""}, 2032: {"allowed", ""},
+			2004: {"refused", "SKIP_NOT_ALLOWED"}, 2005: {"refused", "SKIP_NOT_ALLOWED"}, 2006: {"refused", "SKIP_NOT_ALLOWED"},
+		}
+		for id, w := range want {
+			m := got[id]
+			if m.Move != w.move || m.Refusal != w.refusal || m.Hidden {
+				t.Errorf("stage %d: move %q refusal %q hidden %v, want %q %q shown", id, m.Move, m.Refusal, m.Hidden, w.move, w.refusal)
+			}
+			if pressed := strconv.FormatBool(id == 2002); m.Pressed != pressed {
+				t.Errorf("stage %d aria-pressed = %q, want %s", id, m.Pressed, pressed)
+			}
+		}
+		if v := got[2004].Verdict; v != "✕ SKIP_NOT_ALLOWED — 此类型不允许跨阶段推进（allowSkip = false）" {
+			t.Errorf("商务谈判's refusal reads %q", v)
+		}
+		if m := got[2003]; m.Verdict != "✓ 可推进到此阶段" || !slices.Equal(m.Required, []string{"预计成交金额", "预计成交日期", "意向产品"}) {
+			t.Errorf("方案报价 = %+v, want allowed with its three required fields", m)
+		}
+		status, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="moves-status"]').textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(status, "需求确定") || !strings.Contains(status, "可推进到 8 个阶段，3 个不允许") {
+			t.Errorf("moves status = %q", status)
+		}
+		if hash, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`location.hash`)); hash != "#type=1001&stage=2002" {
+			t.Errorf("location.hash = %q, want the pick in it", hash)
+		}
+	})
+
+	tb.do(t, chromedp.Click(chromedp.CSS(`[data-testid="form-toggle"]`)), chromedp.WaitVisible(formInput(106)))
+
+	t.Run("the form of 需求确定", func(t *testing.T) {
+		f := tb.form(t)
+		if f.Title != "标准销售商机 / 需求确定" || !strings.Contains(f.Target, "formSchema(stageId: 2002)") || f.State != "idle" {
+			t.Errorf("form title %q, target %q, state %q", f.Title, f.Target, f.State)
+		}
+		var ids, required []int
+		for _, ff := range f.Fields {
+			ids = append(ids, ff.ID)
+			if ff.Required {
+				required = append(required, ff.ID)
+			}
+			if ff.MaxAttr {
+				t.Errorf("field %d has a maxlength attribute: a user could not type too much and see why", ff.ID)
+			}
+			if len(ff.Errors) > 0 {
+				t.Errorf("field %d shows errors before anything was typed: %+v", ff.ID, ff.Errors)
+			}
+		}
+		if want := []int{101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112}; !slices.Equal(ids, want) {
+			t.Errorf("fields %v, want %v", ids, want)
+		}
+		if want := []int{101, 102, 103, 104, 106, 107, 110}; !slices.Equal(required, want) {
+			t.Errorf("required %v, want %v", required, want)
+		}
+		if ff := f.field(106); ff.Label != "决策人" || ff.Tag != "INPUT" || ff.Kind != "text" || ff.Count != "0/20" {
+			t.Errorf("决策人 = %+v", ff)
+		}
+		if ff := f.field(104); ff.Tag != "SELECT" || ff.Kind != "select" || ff.Options != 5 {
+			t.Errorf("商机来源 = %+v, want a select of 5 options", ff)
+		}
+		if ff := f.field(105); ff.Kind != "multi" || ff.Options != 4 {
+			t.Errorf("意向产品 = %+v, want 4 checkboxes", ff)
+		}
+	})
+
+	// 21 code points, typed key by key as a user would (CJK, each a key event
+	// with its text).
+	const tooLong = "诸葛亮司马懿曹孟德刘玄德孙仲谋关云长张翼德"
+	tb.do(t, chromedp.SendKeys(formInput(106), tooLong))
+	tb.waitFor(t, "the page's TOO_LONG on 决策人", fieldErrorJS(106, "client", "TOO_LONG"))
+
+	t.Run("too long, as the page sees it", func(t *testing.T) {
+		f := tb.form(t)
+		ff := f.field(106)
+		if ff.Value != tooLong || ff.Count != "21/20" || ff.Invalid != "true" {
+			t.Errorf("决策人 = %+v", ff)
+		}
+		if len(ff.Errors) != 1 || ff.Errors[0].Message != "至多 20 个字符（Unicode 码点），已输入 21 个" {
+			t.Errorf("决策人 errors = %+v", ff.Errors)
+		}
+		// Untouched required fields say nothing until the form is checked.
+		for _, other := range f.Fields {
+			if other.ID != 106 && len(other.Errors) > 0 {
+				t.Errorf("field %d shows %+v", other.ID, other.Errors)
+			}
+		}
+	})
+
+	tb.do(t, chromedp.Click(chromedp.CSS(`[data-testid="form-check"]`)))
+	tb.waitFor(t, "the service's TOO_LONG on 决策人", fieldErrorJS(106, "service", "TOO_LONG"))
+
+	t.Run("too long, as the service says", func(t *testing.T) {
+		f := tb.form(t)
+		if f.State != "invalid" || !strings.Contains(f.Status, "7 个问题") {
+			t.Errorf("status %q: %q, want invalid with 7 problems", f.State, f.Status)
+		}
+		ff := f.field(106)
+		if len(ff.Errors) != 1 || ff.Errors[0].Message != "决策人 (field 106) allows at most 20 characters (Unicode code points); got 21" {
+			t.Errorf("决策人 errors = %+v, want the service's one", ff.Errors)
+		}
+		// Every required field left blank, as the service says: the type's,
+		// and the stage's, whose message names it.
+		for _, id := range []int{101, 102, 103, 104, 107, 110} {
+			if es := f.field(id).Errors; len(es) != 1 || es[0].Source != "service" || es[0].Code != "REQUIRED" {
+				t.Errorf("field %d errors = %+v, want the service's REQUIRED", id, es)
+			}
+		}
+		if es := f.field(110).Errors; len(es) == 1 && !strings.HasSuffix(es[0].Message, "is required to enter stage 需求确定") {
+			t.Errorf("需求描述 = %q", es[0].Message)
+		}
+		if es := f.field(105).Errors; len(es) != 0 {
+			t.Errorf("意向产品 (optional here) = %+v", es)
+		}
+	})
+
+	// A valid value, in place of the other: 20 code points, one of them
+	// outside the BMP (𠮷, two UTF-16 units), so a check by .length would
+	// call it 21.
+	const fits = "𠮷" + "诸葛亮司马懿曹孟德刘玄德孙仲谋关云长张"
+	if utf8.RuneCountInString(tooLong) != 21 || utf8.RuneCountInString(fits) != 20 || len(utf16.Encode([]rune(fits))) != 21 {
+		t.Fatal("the test's values are not 21 code points, and 20 code points in 21 UTF-16 units")
+	}
+	tb.do(t, chromedp.SendKeys(formInput(106), strings.Repeat("\b", len([]rune(tooLong)))+fits))
+	tb.waitFor(t, "决策人 without the page's error", noFieldErrorJS(106)+
+		` && document.querySelector('[data-testid="form-field"][data-field-id="106"] [data-testid="form-input"]').value === `+testkit.JSONString(fits))
+	// The form asks the service again by itself once it has been asked.
+	tb.waitFor(t, "the service's verdict on the new value",
+		`document.querySelector('[data-testid="form-status"]').dataset.state === 'invalid' && `+noFieldErrorJS(106))
+
+	t.Run("fits", func(t *testing.T) {
+		f := tb.form(t)
+		ff := f.field(106)
+		if ff.Value != fits || ff.Count != "20/20" || ff.Invalid != "false" || len(ff.Errors) != 0 {
+			t.Errorf("决策人 = %+v", ff)
+		}
+		if !strings.Contains(f.Status, "6 个问题") {
+			t.Errorf("status = %q, want the 6 REQUIRED left", f.Status)
+		}
+	})
+
+	t.Run("another stage: the form follows, the values stay", func(t *testing.T) {
+		tb.do(t, chromedp.Click(stageButton(2003)))
+		tb.waitFor(t, "the form of 方案报价", `document.querySelector('[data-testid="form-title"]')?.textContent === '标准销售商机 / 方案报价'`)
+		tb.waitFor(t, "the service's verdict for 方案报价", fieldErrorJS(105, "service", "REQUIRED"))
+		f := tb.form(t)
+		if ff := f.field(106); ff.Value != fits || len(ff.Errors) != 0 {
+			t.Errorf("决策人 = %+v, want its value kept, valid", ff)
+		}
+		if es := f.field(105).Errors; len(es) != 1 || !strings.HasSuffix(es[0].Message, "is required to enter stage 方案报价") {
+			t.Errorf("意向产品 = %+v", es)
+		}
+		if m := tb.moves(t)[2005]; m.Move != "refused" || m.Refusal != "SKIP_NOT_ALLOWED" {
+			t.Errorf("赢单 from 方案报价 = %+v, want refused (two ahead)", m)
+		}
+		if m := tb.moves(t)[2004]; m.Move != "allowed" {
+			t.Errorf("商务谈判 from 方案报价 = %+v, want allowed (one ahead)", m)
+		}
+	})
+
+	t.Run("nothing shows null or undefined", func(t *testing.T) {
+		text, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.getElementById('app').textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, "null") || strings.Contains(text, "undefined") {
+			t.Errorf("the page shows null or undefined: %.500s", text)
+		}
+	})
+
+	t.Run("no console errors and no CSP violations", func(t *testing.T) {
+		if p := tb.problems(); len(p) > 0 {
+			t.Errorf("console:\n%s", strings.Join(p, "\n"))
+		}
+		if c := tb.cspViolations(t); len(c) > 0 {
+			t.Errorf("CSP violations:\n%s", strings.Join(c, "\n"))
+		}
+	})
+}
+
+// answerChallenges lets every request of the tab go and answers each
+// authentication challenge with user and password, as a person at the
+// browser's prompt would; the function it returns lists the challenges so far.
+func (tb *tab) answerChallenges(t *testing.T, user, password string) func() []fetch.AuthChallenge {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		prompts []fetch.AuthChallenge
+	)
+	paused := chromedp.Events(tb.ctx, fetch.RequestPaused)
+	challenged := chromedp.Events(tb.ctx, fetch.AuthRequired)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(tb.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		}
+	}()
+	go func() {
+		for ev, err := range challenged {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			prompts = append(prompts, *ev.AuthChallenge)
+			mu.Unlock()
+			_, _ = chromedp.Call(tb.ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
+				AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: user, Password: password}})
+		}
+	}()
+	handle := true
+	if _, err := chromedp.Call(tb.ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &handle}); err != nil {
+		t.Fatal(err)
+	}
+	return func() []fetch.AuthChallenge {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(prompts)
+	}
+}
+
+// TestExplorerRulesWithCredential runs the service with AUTH_MODE=apikey:
+// the browser gives the API key once, at the page's Basic challenge, and the
+// page's moves, form and validation requests carry it without asking again,
+// because the page sends them as it sends its first (same-origin fetch).
+func TestExplorerRulesWithCredential(t *testing.T) {
+	browser := newBrowser(t)
+	base := startService(t, "AUTH_MODE=apikey", "AUTH_API_KEYS=web:"+pageKey)
+	tb := openTab(t, browser)
+	prompts := tb.answerChallenges(t, "web", pageKey)
+
+	// A deep link picks 需求确定 as the page loads.
+	tb.do(t, chromedp.Navigate(base+"/explorer#type=1001&stage=2002"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="stage"]`)))
+	tb.waitFor(t, "the moves from 需求确定", `document.querySelector('[data-testid="moves-status"]').dataset.state === 'shown'`)
+	if m := tb.moves(t)[2004]; m.Refusal != "SKIP_NOT_ALLOWED" {
+		t.Errorf("商务谈判 = %+v, want SKIP_NOT_ALLOWED", m)
+	}
+	tb.do(t, chromedp.Click(chromedp.CSS(`[data-testid="form-toggle"]`)), chromedp.WaitVisible(formInput(106)))
+	tb.do(t, chromedp.SendKeys(formInput(106), "诸葛亮司马懿曹孟德刘玄德孙仲谋关云长张翼德"), chromedp.Click(chromedp.CSS(`[data-testid="form-check"]`)))
+	tb.waitFor(t, "the service's TOO_LONG on 决策人", fieldErrorJS(106, "service", "TOO_LONG"))
+
+	if p := prompts(); len(p) != 1 {
+		t.Errorf("the browser was asked %d times, want once: %+v", len(p), p)
 	}
 	if p := tb.problems(); len(p) > 0 {
 		t.Errorf("console:\n%s", strings.Join(p, "\n"))
