@@ -76,14 +76,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Warn("flushing traces failed", "err", err)
 		}
 	}()
+	var streamsOpen func(int)
 	if getenv("GOMEMLIMIT") == "" {
 		// Go's soft memory limit, from what the configuration lets the
 		// service hold: the collector then runs before the heap doubles
 		// past it (GOGC's default), which is what kept peak RSS over the
-		// execution budget. GOMEMLIMIT, when set, is the operator's.
-		debug.SetMemoryLimit(server.MemoryLimit(cfg))
+		// execution budget; each open stream adds its share. GOMEMLIMIT,
+		// when set, is the operator's.
+		base := server.MemoryLimit(cfg)
+		debug.SetMemoryLimit(base)
+		streamsOpen = func(n int) { debug.SetMemoryLimit(base + int64(n)*server.StreamMemory) }
 	}
-	svc, err := server.New(ctx, cfg, server.Deps{Logger: logger, Tracing: tracing})
+	svc, err := server.New(ctx, cfg, server.Deps{Logger: logger, Tracing: tracing, StreamsOpen: streamsOpen})
 	if err != nil {
 		return err
 	}

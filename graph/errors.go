@@ -13,6 +13,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 )
@@ -27,6 +28,10 @@ var upstreamErrors = map[tanmarket.Kind]struct {
 	tanmarket.KindRejected:    {apierror.UpstreamRejected, "the upstream refused the request for the opportunity configuration"},
 	tanmarket.KindBadResponse: {apierror.UpstreamBadResponse, "the upstream answered with a malformed opportunity configuration"},
 }
+
+// errNoSubscriptions is the subscription resolver's error when the executor
+// was built without a feed.
+var errNoSubscriptions = errors.New("subscriptions are not served here")
 
 // presentError turns a resolver error into what the client sees. Errors gqlgen
 // made itself (parse, validation) pass through. Upstream errors keep the
@@ -67,6 +72,12 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(cause, opportunity.ErrTypeNotFound):
 			gqlErr.Message = cause.Error()
 			gqlErr.Extensions = map[string]any{"code": string(apierror.TypeNotFound)}
+		case errors.Is(cause, live.ErrClosed):
+			gqlErr.Message = "the service is shutting down; subscribe again"
+			gqlErr.Extensions = map[string]any{"code": string(apierror.Overloaded)}
+		case errors.Is(cause, errNoSubscriptions):
+			gqlErr.Message = cause.Error()
+			gqlErr.Extensions = map[string]any{"code": string(apierror.BadRequest)}
 		case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
 			gqlErr.Message = "the request was cancelled or ran out of time before the configuration arrived"
 			gqlErr.Extensions = map[string]any{"code": string(apierror.RequestCancelled)}

@@ -25,6 +25,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/fastpath"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
@@ -65,6 +66,9 @@ type Options struct {
 	// Admission paces each client's executions by their counted weight
 	// (EXECUTION_RATE); nil admits everything.
 	Admission Admission
+	// Live feeds Subscription.opportunityConfigChanged; nil refuses
+	// subscriptions.
+	Live *live.Feed
 }
 
 // Admission paces executions: Admit takes weight (limits.WholeUnits: a
@@ -178,6 +182,11 @@ func (e *Executor) DispatchError(ctx context.Context, list gqlerror.List) *graph
 // refuses it over the cost bounds, waits for the memory it will take, then
 // executes it by its plan when the fast path covers it, otherwise by gqlgen.
 func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		// A stream of events, each a few bytes, read from the feed: nothing
+		// to count or budget, and its handler's nil ends the stream.
+		return e.gql.DispatchOperation(ctx, rc)
+	}
 	nulls := nullVariables(rc)
 	if len(nulls) > 0 {
 		if name, ok := nullCondition(rc, nulls); ok {
@@ -435,7 +444,7 @@ func (e *Executor) fast(ctx context.Context, p *plan, snap *opportunity.Snapshot
 // cost bounds and the memory budget are the Executor's own. It is the GraphQL half of the service; internal/endpoint serves it
 // over HTTP.
 func NewExecutor(logger *slog.Logger, opts Options) *Executor {
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{Live: opts.Live}})
 	exec := executor.New(es)
 	switch {
 	case opts.TrustedDocuments != nil:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -33,6 +34,7 @@ type ResolverRoot interface {
 	OpportunityType() OpportunityTypeResolver
 	Query() QueryResolver
 	RequiredOppTypeField() RequiredOppTypeFieldResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -68,6 +70,13 @@ type ComplexityRoot struct {
 		Field   func(childComplexity int) int
 		FieldID func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	OpportunityConfigChange struct {
+		ChangedTypeIDs func(childComplexity int) int
+		FetchedAt      func(childComplexity int) int
+		Stale          func(childComplexity int) int
+		Version        func(childComplexity int) int
 	}
 
 	OpportunityType struct {
@@ -137,6 +146,10 @@ type ComplexityRoot struct {
 		RequiredFields func(childComplexity int) int
 		To             func(childComplexity int) int
 	}
+
+	Subscription struct {
+		OpportunityConfigChanged func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -154,6 +167,9 @@ type QueryResolver interface {
 }
 type RequiredOppTypeFieldResolver interface {
 	Field(ctx context.Context, obj *opportunity.RequiredOppTypeField) (*opportunity.Field, error)
+}
+type SubscriptionResolver interface {
+	OpportunityConfigChanged(ctx context.Context) (<-chan *live.Change, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -291,6 +307,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FieldValueError.Message(childComplexity), true
+
+	case "OpportunityConfigChange.changedTypeIds":
+		if e.ComplexityRoot.OpportunityConfigChange.ChangedTypeIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityConfigChange.ChangedTypeIDs(childComplexity), true
+	case "OpportunityConfigChange.fetchedAt":
+		if e.ComplexityRoot.OpportunityConfigChange.FetchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityConfigChange.FetchedAt(childComplexity), true
+	case "OpportunityConfigChange.stale":
+		if e.ComplexityRoot.OpportunityConfigChange.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityConfigChange.Stale(childComplexity), true
+	case "OpportunityConfigChange.version":
+		if e.ComplexityRoot.OpportunityConfigChange.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpportunityConfigChange.Version(childComplexity), true
 
 	case "OpportunityType.allStages":
 		if e.ComplexityRoot.OpportunityType.AllStages == nil {
@@ -629,6 +670,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StageMove.To(childComplexity), true
 
+	case "Subscription.opportunityConfigChanged":
+		if e.ComplexityRoot.Subscription.OpportunityConfigChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.OpportunityConfigChanged(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -674,6 +722,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -699,7 +764,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/field.graphqls" "schema/opportunity_type.graphqls" "schema/query.graphqls" "schema/rules.graphqls" "schema/stage.graphqls"
+//go:embed "schema/field.graphqls" "schema/live.graphqls" "schema/opportunity_type.graphqls" "schema/query.graphqls" "schema/rules.graphqls" "schema/stage.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -712,6 +777,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "schema/field.graphqls", Input: sourceData("schema/field.graphqls"), BuiltIn: false},
+	{Name: "schema/live.graphqls", Input: sourceData("schema/live.graphqls"), BuiltIn: false},
 	{Name: "schema/opportunity_type.graphqls", Input: sourceData("schema/opportunity_type.graphqls"), BuiltIn: false},
 	{Name: "schema/query.graphqls", Input: sourceData("schema/query.graphqls"), BuiltIn: false},
 	{Name: "schema/rules.graphqls", Input: sourceData("schema/rules.graphqls"), BuiltIn: false},
@@ -783,6 +849,20 @@ func (ec *executionContext) childFields_FieldValueError(ctx context.Context, fie
 		return ec.fieldContext_FieldValueError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldValueError", field.Name)
+}
+
+func (ec *executionContext) childFields_OpportunityConfigChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_OpportunityConfigChange_version(ctx, field)
+	case "fetchedAt":
+		return ec.fieldContext_OpportunityConfigChange_fetchedAt(ctx, field)
+	case "changedTypeIds":
+		return ec.fieldContext_OpportunityConfigChange_changedTypeIds(ctx, field)
+	case "stale":
+		return ec.fieldContext_OpportunityConfigChange_stale(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpportunityConfigChange", field.Name)
 }
 
 func (ec *executionContext) childFields_OpportunityType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1664,6 +1744,98 @@ func (ec *executionContext) _FieldValueError_message(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_FieldValueError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FieldValueError", field, false, false, "String")
+}
+
+func (ec *executionContext) _OpportunityConfigChange_version(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityConfigChange_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityConfigChange_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpportunityConfigChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _OpportunityConfigChange_fetchedAt(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityConfigChange_fetchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FetchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityConfigChange_fetchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpportunityConfigChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _OpportunityConfigChange_changedTypeIds(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityConfigChange_changedTypeIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChangedTypeIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityConfigChange_changedTypeIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpportunityConfigChange", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OpportunityConfigChange_stale(ctx context.Context, field graphql.CollectedField, obj *live.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpportunityConfigChange_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpportunityConfigChange_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpportunityConfigChange", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _OpportunityType_typeName(ctx context.Context, field graphql.CollectedField, obj *opportunity.Type) (ret graphql.Marshaler) {
@@ -3171,6 +3343,38 @@ func (ec *executionContext) fieldContext_StageMove_customerFields(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_opportunityConfigChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_opportunityConfigChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().OpportunityConfigChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Change) graphql.Marshaler {
+			return ec.marshalNOpportunityConfigChange2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋliveᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_opportunityConfigChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpportunityConfigChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4515,6 +4719,54 @@ func (ec *executionContext) _FieldValueError(ctx context.Context, sel ast.Select
 	return out
 }
 
+var opportunityConfigChangeImplementors = []string{"OpportunityConfigChange"}
+
+func (ec *executionContext) _OpportunityConfigChange(ctx context.Context, sel ast.SelectionSet, obj *live.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, opportunityConfigChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpportunityConfigChange")
+		case "version":
+			out.Values[i] = ec._OpportunityConfigChange_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fetchedAt":
+			out.Values[i] = ec._OpportunityConfigChange_fetchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changedTypeIds":
+			out.Values[i] = ec._OpportunityConfigChange_changedTypeIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stale":
+			out.Values[i] = ec._OpportunityConfigChange_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var opportunityTypeImplementors = []string{"OpportunityType"}
 
 func (ec *executionContext) _OpportunityType(ctx context.Context, sel ast.SelectionSet, obj *opportunity.Type) graphql.Marshaler {
@@ -4959,6 +5211,26 @@ func (ec *executionContext) _StageMove(ctx context.Context, sel ast.SelectionSet
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "opportunityConfigChanged":
+		return ec._Subscription_opportunityConfigChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -5477,6 +5749,35 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNJSON2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐForm(ctx context.Context, v any) (*opportunity.Form, error) {
 	res, err := UnmarshalFormJSON(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -5493,6 +5794,14 @@ func (ec *executionContext) marshalNJSON2ᚖgithubᚗcomᚋoppconfigᚋoppconfig
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNOpportunityConfigChange2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋliveᚐChange(ctx context.Context, sel ast.SelectionSet, v *live.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OpportunityConfigChange!")
+		return graphql.Null
+	}
+	return ec._OpportunityConfigChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNOpportunityType2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*opportunity.Type) graphql.Marshaler {

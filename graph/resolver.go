@@ -3,6 +3,8 @@
 // setup. It knows nothing of HTTP: internal/endpoint serves it.
 package graph
 
+import "github.com/oppconfig/oppconfig-graphql/internal/live"
+
 // `go generate ./graph/...` regenerates generated.go and the resolvers'
 // stubs from schema/*.graphqls (gqlgen finds ../gqlgen.yml), then makes its
 // lists and resolver fields run sequentially (internal/tools/gqlgenpost, over
@@ -10,6 +12,10 @@ package graph
 //go:generate go run github.com/99designs/gqlgen generate
 //go:generate go run github.com/oppconfig/oppconfig-graphql/internal/tools/gqlgenpost generated.go
 
-// Resolver is the root resolver. It holds no state: every resolver reads the
-// request's loaders (internal/loaders), which internal/endpoint installs.
-type Resolver struct{}
+// Resolver is the root resolver, the one place dependencies are injected.
+// Query resolvers read the request's loaders (internal/loaders), which
+// internal/endpoint installs; the subscription reads Live.
+type Resolver struct {
+	// Live is the feed of configuration changes; nil refuses subscriptions.
+	Live *live.Feed
+}

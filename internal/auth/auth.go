@@ -172,74 +172,180 @@ func (a *Authenticator) require(next http.Handler, challenge func(presented bool
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := a.authenticate(r)
+		cred, err := a.credential(r)
+		if errors.Is(err, errNoCredentials) && isWebSocketUpgrade(r) {
+			// A browser cannot add a header to a WebSocket handshake: the
+			// client authenticates in its connection_init payload instead
+			// (InitPayload), before any operation runs.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deferredKey{}, true)))
+			return
+		}
+		var id identity
+		if err == nil {
+			id, err = a.check(r.Context(), cred)
+		}
 		if err != nil {
 			presented := !errors.Is(err, errNoCredentials)
-			// A bad credential is logged at Info so that a misconfigured issuer
-			// or audience shows; a missing one is routine. The reason names
-			// claims and kids, never the credential.
-			level := slog.LevelDebug
-			if presented {
-				level = slog.LevelInfo
-			}
-			// No request_id here: the logger adds the request's own from
-			// the context (chi's, which this used to log, is never set).
-			a.logger.Log(r.Context(), level, "authentication failed",
-				"mode", string(a.mode), "reason", err.Error())
+			a.logRefusal(r.Context(), presented, err)
 			unauthorized(w, challenge(presented), presented)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(id.into(r.Context())))
 	})
 }
 
-// authenticate returns the client id, or why the request is refused.
-func (a *Authenticator) authenticate(r *http.Request) (string, error) {
+// logRefusal logs why a credential was refused: a bad one at Info so that a
+// misconfigured issuer or audience shows, a missing one (routine) at Debug.
+// The reason names claims and kids, never the credential. No request_id
+// here: the logger adds the request's own from the context.
+func (a *Authenticator) logRefusal(ctx context.Context, presented bool, err error) {
+	level := slog.LevelDebug
+	if presented {
+		level = slog.LevelInfo
+	}
+	a.logger.Log(ctx, level, "authentication failed", "mode", string(a.mode), "reason", err.Error())
+}
+
+// identity is an authenticated client: its id and, for a JWT with exp, when
+// its credential expires.
+type identity struct {
+	id      string
+	expires time.Time
+}
+
+func (id identity) into(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, clientIDKey{}, id.id)
+	if !id.expires.IsZero() {
+		ctx = context.WithValue(ctx, expiresKey{}, id.expires)
+	}
+	return ctx
+}
+
+// credential returns the request's credential for the mode, or
+// errNoCredentials.
+func (a *Authenticator) credential(r *http.Request) (string, error) {
+	cred := ""
+	if a.mode == ModeAPIKey {
+		// X-API-Key first: a gateway in front may use Authorization for itself.
+		cred = strings.TrimSpace(r.Header.Get("X-API-Key"))
+	}
+	if cred == "" {
+		var err error
+		if cred, err = authorization(r.Header.Get("Authorization"), r.BasicAuth); err != nil {
+			return "", err
+		}
+	}
+	if cred == "" {
+		return "", errNoCredentials
+	}
+	return cred, nil
+}
+
+// check verifies a credential for the mode.
+func (a *Authenticator) check(ctx context.Context, cred string) (identity, error) {
 	switch a.mode {
 	case ModeAPIKey:
-		// X-API-Key first: a gateway in front may use Authorization for itself.
-		cred := strings.TrimSpace(r.Header.Get("X-API-Key"))
-		if cred == "" {
-			var err error
-			if cred, err = authorization(r); err != nil {
-				return "", err
-			}
-		}
-		if cred == "" {
-			return "", errNoCredentials
-		}
 		if len(cred) > maxCredentialBytes {
-			return "", errors.New("API key too long")
+			return identity{}, errors.New("API key too long")
 		}
 		name, ok := a.keys.match(cred)
 		if !ok {
-			return "", errors.New("unknown API key")
+			return identity{}, errors.New("unknown API key")
 		}
-		return "apikey:" + name, nil
+		return identity{id: "apikey:" + name}, nil
 	case ModeJWT:
-		token, err := authorization(r)
-		if err != nil {
-			return "", err
+		if len(cred) > maxCredentialBytes {
+			return identity{}, errors.New("token too long")
 		}
-		if token == "" {
-			return "", errNoCredentials
-		}
-		if len(token) > maxCredentialBytes {
-			return "", errors.New("token too long")
-		}
-		return a.jwt.verify(r.Context(), token)
+		id, exp, err := a.jwt.verify(ctx, cred)
+		return identity{id: id, expires: exp}, err
 	}
-	return "", fmt.Errorf("mode %q cannot authenticate", a.mode)
+	return identity{}, fmt.Errorf("mode %q cannot authenticate", a.mode)
 }
 
-// authorization returns the credential of the Authorization header: the
-// token of "Bearer <token>", or the password of "Basic <base64(user:password)>"
-// (the user name is not read: a browser's prompt asks for one, and any will
-// do). It returns "" without an error when the header is absent or has
-// another scheme, and an error when a Basic header cannot be decoded or has
-// no password. Schemes are case-insensitive (RFC 7235 §2.1).
-func authorization(r *http.Request) (string, error) {
-	scheme, rest, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+// InitPayload authenticates a WebSocket connection whose handshake carried
+// no credential (see Middleware) by its connection_init payload, as
+// graphql-ws clients send connectionParams: "Authorization" ("Bearer <token>"
+// or "Basic …") or, with apikey, "X-API-Key", at the top level or under
+// "headers", names in any case. It returns ctx with the client's identity, as
+// Middleware would; a connection whose handshake was authenticated, or any
+// connection in ModeNone, passes as it is. The error says nothing of what
+// was presented.
+func (a *Authenticator) InitPayload(ctx context.Context, payload map[string]any) (context.Context, error) {
+	if a.mode == ModeNone || ctx.Value(deferredKey{}) == nil {
+		return ctx, nil
+	}
+	get := func(name string) string {
+		for _, m := range []any{payload, payload["headers"]} {
+			mm, _ := m.(map[string]any)
+			for k, v := range mm {
+				if s, ok := v.(string); ok && strings.EqualFold(k, name) {
+					return strings.TrimSpace(s)
+				}
+			}
+		}
+		return ""
+	}
+	cred := ""
+	if a.mode == ModeAPIKey {
+		cred = get("X-API-Key")
+	}
+	var err error
+	if cred == "" {
+		if cred, err = authorization(get("Authorization"), basicFrom(get("Authorization"))); err != nil {
+			a.logRefusal(ctx, true, err)
+			return ctx, errRefused
+		}
+	}
+	if cred == "" {
+		a.logRefusal(ctx, false, errNoCredentials)
+		return ctx, errors.New("authentication required: send the credential in connection_init's payload, e.g. {\"Authorization\": \"Bearer <token>\"}")
+	}
+	id, err := a.check(ctx, cred)
+	if err != nil {
+		a.logRefusal(ctx, true, err)
+		return ctx, errRefused
+	}
+	return id.into(ctx), nil
+}
+
+// errRefused is what a refused connection_init is told.
+var errRefused = errors.New("invalid or expired credentials")
+
+// basicFrom reads a Basic Authorization value as http.Request.BasicAuth
+// reads the header.
+func basicFrom(value string) func() (string, string, bool) {
+	return func() (string, string, bool) {
+		r := http.Request{Header: http.Header{"Authorization": {value}}}
+		return r.BasicAuth()
+	}
+}
+
+// isWebSocketUpgrade tells a WebSocket handshake (RFC 6455 §4.1).
+func isWebSocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+type deferredKey struct{}
+
+type expiresKey struct{}
+
+// Expires returns when the credential of the request context expires (a
+// JWT's exp), and false when it does not (an API key, a JWT without exp,
+// ModeNone). A stream is closed then.
+func Expires(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(expiresKey{}).(time.Time)
+	return t, ok
+}
+
+// authorization returns the credential of an Authorization value: the token
+// of "Bearer <token>", or the password of "Basic <base64(user:password)>" as
+// basic decodes it (the user name is not read: a browser's prompt asks for
+// one, and any will do). It returns "" without an error when the value is
+// absent or has another scheme, and an error when a Basic value cannot be
+// decoded or has no password. Schemes are case-insensitive (RFC 7235 §2.1).
+func authorization(value string, basic func() (string, string, bool)) (string, error) {
+	scheme, rest, ok := strings.Cut(value, " ")
 	switch {
 	case !ok:
 		return "", nil
@@ -249,9 +355,9 @@ func authorization(r *http.Request) (string, error) {
 		if len(rest) > maxCredentialBytes*4/3+4 {
 			return "", errors.New("Basic credentials too long")
 		}
-		_, password, ok := r.BasicAuth()
+		_, password, ok := basic()
 		if !ok {
-			// The header is not echoed: it is the credential.
+			// The value is not echoed: it is the credential.
 			return "", errors.New("malformed Basic credentials")
 		}
 		if password == "" {

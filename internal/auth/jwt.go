@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -133,17 +134,21 @@ func newJWTVerifier(ctx context.Context, opts Options, logger *slog.Logger) (*jw
 
 // verify returns "jwt:<sub>" for a valid token. The token's own content never
 // reaches the error: jwt's and keyfunc's messages name claims and kids only.
-func (v *jwtVerifier) verify(ctx context.Context, token string) (string, error) {
+func (v *jwtVerifier) verify(ctx context.Context, token string) (string, time.Time, error) {
 	var claims strictClaims
 	if _, err := v.parser.ParseWithClaims(token, &claims, v.keys(ctx)); err != nil {
-		return "", fmt.Errorf("verify JWT: %w", err)
+		return "", time.Time{}, fmt.Errorf("verify JWT: %w", err)
 	}
 	// Without a subject every such token would share one identity, and one
 	// rate-limit bucket.
 	if claims.Subject == "" {
-		return "", errors.New("verify JWT: no sub claim")
+		return "", time.Time{}, errors.New("verify JWT: no sub claim")
 	}
-	return "jwt:" + claims.Subject, nil
+	var exp time.Time
+	if claims.ExpiresAt != nil {
+		exp = claims.ExpiresAt.Time
+	}
+	return "jwt:" + claims.Subject, exp, nil
 }
 
 // strictClaims are the registered claims, read as RFC 7519 §2 defines them:

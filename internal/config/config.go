@@ -93,6 +93,12 @@ type Config struct {
 	ExecutionBurst  int
 	RateLimitWindow time.Duration
 	TrustedProxies  []netip.Prefix
+	// MaxStreams and MaxStreamsPerClient bound the open subscription
+	// streams (SSE and WebSocket), in all and per client; StreamKeepAlive
+	// spaces the keep-alives of an idle stream.
+	MaxStreams          int
+	MaxStreamsPerClient int
+	StreamKeepAlive     time.Duration
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -185,6 +191,9 @@ var Variables = []Variable{
 	{"EXECUTION_RATE", "120", "executions per client per minute, each weighed by its counted answer in whole configurations (stored answers are not counted); 0 disables"},
 	{"EXECUTION_BURST", "8", "whole configurations' worth of executions a client may make at once"},
 	{"TRUSTED_PROXIES", "", "CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated"},
+	{"MAX_STREAMS", "10000", "most subscription streams (SSE and WebSocket) open at once; over it a new one gets 503 OVERLOADED"},
+	{"MAX_STREAMS_PER_CLIENT", "20", "most subscription streams one client (API key, JWT subject or IP) holds open; over it 429 RATE_LIMITED"},
+	{"STREAM_KEEPALIVE", "15s", "keep-alive interval of an idle stream (SSE comment, WebSocket ping), so that proxies keep it open"},
 }
 
 // Load reads every variable and returns all problems at once, each naming its
@@ -211,6 +220,7 @@ func Load(getenv func(string) string) (Config, error) {
 		readCORS,
 		readRateLimit,
 		readPersisted,
+		readStreams,
 	} {
 		read(r, &c)
 	}
@@ -435,6 +445,13 @@ func readRateLimit(r *reader, c *Config) {
 		}
 		c.TrustedProxies = prefixes
 	}
+}
+
+// readStreams reads the bounds of subscription streams.
+func readStreams(r *reader, c *Config) {
+	c.MaxStreams = r.integer("MAX_STREAMS", 1)
+	c.MaxStreamsPerClient = r.integer("MAX_STREAMS_PER_CLIENT", 1)
+	c.StreamKeepAlive = r.duration("STREAM_KEEPALIVE") // positive: idle streams need keep-alives
 }
 
 // readPersisted reads automatic persisted queries and trusted documents.

@@ -75,6 +75,9 @@ var realEnv = env{
 	"EXECUTION_WAIT":             "2s",
 	"EXECUTION_RATE":             "60",
 	"EXECUTION_BURST":            "4",
+	"MAX_STREAMS":                "500",
+	"MAX_STREAMS_PER_CLIENT":     "5",
+	"STREAM_KEEPALIVE":           "20s",
 	"MAX_BATCH":                  "4",
 	"UPSTREAM_BUDGET":            "20s",
 	"UPSTREAM_RETRIES":           "0",
@@ -160,6 +163,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"CacheMaxStale", c.CacheMaxStale, 24 * time.Hour},
 		{"FastPath", c.FastPath, true},
 		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second},
+		{"MaxStreams", c.MaxStreams, 10000},
+		{"MaxStreamsPerClient", c.MaxStreamsPerClient, 20},
+		{"StreamKeepAlive", c.StreamKeepAlive, 15 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,7 +38,7 @@ func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Ti
 		p := &graphql.RawParams{Query: params.Get("query"), OperationName: params.Get("operationName")}
 		// A GET mutation gets its 405 from decoding, not a 304.
 		if !q.stale && e.isQuery(p) && e.validators.notModified(w, r, q.media, q.version, q.age) {
-			e.observer.ObserveOperation(r.Context(), p.OperationName, OutcomeNotModified, 0)
+			e.observer.ObserveOperation(q.ctx, p.OperationName, OutcomeNotModified, 0)
 			return true
 		}
 	}
@@ -46,8 +46,8 @@ func (e *Endpoint) answerStored(w http.ResponseWriter, q *request, start time.Ti
 		return false
 	}
 	if a, ok := e.opts.Responses.GetBytes(q.version, q.raw.Bytes()); ok {
-		e.writeStored(w, q, a.Body, q.version, q.age)
-		e.observer.ObserveOperation(r.Context(), a.Operation, OutcomeOK, time.Since(start))
+		e.writeStored(w, q, a, q.version, q.age)
+		e.observer.ObserveOperation(q.ctx, a.Operation, OutcomeOK, time.Since(start))
 		return true
 	}
 	return false
@@ -90,7 +90,7 @@ type replayRequest struct {
 func (e *Endpoint) keep(version, key, raw string, p *graphql.RawParams, media string, body []byte, name string) respcache.Entry {
 	replay := replayRequest{params: *p, media: media}
 	replay.params.Headers = nil
-	a := respcache.Entry{Body: body, Operation: name, Replay: &respcache.Replay{Key: key, Raw: raw, Request: replay}}
+	a := respcache.Entry{Body: body, ContentLength: []string{strconv.Itoa(len(body))}, Operation: name, Replay: &respcache.Replay{Key: key, Raw: raw, Request: replay}}
 	hot := e.opts.Responses.Put(version, key, a)
 	if raw != "" {
 		hot = append(hot, e.opts.Responses.Put(version, raw, a)...)
@@ -128,26 +128,33 @@ func (e *Endpoint) makeOneAhead(version string, r *respcache.Replay, req replayR
 		defer cancel()
 	}
 	p := req.params
-	status, resp, name := e.execute(graphql.StartOperationTrace(ctx), &request{media: req.media, ahead: true}, &p)
+	ctx = graphql.StartOperationTrace(ctx)
+	status, resp, name := e.execute(ctx, &request{ctx: ctx, media: req.media, ahead: true}, &p)
 	if v, body, ok := storableAnswer(ctx, status, resp); ok && v == version {
 		e.keep(v, r.Key, r.Raw, &p, req.media, body, name)
 	}
 }
 
 // writeStored writes a stored answer with the headers execution would have
-// set. Headers are assigned under their canonical names directly: this path
-// runs thousands of times a second.
-func (e *Endpoint) writeStored(w http.ResponseWriter, q *request, body []byte, version string, age time.Duration) {
+// set. Headers are assigned under their canonical names directly, and the
+// Content-Length is the one made when the answer was stored: this path runs
+// thousands of times a second.
+func (e *Endpoint) writeStored(w http.ResponseWriter, q *request, a respcache.Entry, version string, age time.Duration) {
 	h := w.Header()
 	h["Content-Type"] = contentTypes[q.media]
+	body, length := a.Body, a.ContentLength
 	if q.stale {
 		// Built from this version when it was fresh, or while stale: the
 		// same data, with the marker an execution now would add.
 		body = withStale(body, version, age)
+		length = nil
 		version = "" // not cacheable downstream
 	}
+	if length == nil {
+		length = e.contentLength(len(body))
+	}
 	e.validators.mark(w, q.r, false, version, age, q.media)
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -15,16 +15,18 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	jsonv2 "github.com/go-json-experiment/json"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"resenje.org/singleflight"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
 	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
@@ -94,8 +96,14 @@ type Options struct {
 	// never call it.
 	NameClient func(ctx context.Context, r *http.Request) context.Context
 
-	Observer Observer     // nil: nobody is told
-	Tracer   trace.Tracer // nil: no spans
+	// Stream serves subscriptions' streams (SSE and WebSocket, stream.go);
+	// nil serves none.
+	Stream *StreamOptions
+
+	Observer Observer // nil: nobody is told
+	// Tracer starts a span per operation; nil starts none (the service
+	// passes nil when no exporter records spans).
+	Tracer trace.Tracer
 	// Logger records panics in executions the endpoint runs off a request's
 	// own goroutine (shared executions, answers made ahead); nil discards.
 	Logger *slog.Logger
@@ -108,8 +116,11 @@ type Endpoint struct {
 	opts       Options
 	validators *validators
 	observer   Observer
-	tracer     trace.Tracer
-	bodies     sync.Pool // of *bytes.Buffer: request bodies and raw answer keys
+	tracer     trace.Tracer   // nil: no spans
+	bodies     sync.Pool      // of *bytes.Buffer: request bodies and raw answer keys
+	strict     jsonv2.Options // decodeCommon's (strictV2)
+	// lengths are Content-Length values made before (contentLength).
+	lengths [64]atomic.Pointer[lengthHeader]
 	// flights coalesces executions: identical requests for one
 	// configuration version share one execution (see serveShared).
 	flights singleflight.Group[string, *answer]
@@ -140,13 +151,11 @@ func New(exec graphql.GraphExecutor, src Source, opts Options) (*Endpoint, error
 		validators: &validators{ttl: opts.CacheTTL, private: opts.Private, schemaTag: opts.SchemaTag},
 		observer:   opts.Observer,
 		tracer:     opts.Tracer,
+		strict:     strictV2(opts.Limits.MaxJSONDepth),
 	}
 	e.bodies.New = func() any { return new(bytes.Buffer) }
 	if e.observer == nil {
 		e.observer = nobody{}
-	}
-	if e.tracer == nil {
-		e.tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if e.opts.Logger == nil {
 		e.opts.Logger = slog.New(slog.DiscardHandler)
@@ -162,7 +171,12 @@ func (nobody) ObserveWaiting(int, bool)                                        {
 // request is what the endpoint knows of one request as it goes: each thing is
 // learnt once and read by every later step.
 type request struct {
-	r     *http.Request
+	r *http.Request
+	// ctx is the request's context: r's, then, for an execution, with its
+	// deadline, loaders and operation trace. Kept here rather than in a
+	// copy of r (r.WithContext), which cost every executed request a
+	// 304-byte Request, allocated and copied.
+	ctx   context.Context
 	media string // the response media type, from Accept
 	// version and age are the configuration held when the request arrived,
 	// if it may be served (version "" otherwise): fresh, past its TTL while
@@ -194,7 +208,8 @@ func (q *request) params() url.Values {
 	return q.query
 }
 
-// ServeHTTP answers one request, in this order:
+// ServeHTTP answers one request, in this order (a stream, an SSE POST or a
+// WebSocket handshake, is served by serveStream instead):
 //
 //  1. only GET and POST; a POST must be JSON within MaxBodyBytes (415, 413);
 //  2. with a copy of the configuration that may be served (fresh, past its
@@ -211,39 +226,48 @@ func (q *request) params() url.Values {
 //     every identical request arriving together (serveShared), and a clean
 //     answer is stored under both keys.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.opts.Stream != nil && live.IsStream(r) {
+		e.serveStream(w, r)
+		return
+	}
 	start := time.Now()
-	q := &request{r: r, media: responseMediaType(headerValue(r.Header, "Accept"))}
+	// What is learnt before execution stays on the stack: a stored answer
+	// makes no request of its own; one that executes is copied (below).
+	arrived := request{r: r, ctx: r.Context(), media: responseMediaType(headerValue(r.Header, "Accept"))}
+	a := &arrived
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		e.refuse(w, q, "", apierror.MethodNotAllowed, "GraphQL requests are GET or POST")
+		e.refuse(w, a, "", apierror.MethodNotAllowed, "GraphQL requests are GET or POST")
 		return
 	}
-	if res, ok := e.src.Current(r.Context()); ok {
-		q.version, q.age, q.stale = res.Value.Version(), res.Age, res.Stale
+	if res, ok := e.src.Current(a.ctx); ok {
+		a.version, a.age, a.stale = res.Value.Version(), res.Age, res.Stale
 	}
 	if e.opts.Responses != nil || r.Method == http.MethodPost {
-		q.raw = e.bodies.Get().(*bytes.Buffer)
-		q.raw.Reset()
-		defer e.putBuffer(q.raw)
-		q.raw.WriteByte(r.Method[0])
-		q.raw.WriteByte(mediaKind(q.media))
+		a.raw = e.bodies.Get().(*bytes.Buffer)
+		a.raw.Reset()
+		defer e.putBuffer(a.raw)
+		a.raw.WriteByte(r.Method[0])
+		a.raw.WriteByte(mediaKind(a.media))
 	}
 	if r.Method == http.MethodPost {
-		if code, msg := e.readBody(w, q); code != "" {
-			e.refuse(w, q, "", code, msg)
+		if code, msg := e.readBody(w, a); code != "" {
+			e.refuse(w, a, "", code, msg)
 			return
 		}
-	} else if q.raw != nil {
-		q.raw.WriteString(r.URL.RawQuery)
+	} else if a.raw != nil {
+		a.raw.WriteString(r.URL.RawQuery)
 	}
-	if q.version != "" && e.answerStored(w, q, start) {
+	if a.version != "" && e.answerStored(w, a, start) {
 		return
 	}
+
+	q := new(request)
+	*q = arrived
 	if e.opts.Responses == nil {
 		q.raw = nil // nothing will be stored under the request's bytes
 	}
-
-	ctx := r.Context()
+	ctx := q.ctx
 	if e.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.opts.RequestTimeout)
@@ -255,7 +279,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.opts.NameClient != nil {
 		ctx = e.opts.NameClient(ctx, r)
 	}
-	q.r = r.WithContext(graphql.StartOperationTrace(ctx))
+	q.ctx = graphql.StartOperationTrace(ctx)
 	q.start = start
 	e.serve(w, q)
 }
@@ -272,6 +296,6 @@ const maxPooledBody = 64 << 10
 
 // refuse answers a request turned away before execution, with no data entry.
 func (e *Endpoint) refuse(w http.ResponseWriter, q *request, operation string, code apierror.Code, message string) {
-	e.observer.ObserveOperation(q.r.Context(), operation, OutcomeRejected, 0)
+	e.observer.ObserveOperation(q.ctx, operation, OutcomeRejected, 0)
 	apierror.Write(w, q.media, code, message)
 }

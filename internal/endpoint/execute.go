@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
@@ -54,7 +55,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, q *request) {
 	// its own errors.
 	out := make([]json.RawMessage, len(batch))
 	for i, p := range batch {
-		_, resp, _ := e.execute(q.r.Context(), q, p)
+		_, resp, _ := e.execute(q.ctx, q, p)
 		out[i] = marshal(resp)
 	}
 	w.WriteHeader(http.StatusOK)
@@ -93,8 +94,8 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 	start := time.Now()
 	if a, ok := e.opts.Responses.Get(q.version, key); ok {
 		e.store(q, q.version, a) // remember this spelling too
-		e.writeStored(w, q, a.Body, q.version, q.age)
-		e.observer.ObserveOperation(q.r.Context(), a.Operation, OutcomeOK, time.Since(start))
+		e.writeStored(w, q, a, q.version, q.age)
+		e.observer.ObserveOperation(q.ctx, a.Operation, OutcomeOK, time.Since(start))
 		return
 	}
 	e.serveShared(w, q, p, key)
@@ -105,7 +106,7 @@ func (e *Endpoint) serveOne(w http.ResponseWriter, q *request, p *graphql.RawPar
 // be served, and reports whether it is usable for stored answers (not
 // stale); q.version and q.age are then its.
 func (e *Endpoint) learnVersion(q *request) bool {
-	ctx := q.r.Context()
+	ctx := q.ctx
 	if _, err := loaders.For(ctx).Snapshot(ctx); err != nil {
 		return false
 	}
@@ -116,12 +117,12 @@ func (e *Endpoint) learnVersion(q *request) bool {
 // serveExecuted executes the operation for this request alone and answers it,
 // storing a clean answer under key (when not "") and the request's bytes.
 func (e *Endpoint) serveExecuted(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
-	status, resp, name := e.execute(q.r.Context(), q, p)
-	version, age := builtFrom(q.r.Context())
+	status, resp, name := e.execute(q.ctx, q, p)
+	version, age := builtFrom(q.ctx)
 	b := marshal(resp)
 	failed := len(resp.Errors) > 0
 	if key != "" {
-		if v, body, ok := storableAnswer(q.r.Context(), status, resp); ok {
+		if v, body, ok := storableAnswer(q.ctx, status, resp); ok {
 			e.keep(v, key, rawOf(q), p, q.media, body, name)
 		}
 	}
@@ -158,9 +159,30 @@ func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, 
 		h["Retry-After"] = []string{retryAfter(body)}
 	}
 	e.validators.mark(w, q.r, failed, version, age, q.media)
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = e.contentLength(len(body))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// contentLength returns n as a Content-Length header value, made once for
+// each length seen lately: an operation's answer has the same length
+// request after request (same document, same snapshot), and making the
+// value cost every executed answer two allocations. The values are shared
+// (net/http only reads them); lengths that share a slot take turns.
+func (e *Endpoint) contentLength(n int) []string {
+	slot := &e.lengths[uint(n)%uint(len(e.lengths))]
+	if v := slot.Load(); v != nil && v.n == n {
+		return v.header
+	}
+	v := &lengthHeader{n: n, header: []string{strconv.Itoa(n)}}
+	slot.Store(v)
+	return v.header
+}
+
+// lengthHeader is a Content-Length value contentLength made.
+type lengthHeader struct {
+	n      int
+	header []string
 }
 
 // answer is one execution's result, shared by the requests that waited for it.
@@ -185,7 +207,7 @@ type answer struct {
 // the last of them has gone (resenje.org/singleflight cancels its context
 // then), and at REQUEST_TIMEOUT.
 func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
-	ctx := q.r.Context()
+	ctx := q.ctx
 	stale := "f"
 	if q.stale {
 		stale = "s" // its answer carries the stale marker: not a fresh request's
@@ -291,12 +313,19 @@ func builtFrom(ctx context.Context) (string, time.Duration) {
 // outcome. It returns the operation's name as execution resolved it.
 func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams) (status int, resp *graphql.Response, name string) {
 	start := time.Now()
-	ctx, span := e.tracer.Start(ctx, "graphql.operation", trace.WithSpanKind(trace.SpanKindInternal))
+	span := noSpan
+	if e.tracer != nil {
+		ctx, span = e.tracer.Start(ctx, "graphql.operation", spanKindInternal)
+	}
 	name, outcome := p.OperationName, OutcomeRejected
 	defer func() {
-		span.SetAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.outcome", outcome))
-		if outcome != OutcomeOK {
-			span.SetStatus(codes.Error, outcome)
+		// Attributes only for a span that keeps them: a span sampled out
+		// drops them, and building them costs allocations per request.
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.outcome", outcome))
+			if outcome != OutcomeOK {
+				span.SetStatus(codes.Error, outcome)
+			}
 		}
 		span.End()
 		if !q.ahead {
@@ -308,7 +337,11 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 		msg := fmt.Sprintf("the query document has %d bytes; the limit is %d", len(p.Query), max)
 		return apierror.QueryTooLarge.Status(), &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.QueryTooLarge, msg)}}, name
 	}
-	p.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	// One clock reading for both ends (65 ns each here): the body was read
+	// and decoded before, and only gqlgen's tracing extensions, which are
+	// not installed, read the span.
+	now := graphql.Now()
+	p.ReadTime = graphql.TraceTiming{Start: now, End: now}
 	rc, errs := e.exec.CreateOperationContext(ctx, p)
 	if errs != nil {
 		// A request that fails to parse or validate: 200 with application/json
@@ -321,9 +354,11 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 	}
 	if rc.Operation != nil {
 		name = rc.Operation.Name
-		opType := string(rc.Operation.Operation)
-		span.SetName(strings.TrimSpace(opType + " " + name))
-		span.SetAttributes(attribute.String("graphql.operation.type", opType))
+		if span.IsRecording() {
+			opType := string(rc.Operation.Operation)
+			span.SetName(strings.TrimSpace(opType + " " + name))
+			span.SetAttributes(attribute.String("graphql.operation.type", opType))
+		}
 	}
 	responses, ctx := e.exec.DispatchOperation(ctx, rc)
 	resp = responses(ctx)
@@ -347,6 +382,14 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 	}
 	return http.StatusOK, resp, name
 }
+
+// noSpan is the span of an operation when the endpoint has no tracer: no
+// span is started at all (noop's Start still puts its span in a new context
+// per request).
+var noSpan trace.Span = noop.Span{}
+
+// spanKindInternal is the operation span's option, made once.
+var spanKindInternal = trace.WithSpanKind(trace.SpanKindInternal)
 
 // retryAfter is when a refused request may try again, in whole seconds:
 // what the refusal's extensions say (graph.RetryAfterExtension), else 1

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -54,5 +55,19 @@ func TestCacheHeaders(t *testing.T) {
 				t.Errorf("ETag %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestContentLength: the value made for a length, again for the same length,
+// and the right one for lengths that share a slot.
+func TestContentLength(t *testing.T) {
+	e := &Endpoint{}
+	for _, n := range []int{0, 293, 293, 293 + 64, 293, 24550, 1 << 20, 64, 0} {
+		if got := e.contentLength(n); len(got) != 1 || got[0] != strconv.Itoa(n) {
+			t.Errorf("contentLength(%d) = %q", n, got)
+		}
+	}
+	if a, b := e.contentLength(958), e.contentLength(958); &a[0] != &b[0] {
+		t.Error("the value for one length is made again")
 	}
 }

@@ -28,7 +28,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 var Query string
 
 //go:embed assets/index.html assets/explorer.css assets/explorer.js
-//go:embed assets/moves.graphql assets/form.graphql assets/validate.graphql
+//go:embed assets/moves.graphql assets/form.graphql assets/validate.graphql assets/live.graphql
 var assets embed.FS
 
 // Operation is one GraphQL operation the page sends: one document holding
@@ -42,15 +42,19 @@ type Operation struct {
 
 // Operations lists every operation the page sends, in the order a user meets
 // them: ExplorerPipelines (Query) on load, ExplorerMoves when a stage is
-// picked, ExplorerForm when the form opens or its stage changes, and
-// ExplorerValidate when the form is checked with the service. With trusted
-// documents (PERSISTED_QUERIES_ONLY), list every Document in the manifest.
+// picked, ExplorerForm when the form opens or its stage changes,
+// ExplorerValidate when the form is checked with the service, and
+// ExplorerConfigChanges, the subscription the page holds open (over
+// Server-Sent Events, a POST to the same endpoint) to redraw when the
+// configuration changes. With trusted documents (PERSISTED_QUERIES_ONLY),
+// list every Document in the manifest.
 func Operations() []Operation {
 	return []Operation{
 		{"ExplorerPipelines", Query},
 		{"ExplorerMoves", string(mustRead("assets/moves.graphql"))},
 		{"ExplorerForm", string(mustRead("assets/form.graphql"))},
 		{"ExplorerValidate", string(mustRead("assets/validate.graphql"))},
+		{"ExplorerConfigChanges", string(mustRead("assets/live.graphql"))},
 	}
 }
 
@@ -77,8 +81,8 @@ func Handler(endpoint string) http.Handler {
 	// html/template, so the script needs no request (and no inline code) to
 	// learn them.
 	ops := Operations()
-	data := struct{ Base, Endpoint, Query, Moves, Form, Validate string }{
-		Path, endpoint, ops[0].Document, ops[1].Document, ops[2].Document, ops[3].Document,
+	data := struct{ Base, Endpoint, Query, Moves, Form, Validate, Live string }{
+		Path, endpoint, ops[0].Document, ops[1].Document, ops[2].Document, ops[3].Document, ops[4].Document,
 	}
 	// The template and its data are fixed here, so executing it cannot fail
 	// except through a bug, which Must-style panics surface at start-up.

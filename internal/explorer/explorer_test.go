@@ -1,12 +1,18 @@
 package explorer_test
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vektah/gqlparser/v2"
 
@@ -148,7 +154,7 @@ func TestPageCarriesEndpointAndQuery(t *testing.T) {
 	}
 	// Every other operation, in its own attribute.
 	ops := explorer.Operations()
-	for i, attr := range []string{"data-moves-query", "data-form-query", "data-validate-query"} {
+	for i, attr := range []string{"data-moves-query", "data-form-query", "data-validate-query", "data-live-query"} {
 		m := regexp.MustCompile(`\s` + attr + `="([^"]*)"`).FindStringSubmatch(page)
 		if m == nil {
 			t.Errorf("no %s on #app", attr)
@@ -167,10 +173,13 @@ func TestScriptSendsEveryOperation(t *testing.T) {
 	defer srv.Close()
 	_, js := testkit.Get(t, srv.URL+"/explorer/explorer.js", nil)
 	for _, want := range []string{
-		"app.dataset.query", "app.dataset.movesQuery", "app.dataset.formQuery", "app.dataset.validateQuery",
-		"'ExplorerPipelines'", "'ExplorerMoves'", "'ExplorerForm'", "'ExplorerValidate'",
-		"credentials: 'same-origin'", // the way AUTH_MODE's Basic credential goes along
-		"[...",                       // lengths in code points, not UTF-16 units
+		"app.dataset.query", "app.dataset.movesQuery", "app.dataset.formQuery", "app.dataset.validateQuery", "app.dataset.liveQuery",
+		"'ExplorerPipelines'", "'ExplorerMoves'", "'ExplorerForm'", "'ExplorerValidate'", "'ExplorerConfigChanges'",
+		"credentials: 'same-origin'",  // the way AUTH_MODE's Basic credential goes along
+		"Accept: 'text/event-stream'", // the subscription, over GraphQL over SSE
+		"getReader()",                 // read as it arrives, not at its end (it has none)
+		"'已更新 · updated'",
+		"[...", // lengths in code points, not UTF-16 units
 		"new RegExp(source, 'u')",
 	} {
 		if !strings.Contains(js, want) {
@@ -201,6 +210,7 @@ func TestOperations(t *testing.T) {
 		{"ExplorerMoves", []string{"$typeId: Int!", "$from: Int!", "moves(from: $from)", "allowed", "refusal", "requiredFields { id name }", "customerFields { fieldId name }"}},
 		{"ExplorerForm", []string{"$stageId: Int", "formSchema(stageId: $stageId)"}},
 		{"ExplorerValidate", []string{"$values: [FieldValueInput!]!", "validateOpportunity(typeId: $typeId, stageId: $stageId, values: $values)", "code", "message", "field { id name }"}},
+		{"ExplorerConfigChanges", []string{"subscription ExplorerConfigChanges", "opportunityConfigChanged", "version", "stale"}},
 	}
 	if len(ops) != len(tests) {
 		t.Fatalf("%d operations, want %d", len(ops), len(tests))
@@ -281,11 +291,78 @@ func TestOperationsAnswer(t *testing.T) {
 		})
 	}
 
+	// The subscription, over GraphQL over SSE as the page sends it: its
+	// first event names the version served, at once.
+	t.Run("ExplorerConfigChanges", func(t *testing.T) {
+		data := firstEvent(t, stack.Server.URL+"/query", ops["ExplorerConfigChanges"])
+		var got struct {
+			OpportunityConfigChanged struct {
+				Version        string
+				FetchedAt      string
+				ChangedTypeIDs []int `json:"changedTypeIds"`
+				Stale          bool
+			}
+		}
+		if err := json.Unmarshal(data, &got); err != nil {
+			t.Fatalf("event data %s: %v", data, err)
+		}
+		if c := got.OpportunityConfigChanged; c.Version == "" || c.FetchedAt == "" || c.ChangedTypeIDs == nil || c.Stale {
+			t.Errorf("first event = %s, want a version, its fetch time, no changed types, not stale", data)
+		}
+	})
+
 	// The check above means something only if the stack does refuse what
 	// the manifest does not list.
 	if resp := stack.Query(t, `query Other { opportunityTypes { typeId } }`, nil); len(resp.Errors) == 0 {
 		t.Errorf("an unlisted document was answered: %s", resp.Body)
 	}
+}
+
+// firstEvent posts document to url as the page does (Accept:
+// text/event-stream) and returns the data of the stream's first event, which
+// must come within five seconds and carry no errors.
+func firstEvent(t *testing.T, url, document string) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(map[string]string{"query": document, "operationName": "ExplorerConfigChanges"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("HTTP %d %s, want an event stream: %s", res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+	sc := bufio.NewScanner(res.Body)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "event: complete":
+			t.Fatal("the stream completed before its first event")
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "next":
+			var msg struct {
+				Data   json.RawMessage
+				Errors []any
+			}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &msg); err != nil || len(msg.Errors) > 0 || len(msg.Data) == 0 {
+				t.Fatalf("first event %s: %v", line, err)
+			}
+			return msg.Data
+		}
+	}
+	t.Fatalf("no event within 5s: %v", sc.Err())
+	return nil
 }
 
 func TestConditionalGet(t *testing.T) {

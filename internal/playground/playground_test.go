@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,9 +17,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
@@ -288,6 +291,31 @@ func TestVendoredFiles(t *testing.T) {
 	}
 }
 
+// TestSubscriptionFetcher checks what lets GraphiQL run a subscription tab:
+// init.js gives createFetcher a subscriptionUrl on the page's own origin
+// (ws: or wss:, as the page's scheme), and the vendored bundle carries the
+// graphql-ws client that URL needs (graphql-transport-ws, the protocol the
+// service's WebSocket speaks); a bundle without it would fail only when a
+// subscription runs. The Chromium test runs one.
+func TestSubscriptionFetcher(t *testing.T) {
+	srv := newServer(t, playground.Options{})
+	_, page := get(t, srv, "/", nil)
+	urls := assetURLs(page)
+	base := strings.TrimSuffix(urls[len(urls)-1], "init.js")
+	_, initJS := get(t, srv, base+"init.js", nil)
+	for _, want := range []string{"subscriptionUrl: ws.href", `"wss:" : "ws:"`, "new URL(config.endpoint, window.location.href)"} {
+		if !bytes.Contains(initJS, []byte(want)) {
+			t.Errorf("init.js lacks %q", want)
+		}
+	}
+	_, bundle := get(t, srv, base+"vendor/graphiql/graphiql.min.js", nil)
+	for _, want := range []string{"subscriptionUrl", "graphql-transport-ws", "connection_init"} {
+		if !bytes.Contains(bundle, []byte(want)) {
+			t.Errorf("graphiql.min.js lacks %q: the bundle no longer carries graphql-ws; give createFetcher a wsClient or an SSE fetcher", want)
+		}
+	}
+}
+
 func TestDefaultTabs(t *testing.T) {
 	srv := newServer(t, playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
 	_, page := get(t, srv, "/", nil)
@@ -316,6 +344,7 @@ func TestDefaultTabs(t *testing.T) {
 				map[string]any{"fieldId": 102.0, "value": "12.345"},
 				map[string]any{"fieldId": 104.0, "value": "10401"},
 			}}},
+		{"config changes", "ConfigChanges", []string{"subscription ConfigChanges", "opportunityConfigChanged", "version", "fetchedAt", "changedTypeIds", "stale"}, nil},
 	}
 	if len(tests) != len(cfg.Tabs) {
 		t.Errorf("%d tabs, want %d", len(cfg.Tabs), len(tests))
@@ -361,7 +390,8 @@ func TestDefaultTabs(t *testing.T) {
 
 // TestDefaultTabsAnswer runs every tab, with its variables, on the whole
 // service over the demo dataset: a tab must answer data without errors, and
-// the rules tabs the answers their comments describe.
+// the rules tabs the answers their comments describe. A subscription tab is
+// run over GraphQL over SSE, and its first event is its answer.
 func TestDefaultTabsAnswer(t *testing.T) {
 	stack := teststack.New(t, teststack.Options{})
 	// want are fragments of the data's JSON, as the service writes it
@@ -387,6 +417,8 @@ func TestDefaultTabsAnswer(t *testing.T) {
 			`{"fieldId":103,"code":"REQUIRED",`,
 			`{"fieldId":105,"code":"REQUIRED",`,
 		},
+		// The first event: the version served, no change before it.
+		"ConfigChanges": {`{"opportunityConfigChanged":{"version":"`, `"changedTypeIds":[],"stale":false}}`},
 	}
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
 	for _, tab := range playground.DefaultTabs() {
@@ -395,6 +427,7 @@ func TestDefaultTabsAnswer(t *testing.T) {
 			t.Fatalf("tab does not validate (TestDefaultTabs says why):\n%s", tab.Query)
 		}
 		name := doc.Operations[0].Name
+		subscription := doc.Operations[0].Operation == ast.Subscription
 		t.Run(name, func(t *testing.T) {
 			var vars map[string]any
 			if tab.Variables != "" {
@@ -402,20 +435,72 @@ func TestDefaultTabsAnswer(t *testing.T) {
 					t.Fatalf("variables are not JSON: %v", err)
 				}
 			}
-			resp := stack.Query(t, tab.Query, vars)
-			if resp.Status != http.StatusOK || len(resp.Errors) > 0 || len(resp.Data) == 0 || string(resp.Data) == "null" {
-				t.Fatalf("HTTP %d, want data without errors: %s", resp.Status, resp.Body)
+			var data string
+			if subscription {
+				data = firstEvent(t, stack.Server.URL+"/query", tab.Query, vars)
+			} else {
+				resp := stack.Query(t, tab.Query, vars)
+				if resp.Status != http.StatusOK || len(resp.Errors) > 0 || len(resp.Data) == 0 || string(resp.Data) == "null" {
+					t.Fatalf("HTTP %d, want data without errors: %s", resp.Status, resp.Body)
+				}
+				data = string(resp.Data)
 			}
-			if strings.Contains(string(resp.Data), `"opportunityType":null`) {
-				t.Errorf("a type the tab names is not in the demo data: %s", resp.Data)
+			if strings.Contains(data, `"opportunityType":null`) {
+				t.Errorf("a type the tab names is not in the demo data: %s", data)
 			}
 			for _, w := range want[name] {
-				if !strings.Contains(string(resp.Data), w) {
-					t.Errorf("data lacks %s:\n%s", w, resp.Data)
+				if !strings.Contains(data, w) {
+					t.Errorf("data lacks %s:\n%s", w, data)
 				}
 			}
 		})
 	}
+}
+
+// firstEvent runs a subscription over GraphQL over SSE (a POST with Accept:
+// text/event-stream) and returns the data of its first event, which must
+// come within five seconds, without errors; the stream is then closed.
+func firstEvent(t *testing.T, url, query string, vars map[string]any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(testkit.QueryBody(query, vars)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("HTTP %d %s, want an event stream: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "event: complete":
+			t.Fatal("the stream completed before its first event")
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case event == "next" && strings.HasPrefix(line, "data: "):
+			var msg struct {
+				Data   json.RawMessage
+				Errors []any
+			}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &msg); err != nil || len(msg.Errors) > 0 || len(msg.Data) == 0 {
+				t.Fatalf("first event %s: %v", line, err)
+			}
+			return string(msg.Data)
+		}
+	}
+	t.Fatalf("no event within 5s: %v", sc.Err())
+	return ""
 }
 
 func equalJSON(a, b any) bool {

@@ -8,7 +8,8 @@ type Tab struct {
 }
 
 // DefaultTabs returns the example operations the playground opens with: the
-// ones README.md shows, over ids that exist in the demo dataset.
+// ones README.md shows, over ids that exist in the demo dataset, and the
+// subscription, which GraphiQL runs over WebSocket (see assets/init.js).
 func DefaultTabs() []Tab {
 	return []Tab{
 		{Query: `# Every opportunity type (商机类型), e.g. for a dropdown.
@@ -163,5 +164,20 @@ query ValidateOpportunity($typeId: Int!, $stageId: Int, $values: [FieldValueInpu
     { "fieldId": 104, "value": "10401" }
   ]
 }`},
+		{Query: `# Live configuration (配置变更): the version this service
+# serves at once, then one event each time it changes, or
+# its copy turns stale or fresh again. Run it and leave it
+# running (▶ becomes ■, which stops it). An event is small
+# on purpose: re-run your query when one comes. The demo
+# data never changes, so there only the first event comes.
+subscription ConfigChanges {
+  opportunityConfigChanged {
+    version
+    fetchedAt
+    changedTypeIds
+    stale
+  }
+}
+`},
 	}
 }

@@ -42,13 +42,20 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 // client and prove nothing, which is why the walk never goes past it. An entry
 // that is not an address ends the walk at the last hop vouched for.
 func clientIP(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) string {
-	peer, ok := parseAddr(remoteAddr)
+	client, ok := clientAddr(remoteAddr, forwardedFor, trusted)
 	if !ok {
 		// Not an IP address (a Unix socket, say): the peer string is all there is.
 		return remoteAddr
 	}
-	if !isTrusted(peer, trusted) {
-		return peer.String()
+	return client.String()
+}
+
+// clientAddr is clientIP's address, and false when the peer is not an IP
+// address.
+func clientAddr(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) (netip.Addr, bool) {
+	peer, ok := parseAddr(remoteAddr)
+	if !ok || !isTrusted(peer, trusted) {
+		return peer, ok
 	}
 	client := peer
 	hops := strings.Split(strings.Join(forwardedFor, ","), ",")
@@ -62,7 +69,7 @@ func clientIP(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) 
 			break
 		}
 	}
-	return client.String()
+	return client, true
 }
 
 // parseAddr reads "ip", "ip:port", "[ipv6]" or "[ipv6]:port", as found in

@@ -1,8 +1,11 @@
 package ratelimit
 
 import (
+	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/go-chi/httprate"
 )
 
 func TestClientIP(t *testing.T) {
@@ -43,5 +46,46 @@ func TestClientIP(t *testing.T) {
 				t.Errorf("clientIP(%q, %q) = %q, want %q", tt.remote, tt.xff, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestKeyIsTheCanonicalClientIP: a request's bucket is named "ip:" and
+// httprate.CanonicalizeIP of its client's address, whatever the address's
+// family or spelling.
+func TestKeyIsTheCanonicalClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	l, err := New(Options{TrustedProxies: trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		remote string
+		xff    string
+	}{
+		{"198.51.100.1:4711", ""},
+		{"255.255.255.255:1", ""},
+		{"0.0.0.0:1", ""},
+		{"[::ffff:198.51.100.1]:4711", ""},
+		{"[2001:db8:1:2:3:4:5:6]:4711", ""},
+		{"[2001:db8::1]:4711", ""},
+		{"[fe80::1%eth0]:4711", ""},
+		{"[::1]:4711", "2001:db8::9, 203.0.113.9"},
+		{"10.0.0.1:4711", "203.0.113.9"},
+		{"10.0.0.1:4711", "2001:db8:aa:bb:cc::1"},
+		{"10.0.0.1:4711", "::ffff:203.0.113.9"},
+		{"198.51.100.1", ""},
+		{"@", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		r, _ := http.NewRequest(http.MethodPost, "/query", nil)
+		r.RemoteAddr = tt.remote
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		want := "ip:" + httprate.CanonicalizeIP(clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), trusted))
+		if got, _ := l.key(r); got != want {
+			t.Errorf("key(%q, %q) = %q, want %q", tt.remote, tt.xff, got, want)
+		}
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed; see
 	// ParsePrefixes. Empty means the peer address is always the client.
 	TrustedProxies []netip.Prefix
+	// Exempt, when set, tells requests the limit does not count: the
+	// service's streams (live.IsStream), one request open for hours whose
+	// bound is MAX_STREAMS_PER_CLIENT.
+	Exempt func(*http.Request) bool
 }
 
 // Limiter counts requests per client in memory, so each replica of the
@@ -38,6 +42,7 @@ type Options struct {
 type Limiter struct {
 	rl      *httprate.RateLimiter // nil when limiting is disabled
 	trusted []netip.Prefix
+	exempt  func(*http.Request) bool
 }
 
 // New validates opts and returns a Limiter. With Limit > 0, Window must be
@@ -62,7 +67,7 @@ func New(opts Options) (*Limiter, error) {
 		return nil, fmt.Errorf("rate limit options: %w", errors.Join(problems...))
 	}
 
-	l := &Limiter{trusted: opts.TrustedProxies}
+	l := &Limiter{trusted: opts.TrustedProxies, exempt: opts.Exempt}
 	if opts.Limit == 0 {
 		return l, nil
 	}
@@ -93,6 +98,10 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.exempt != nil && l.exempt(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		key, _ := l.key(r) // never fails
 		if l.rl.RespondOnLimit(w, r, key) {
 			return
@@ -109,6 +118,14 @@ func (l *Limiter) NameClient(ctx context.Context, r *http.Request) context.Conte
 	return context.WithValue(ctx, clientKey{}, key)
 }
 
+// ClientKey names r's client as the request limit counts it: its API key or
+// JWT subject, else its address (by TRUSTED_PROXIES). Streams are counted per
+// client by it.
+func (l *Limiter) ClientKey(r *http.Request) string {
+	key, _ := l.key(r)
+	return key
+}
+
 // key names the request's bucket. The prefixes keep a client id from ever
 // colliding with an address.
 func (l *Limiter) key(r *http.Request) (string, error) {
@@ -117,5 +134,17 @@ func (l *Limiter) key(r *http.Request) (string, error) {
 	}
 	// An IPv6 client usually holds a whole /64; CanonicalizeIP buckets by it so
 	// rotating addresses within it gains nothing.
-	return "ip:" + httprate.CanonicalizeIP(clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), l.trusted)), nil
+	client, ok := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), l.trusted)
+	switch {
+	case !ok:
+		return "ip:" + httprate.CanonicalizeIP(r.RemoteAddr), nil
+	case client.Is4():
+		// CanonicalizeIP returns an IPv4 address as it is: the key is
+		// written in one allocation instead of two (the address's string,
+		// then the key), on every request the limits count.
+		var b [len("ip:255.255.255.255")]byte
+		return string(client.AppendTo(append(b[:0], "ip:"...))), nil
+	default:
+		return "ip:" + httprate.CanonicalizeIP(client.String()), nil
+	}
 }

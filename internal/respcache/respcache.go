@@ -37,8 +37,12 @@ type entry struct {
 // (the name is resolved by execution, so a hit can be logged and counted
 // under it without parsing).
 type Entry struct {
-	Body      []byte
-	Operation string
+	Body []byte
+	// ContentLength is Body's length as a Content-Length header value,
+	// made once when the answer is stored rather than per answer; shared
+	// like Body (net/http only reads header values). nil: not made.
+	ContentLength []string
+	Operation     string
 	// Replay, when set, is how to ask for this answer again, shared by the
 	// entries (normalised key, request bytes) that hold the same answer;
 	// it counts their hits, so that a new version's answers can be made in

@@ -46,6 +46,8 @@ type routeDeps struct {
 //	GET  /metrics                 Prometheus metrics (unless METRICS_ADDR)     credential, Bearer challenge
 //	GET  /query                   GraphQL over HTTP (queries)                  credential, Bearer challenge
 //	POST /query                   GraphQL over HTTP (other methods: 405)       credential, Bearer challenge
+//	POST /query, Accept: text/event-stream   subscriptions over SSE            credential, Bearer challenge
+//	GET  /query, Upgrade: websocket          graphql-transport-ws              credential, or in connection_init
 //
 // Every request is given an id and an access-log line, then has panics
 // answered, is traced, and gets CORS headers. With AUTH_MODE set, every route
@@ -55,7 +57,9 @@ type routeDeps struct {
 // challenges Bearer. /query is also checked for a cross-site origin (403)
 // before its credentials, and against its client's request rate (429)
 // after them; the executions it makes are paced by their cost in the
-// executor (EXECUTION_RATE), never its stored answers.
+// executor (EXECUTION_RATE), never its stored answers. Streams
+// (subscriptions over SSE and WebSocket) are counted by MAX_STREAMS and
+// MAX_STREAMS_PER_CLIENT instead of the request rate (internal/live).
 // Every refusal is written by apierror.Write.
 func routes(d routeDeps) http.Handler {
 	r := chi.NewRouter()

@@ -44,6 +44,13 @@ type benchOptions struct {
 // background refresh, as a user's service would; no request waits for it.
 func newBenchHandler(b *testing.B, o benchOptions) http.Handler {
 	b.Helper()
+	return newBenchStack(b, o).Service.Handler
+}
+
+// newBenchStack is newBenchHandler's stack, for a benchmark that serves it
+// itself (Service.Serve).
+func newBenchStack(b *testing.B, o benchOptions) *teststack.Stack {
+	b.Helper()
 	env := maps.Clone(benchEnv)
 	env["RESPONSE_CACHE"] = strconv.FormatBool(o.respCache)
 	env["FAST_PATH"] = strconv.FormatBool(!o.noFast)
@@ -57,7 +64,7 @@ func newBenchHandler(b *testing.B, o benchOptions) http.Handler {
 	if _, err := s.Service.Config.Get(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	return s.Service.Handler
+	return s
 }
 
 // benchBody reads testdata/queries/NAME.graphql as a POST body.

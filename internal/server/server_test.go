@@ -516,7 +516,8 @@ func TestOpenBreakerServesStaleWithoutCallingUpstream(t *testing.T) {
 }
 
 // TestMemoryLimit: the soft memory limit is what the configuration lets the
-// service hold, plus its headroom: 256 MiB with the defaults.
+// service hold, plus its headroom: 256 MiB with the defaults (each open
+// stream adds server.StreamMemory: TestStreamsGrowTheMemoryLimit).
 func TestMemoryLimit(t *testing.T) {
 	tests := []struct {
 		name string

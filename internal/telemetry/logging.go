@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,14 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // NewLogger returns a JSON (default) or text logger whose every line made with
@@ -130,9 +129,24 @@ func SetOperationName(ctx context.Context, name string) {
 const maxLoggedName = 64
 
 // goodRequestID accepts the ids proxies and clients generate (UUIDs, hex,
-// base64url); anything else is replaced, so a client cannot inject text
-// into the logs through the header.
-var goodRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+// base64url): 1 to 64 of A-Z a-z 0-9 . _ : -; anything else is replaced, so
+// a client cannot inject text into the logs through the header. A loop, not
+// the regexp ^[A-Za-z0-9._:-]{1,64}$ it was (TestGoodRequestID holds them
+// equal): behind a proxy every request brings an id, and the regexp took
+// 520 ns of a stored answer's 5 µs to check a 24-character one.
+func goodRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // RequestIDHeader is read from requests and set on responses.
 const RequestIDHeader = "X-Request-Id"
@@ -150,33 +164,131 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			id := r.Header.Get(RequestIDHeader)
-			if !goodRequestID.MatchString(id) {
+			if !goodRequestID(id) {
 				id = newRequestID()
 			}
-			info := &requestInfo{id: id}
-			ctx := context.WithValue(r.Context(), infoKey{}, info)
-			w.Header()[RequestIDHeader] = []string{id} // the name is canonical already
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r.WithContext(ctx))
+			a := &accessed{info: requestInfo{id: id}}
+			a.ctx = infoContext{Context: r.Context(), info: &a.info}
+			a.w.ResponseWriter = w
+			a.idHeader[0] = id
+			w.Header()[RequestIDHeader] = a.idHeader[:] // the name is canonical already
+			next.ServeHTTP(&a.w, r.WithContext(&a.ctx))
 
-			status := ww.Status()
+			status := a.w.code
 			if status == 0 {
 				status = http.StatusOK
 			}
-			info.mu.Lock()
-			op := info.operation
-			info.mu.Unlock()
+			a.info.mu.Lock()
+			op := a.info.operation
+			a.info.mu.Unlock()
 			end := time.Now()
-			line := accessLine{method: r.Method, path: r.URL.Path, status: status, bytes: ww.BytesWritten(),
+			line := accessLine{method: r.Method, path: r.URL.Path, status: status, bytes: a.w.bytes,
 				durationMS: float64(end.Sub(start).Microseconds()) / 1000, operation: op, requestID: id}
-			if direct != nil && logger.Enabled(ctx, slog.LevelInfo) {
+			if direct != nil && logger.Enabled(&a.ctx, slog.LevelInfo) {
 				line.writeJSON(direct, end)
 			} else {
-				line.log(ctx, logger)
+				line.log(&a.ctx, logger)
 			}
 		})
 	}
 }
+
+// accessed is everything the access log keeps for one request, made in one
+// allocation: what it learns (requestInfo), the request's context carrying
+// it, the response writer that counts the status and bytes, and the backing
+// array of the X-Request-Id header. Made separately (context.WithValue, chi's
+// middleware.NewWrapResponseWriter, the header's slice) they were four more
+// allocations a request: the access log's own cost went from 1.9 to 1.5 µs
+// a request, of the 5 µs a stored answer costs the whole handler
+// (BenchmarkHandler, internal/server).
+type accessed struct {
+	info     requestInfo
+	ctx      infoContext
+	w        statusWriter
+	idHeader [1]string
+}
+
+// infoContext is context.WithValue(Context, infoKey{}, info) without its
+// allocation: the request's context, plus the access log's requestInfo.
+type infoContext struct {
+	context.Context
+	info *requestInfo
+}
+
+func (c *infoContext) Value(key any) any {
+	if _, ok := key.(infoKey); ok {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
+// statusWriter is chi's middleware.WrapResponseWriter for HTTP/1 (its
+// httpFancyWriter: the status and bytes written, Flush, Hijack and
+// ReadFrom passed on), without Tee and Discard, which nothing here uses,
+// so that it can live in accessed. The service serves HTTP/1 only (no TLS,
+// no h2c), where net/http's writer has all three; Unwrap lets
+// http.ResponseController reach the rest.
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	bytes       int
+	wroteHeader bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		s.ResponseWriter.WriteHeader(code) // informational: the final status is still to come
+	} else if !s.wroteHeader {
+		s.code, s.wroteHeader = code, true
+		s.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// ReadFrom lets io.Copy use net/http's own ReadFrom (sendfile for files).
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(writerOnly{s.ResponseWriter}, r)
+	}
+	s.bytes += int(n)
+	return n, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+func (s *statusWriter) Flush() {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush() // net/http's: no controller per flush of a stream
+		return
+	}
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}
+
+// Unwrap is the writer it wraps, for http.ResponseController.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLine is one access-log line.
 type accessLine struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,25 @@ func TestAppendDurationRejectsNonNumbers(t *testing.T) {
 	for _, f := range []float64{math.NaN(), math.Inf(1)} {
 		if got := string(appendDuration(nil, f)); strings.ContainsAny(got, "NaIf") {
 			t.Errorf("appendDuration(%v) = %q, not JSON", f, got)
+		}
+	}
+}
+
+// TestGoodRequestID: the loop accepts exactly what the regexp it replaced
+// accepted.
+func TestGoodRequestID(t *testing.T) {
+	was := regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	ids := []string{
+		"", "a", "0123456789abcdef01234567", "4bf92f35-77b3-4da6-a3ce-929d0e0e4736",
+		"req_1.2:3-x", "A-Za-z_0.9:", strings.Repeat("x", 64), strings.Repeat("x", 65),
+		"a b", "a\nb", "abc\n", "a\x00", "日本", "a/b", "a+b=", "a\"b", "\xff", "a,b", "a;b", "~", "@",
+	}
+	for c := 0; c < 256; c++ {
+		ids = append(ids, string([]byte{byte(c)}), "ab"+string([]byte{byte(c)})+"cd")
+	}
+	for _, id := range ids {
+		if got, want := goodRequestID(id), was.MatchString(id); got != want {
+			t.Errorf("goodRequestID(%q) = %v, the regexp says %v", id, got, want)
 		}
 	}
 }

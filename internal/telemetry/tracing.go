@@ -77,6 +77,10 @@ func (t *Tracing) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
 // Tracer returns the service's tracer.
 func (t *Tracing) Tracer() trace.Tracer { return t.Provider.Tracer(ServiceName) }
 
+// Exporting reports whether spans are recorded and exported; without an
+// exporter a span is worth nothing but its cost, so callers may start none.
+func (t *Tracing) Exporting() bool { return t.exporting }
+
 // Middleware starts a server span per HTTP request, continuing an incoming
 // traceparent. With no exporter it only carries the incoming trace context
 // (so that it still reaches the upstream): a span nobody records is not worth

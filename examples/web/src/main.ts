@@ -1,13 +1,9 @@
-// Runs each operation of operations.ts against the service at GRAPHQL_URL
+// Runs each query of operations.ts against the service at GRAPHQL_URL
 // (default http://localhost:8080/query, the demo data) with plain fetch, and
 // checks the typed results at run time. Exits non-zero on the first failure.
-import type {
-  FieldValueErrorCode,
-  FieldValueInput,
-  MoveRefusal,
-  PipelineQuery,
-  TypedDocumentString,
-} from "./gql/graphql.js";
+// (The subscription, ConfigChanges, is src/live.ts's.)
+import { check, execute, ResponseError, url } from "./client.js";
+import type { FieldValueErrorCode, FieldValueInput, MoveRefusal, PipelineQuery } from "./gql/graphql.js";
 import {
   DefaultTypeDocument,
   FieldLookupDocument,
@@ -16,58 +12,6 @@ import {
   PipelineDocument,
   ValidateOpportunityDocument,
 } from "./operations.js";
-
-const url = process.env.GRAPHQL_URL ?? "http://localhost:8080/query";
-
-/** A GraphQL error as the service presents it. */
-interface GraphQLError {
-  message: string;
-  extensions?: { code?: string };
-}
-
-/**
- * ResponseError is an answer with GraphQL errors or without data, so that a
- * caller can tell a refusal it expects (an unknown stage) by its codes.
- */
-class ResponseError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: GraphQLError[],
-  ) {
-    const text = errors.map((e) => `${e.extensions?.code ?? "?"}: ${e.message}`).join("; ");
-    super(`HTTP ${status}: ${text || "no data"}`);
-    this.name = "ResponseError";
-  }
-
-  /** codes are the errors' extensions.code, in order ("?" for none). */
-  get codes(): string[] {
-    return this.errors.map((e) => e.extensions?.code ?? "?");
-  }
-}
-
-/**
- * execute POSTs one typed operation and returns its data, typed by codegen.
- * Operations without variables take no second argument; the others must get
- * exactly their variables.
- */
-async function execute<TResult, TVariables>(
-  document: TypedDocumentString<TResult, TVariables>,
-  ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
-): Promise<TResult> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/graphql-response+json, application/json",
-    },
-    body: JSON.stringify({ query: document.toString(), variables }),
-  });
-  const body = (await response.json()) as { data?: TResult | null; errors?: GraphQLError[] };
-  if (!response.ok || body.errors?.length || body.data == null) {
-    throw new ResponseError(response.status, body.errors ?? []);
-  }
-  return body.data;
-}
 
 /** expectError runs op, which must fail with a GraphQL error of code code. */
 async function expectError(code: string, what: string, op: () => Promise<unknown>): Promise<void> {
@@ -145,11 +89,6 @@ const NUMERIC = new Set([5, 6]);
 
 /** sameIds compares two lists of ids, order included. */
 const sameIds = (a: number[], b: number[]): boolean => a.length === b.length && a.every((id, i) => id === b[i]);
-
-/** check throws with message unless condition holds. */
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(message);
-}
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 

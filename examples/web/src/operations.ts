@@ -151,3 +151,19 @@ export const ValidateOpportunityDocument = graphql(`
     }
   }
 `);
+
+/**
+ * Live configuration (配置变更): the version served at once, then one event
+ * each time it, or whether the copy is stale, changes. An event carries no
+ * data: the client re-runs its queries on it.
+ */
+export const ConfigChangesDocument = graphql(`
+  subscription ConfigChanges {
+    opportunityConfigChanged {
+      version
+      fetchedAt
+      changedTypeIds
+      stale
+    }
+  }
+`);

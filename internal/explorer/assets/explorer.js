@@ -1,7 +1,8 @@
 // Pipeline explorer: one GraphQL query draws every type's pipeline; picking
 // a stage asks where an opportunity there may move, and the form panel
 // renders the type's form schema, checks values as they are typed and asks
-// the service for the final word. The DOM is built with
+// the service for the final word. A subscription, held open over Server-Sent
+// Events, redraws the page when the configuration changes. The DOM is built with
 // createElement/textContent only (never innerHTML), so data cannot become
 // markup, and nothing here needs 'unsafe-inline' or 'unsafe-eval'.
 'use strict';
@@ -15,6 +16,8 @@
   const movesQuery = app.dataset.movesQuery;
   const formQuery = app.dataset.formQuery;
   const validateQuery = app.dataset.validateQuery;
+  // The subscription the page holds open (live.graphql): see liveLoop.
+  const liveQuery = app.dataset.liveQuery;
 
   // Flag badges, in display order. defaultType is shown only when true.
   const FLAGS = [
@@ -44,6 +47,23 @@
   // it asks the service again (once the user has asked it once): long enough
   // not to send a request per key, short enough to feel live.
   const AUTO_CHECK_MS = 600;
+
+  // LIVE_MAX_BACKOFF_MS caps the wait before a stream that ended or failed
+  // is opened again: 1 s, 2 s, 4 s … 30 s, back to 1 s once one delivers.
+  const LIVE_MAX_BACKOFF_MS = 30000;
+  // LIVE_IDLE_MS: a stream that sends nothing, not even a keep-alive, for
+  // this long is taken for dead (a laptop's sleep, a proxy that dropped it)
+  // and opened again; five times the service's default STREAM_KEEPALIVE (15 s).
+  const LIVE_IDLE_MS = 75000;
+  // LIVE_HIDDEN_MS: a page hidden this long closes its stream, which holds a
+  // slot of MAX_STREAMS_PER_CLIENT, and opens it again when shown.
+  const LIVE_HIDDEN_MS = 30000;
+  // SWAP_WAIT_MS bounds how long a redraw waits, off screen, for the picked
+  // stage's moves and the open form before it is swapped in anyway.
+  const SWAP_WAIT_MS = 5000;
+  // REFRESH_TRIES: how often a redraw whose query fails is tried (with the
+  // stream's backoff) before it waits for the next event.
+  const REFRESH_TRIES = 5;
 
   // el builds an element: attrs are set as attributes (never "style"),
   // children are nodes or strings (strings become text nodes).
@@ -158,24 +178,96 @@
     throw new RequestError(title, errors);
   }
 
-  async function load() {
-    showLoading();
+  // What the page shows: the configuration version its data is from (null
+  // while unknown: a fresh POST answer does not name it, the live stream
+  // does), whether that copy was stale, the answer drawn (as JSON, to tell a
+  // redraw that would change nothing), and whether it drew data at all.
+  const shown = { version: null, stale: false, key: null, ok: false };
+  // The drawing on screen (build's result), and the sequence number of the
+  // latest load or live refresh: an older one's answer is dropped.
+  let active = null;
+  let loadSeq = 0;
+  let pageLoad = Promise.resolve(); // the load in flight, or the last one
+
+  // fetchPage runs the page's first query: { types, errors, freshness } to
+  // draw, or { failed: { title, errors } } to show as the page's error.
+  async function fetchPage() {
     let answer;
     try {
       answer = await post('ExplorerPipelines', query);
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;
-      showError(err.title, err.errors);
-      return;
+      return { failed: { title: err.title, errors: err.errors } };
     }
     const errors = answer.errors;
     const types = answer.data && Array.isArray(answer.data.opportunityTypes) ? answer.data.opportunityTypes : null;
     if (!types) {
       if (errors.length === 0) errors.push({ message: 'HTTP ' + answer.status + '：响应中没有 data.opportunityTypes', code: 'BAD_RESPONSE' });
-      showError('加载商机配置失败', errors);
-      return;
+      return { failed: { title: '加载商机配置失败', errors: errors } };
     }
-    render(types, errors, (answer.extensions && answer.extensions.opportunityConfig) || null);
+    return { types: types, errors: errors, freshness: (answer.extensions && answer.extensions.opportunityConfig) || null };
+  }
+
+  // load (re)draws the page from scratch: on arrival, and from the error
+  // state's retry button.
+  function load() {
+    const mine = ++loadSeq;
+    // What the stream named before the query left: the answer is from that
+    // version or a later one, and a later one has an event of its own.
+    const seen = live.latest;
+    showLoading();
+    pageLoad = fetchPage().then((page) => {
+      if (mine !== loadSeq) return;
+      if (page.failed) {
+        showFailed(page.failed);
+        return;
+      }
+      install(build(page, null), page, seen ? seen.version : null, false);
+    });
+    return pageLoad;
+  }
+
+  function showFailed(failed) {
+    active = null;
+    shown.ok = false;
+    shown.key = null;
+    showError(failed.title, failed.errors);
+  }
+
+  // pageKey is what a redraw compares: the data and errors drawn.
+  function pageKey(page) {
+    return JSON.stringify([page.types, page.errors]);
+  }
+
+  // install puts a drawing on screen and records what it shows. A redraw
+  // (keepScroll) leaves the window scrolled where it was; a load leaves the
+  // scrolling to the browser, which restores it on a reload.
+  function install(built, page, version, keepScroll) {
+    const x = window.scrollX;
+    const y = window.scrollY;
+    show(...built.nodes);
+    if (keepScroll) window.scrollTo(x, y);
+    active = built;
+    shown.ok = true;
+    shown.key = pageKey(page);
+    setFreshness(page.freshness, version);
+  }
+
+  // setFreshness shows the version (when known) and, when the answer came
+  // from a stale copy, says so above the tabs.
+  function setFreshness(freshness, version) {
+    shown.stale = Boolean(freshness && freshness.stale);
+    shown.version = (freshness && freshness.version) || version || null;
+    const v = document.getElementById('version');
+    if (v && shown.version) {
+      v.textContent = ' · 配置版本 ' + String(shown.version).slice(0, 8);
+      v.hidden = false;
+    }
+    if (!active) return;
+    active.staleSlot.replaceChildren(...(shown.stale
+      ? [el('div', { class: 'state stale', testid: 'stale', role: 'status' },
+        '上游暂不可用：显示的是 ' + Number(freshness.ageSeconds || 0) + ' 秒前缓存的配置。')]
+      : []));
   }
 
   // Tabs with the default type first, then upstream order.
@@ -195,25 +287,20 @@
     return m ? Number(m[1]) : null;
   }
 
-  function render(typesIn, errors, freshness) {
-    const types = ordered(typesIn);
-    const nodes = [];
-    if (freshness && freshness.version) {
-      const v = document.getElementById('version');
-      if (v) {
-        v.textContent = ' · 配置版本 ' + String(freshness.version).slice(0, 8);
-        v.hidden = false;
-      }
-    }
-    if (freshness && freshness.stale) {
-      nodes.push(el('div', { class: 'state stale', testid: 'stale', role: 'status' },
-        '上游暂不可用：显示的是 ' + Number(freshness.ageSeconds || 0) + ' 秒前缓存的配置。'));
-    }
-    if (errors.length > 0) nodes.push(errorBox('部分数据加载失败', errors));
+  // build draws a page off screen: the tabs, and the type the address names
+  // (its picked stage too), with keep's form state when keep is that type's
+  // (a live redraw). It returns the nodes; ready, settled once the picked
+  // stage's moves and the open form have loaded; the form panel on screen
+  // (form()); and onHash, which follows the address.
+  function build(page, keep) {
+    const types = ordered(page.types);
+    const staleSlot = el('div', { class: 'stale-slot' });
+    const nodes = [staleSlot];
+    const built = { nodes: nodes, staleSlot: staleSlot, ready: Promise.resolve(), form: () => null, typeId: () => null, onHash: () => {} };
+    if (page.errors.length > 0) nodes.push(errorBox('部分数据加载失败', page.errors));
     if (types.length === 0) {
       nodes.push(el('div', { class: 'state', testid: 'empty' }, '没有商机类型。'));
-      show(...nodes);
-      return;
+      return built;
     }
 
     const tablist = el('div', { class: 'tabs', role: 'tablist', 'aria-label': '商机类型' });
@@ -243,30 +330,46 @@
     });
     tablist.append(...tabs);
 
-    function select(t, fromUser) {
+    let form = null;
+    let typeId = null;
+    function select(t, fromUser, saved) {
       tabs.forEach((tab, i) => {
         const on = types[i] === t;
         tab.setAttribute('aria-selected', on ? 'true' : 'false');
         tab.tabIndex = on ? 0 : -1;
       });
       panel.setAttribute('aria-labelledby', 'tab-' + t.typeId);
-      panel.replaceChildren(...typeView(t, fromUser ? null : stageFromHash()));
+      const view = typeView(t, fromUser ? null : stageFromHash(), saved || null);
+      panel.replaceChildren(...view.nodes);
+      form = view.form;
+      typeId = t.typeId;
       if (fromUser) history.replaceState(null, '', '#type=' + t.typeId);
+      return view.ready;
     }
 
     nodes.push(tablist, panel);
-    show(...nodes);
-    select(selectedFromHash(types) || types[0], false);
-    window.addEventListener('hashchange', () => {
+    const first = selectedFromHash(types) || types[0];
+    built.ready = select(first, false, keep && keep.typeId === first.typeId ? keep.form : null);
+    built.form = () => form;
+    built.typeId = () => typeId;
+    built.onHash = () => {
       const t = selectedFromHash(types);
       if (t) select(t, false);
-    });
+    };
+    return built;
   }
+
+  // One listener for the page's life, whatever drawing is on screen.
+  window.addEventListener('hashchange', () => {
+    if (active) active.onHash();
+  });
 
   // typeView draws one type: its flags, its pipeline, where an opportunity
   // at a picked stage may move (pickedId, from the address, or a click), the
-  // form panel and the fields table.
-  function typeView(t, pickedId) {
+  // form panel (with saved's state, from the drawing it replaces) and the
+  // fields table. It returns the nodes, the form panel, and ready, settled
+  // once the picked stage's moves and the open form have loaded.
+  function typeView(t, pickedId, saved) {
     const badges = el('ul', { class: 'badges', testid: 'badges' });
     if (t.defaultType) {
       badges.append(el('li', { class: 'badge default', testid: 'badge', 'data-flag': 'defaultType', 'data-value': 'true', title: '是否是默认类型 defaultType' }, '★ 默认类型'));
@@ -287,13 +390,15 @@
     const moves = movesView(t);
     const pipeline = el('ol', { class: 'pipeline', testid: 'pipeline' },
       stages.map((s, i) => el('li', { class: 'column' + (i < stages.length - 1 ? ' has-next' : '') }, stageView(s, [i + 1], 0, moves))));
-    const form = formPanel(t);
+    const form = formPanel(t, saved);
     moves.onPick = form.setStage;
     const picked = pickedId === null ? null : moves.stage(pickedId);
-    if (picked) moves.pick(picked);
+    // Picking loads the form for the stage; without a pick, the form loads
+    // now if it is open (a redraw of an open form).
+    const ready = picked ? moves.pick(picked) : form.start();
 
     // Filtered: replaceChildren, unlike el, would write null as text.
-    return [
+    const nodes = [
       el('div', { class: 'type-head' },
         el('h2', { testid: 'type-name' }, t.typeName),
         el('span', { class: 'type-id' }, 'typeId ' + t.typeId)),
@@ -306,6 +411,7 @@
       el('h3', null, '商机字段 ', el('span', { class: 'count' }, (t.fields || []).length + ' 个字段')),
       fieldsTable(t.fields || []),
     ].filter(Boolean);
+    return { nodes: nodes, form: form, ready: ready };
   }
 
   function countStages(stages) {
@@ -397,7 +503,8 @@
         return c ? c.stage : null;
       },
       // pick makes s the stage an opportunity is at; picking it again
-      // clears the choice.
+      // clears the choice. It returns a promise settled once the moves and
+      // the form that follows the pick (onPick's promise) have loaded.
       pick(s) {
         from = s && from && from.id === s.id ? null : s;
         seq++;
@@ -406,13 +513,13 @@
           c.select.setAttribute('aria-pressed', from && c.stage.id === from.id ? 'true' : 'false');
           unmark(c);
         }
-        view.onPick(from);
+        const formReady = view.onPick(from);
         if (!from) {
           status.dataset.state = 'idle';
           status.replaceChildren(hint());
-          return;
+          return Promise.resolve(formReady);
         }
-        load(from);
+        return Promise.all([formReady, load(from)]);
       },
     };
 
@@ -500,8 +607,10 @@
   // validateOpportunity, whose answer is the final word: while a field keeps
   // the value the service saw, the service's verdict is shown for it, and
   // when the value changes the page's own again, until the service answers
-  // anew.
-  function formPanel(t) {
+  // anew. saved, from state() of the panel a live redraw replaces, carries
+  // the user's values, whether the form was open and whether the service
+  // was asked (it is asked again, with the new configuration).
+  function formPanel(t, saved) {
     const typeFields = t.fields || [];
     const fieldType = new Map(typeFields.map((f) => [String(f.id), f.type]));
     const id = (suffix) => 'form-' + t.typeId + '-' + suffix;
@@ -520,6 +629,12 @@
     let rows = new Map(); // key → { prop, errors, count, controls }
     let statusLine = null; // the drawn form's status line and its list of errors for no field
     let otherErrors = null;
+    let loading = null; // the schema load in flight
+    if (saved) {
+      for (const [k, v] of saved.values) values.set(k, v);
+      for (const k of saved.touched) touched.add(k);
+      asked = saved.asked;
+    }
 
     const toggle = el('button', {
       type: 'button', class: 'form-toggle', testid: 'form-toggle', 'aria-expanded': 'false', 'aria-controls': id('body'),
@@ -530,14 +645,30 @@
     const node = el('section', { class: 'form-panel', 'aria-label': '商机表单' },
       el('div', { class: 'form-bar' }, toggle, target), body);
     showTarget();
+    if (saved && saved.open) setOpen(true);
 
     toggle.addEventListener('click', () => {
-      open = !open;
+      setOpen(!open);
+      if (open && !schema) loadSchema();
+    });
+
+    function setOpen(on) {
+      open = on;
       toggle.setAttribute('aria-expanded', String(open));
       toggle.textContent = open ? '收起表单' : '打开表单';
       body.hidden = !open;
-      if (open && !schema) loadSchema();
-    });
+    }
+
+    // start loads the schema of an open form that has none (a redraw of an
+    // open form with no stage picked); it returns the load's promise.
+    function start() {
+      return open && !schema ? (loading || loadSchema()) : Promise.resolve();
+    }
+
+    // state is what a redraw carries to the panel that replaces this one.
+    function state() {
+      return { open: open, asked: asked, values: [...values], touched: [...touched] };
+    }
 
     function showTarget() {
       target.replaceChildren(stage
@@ -557,10 +688,20 @@
       checking = false;
       clearTimeout(timer);
       showTarget();
-      if (open) loadSchema();
+      return open ? loadSchema() : Promise.resolve();
     }
 
-    async function loadSchema() {
+    function loadSchema() {
+      const p = fetchSchema();
+      loading = p;
+      const done = () => {
+        if (loading === p) loading = null;
+      };
+      p.then(done, done);
+      return p;
+    }
+
+    async function fetchSchema() {
       const mine = ++schemaSeq;
       content.replaceChildren(el('div', { class: 'state loading', testid: 'form-loading', role: 'status' }, '正在加载表单…'));
       const vars = { typeId: t.typeId };
@@ -580,7 +721,7 @@
       if (mine !== schemaSeq) return;
       schema = compileSchema(raw, typeFields);
       draw();
-      if (asked) check();
+      if (asked) await check();
     }
 
     function draw() {
@@ -806,7 +947,7 @@
       showStatus();
     }
 
-    return { node: node, setStage: setStage };
+    return { node: node, setStage: setStage, start: start, state: state };
   }
 
   // compileSchema reads a form schema (formSchema) into what the form draws
@@ -932,9 +1073,346 @@
         el('td', { testid: 'field-pattern' }, f.pattern === null || f.pattern === undefined ? dash(null) : el('code', { class: 'pattern' }, f.pattern)))))));
   }
 
+  // Live configuration. The page holds the subscription ExplorerConfigChanges
+  // open over GraphQL over Server-Sent Events (graphql-sse's distinct
+  // connections mode: a POST with Accept: text/event-stream, sent as every
+  // request of the page is, so AUTH_MODE's credential goes along). An event
+  // naming another version than the one drawn (or another staleness, or
+  // coming while the page shows an error) re-runs ExplorerPipelines; when the
+  // answer differs, or a known version changed (the moves and forms may
+  // have, not the pipelines), the page is drawn again off screen and swapped
+  // in once the picked stage's moves and the open form have loaded, with the
+  // user's type, stage, form values, focus and scroll kept.
+  const liveBox = document.getElementById('live');
+  const liveDot = el('span', { class: 'live-dot', testid: 'live-state', 'data-state': 'connecting' });
+  const liveNote = el('time', { class: 'live-note', testid: 'live-updated', hidden: true });
+  const liveStale = el('span', {
+    class: 'live-stale', testid: 'live-stale', hidden: true,
+    title: '上游暂不可用：服务端提供的是缓存的配置（stale），恢复后自动更新',
+  }, 'stale');
+
+  const LIVE_STATES = {
+    connecting: '正在连接实时更新…',
+    live: '实时更新：配置变更时自动刷新',
+    retrying: '实时更新已断开，稍后重连',
+    paused: '页面隐藏，实时更新已暂停',
+  };
+
+  let liveProblem = ''; // why the last stream ended or failed, for the dot's title
+
+  function setLive(state, detail) {
+    liveDot.dataset.state = state;
+    liveDot.title = LIVE_STATES[state] + (detail ? '（' + detail + '）' : '');
+  }
+
+  // clock is a local time as hh:mm:ss.
+  function clock(d) {
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  }
+
+  function note(state, text) {
+    const now = new Date();
+    liveNote.dateTime = now.toISOString();
+    liveNote.dataset.state = state;
+    liveNote.textContent = text + ' ' + clock(now);
+    liveNote.hidden = false;
+    // Restart the highlight: removing the class and reading layout lets
+    // adding it again start the animation anew.
+    liveNote.classList.remove('flash');
+    void liveNote.offsetWidth;
+    liveNote.classList.add('flash');
+  }
+
+  const live = { latest: null, refreshing: false };
+
+  // onChange takes one event: the header's stale mark follows it at once;
+  // the page is checked against it (refreshLoop).
+  function onChange(change) {
+    live.latest = change;
+    liveStale.hidden = !change.stale;
+    if (!live.refreshing) refreshLoop();
+  }
+
+  // outdated tells an event the page does not reflect yet.
+  function outdated(change) {
+    return !shown.ok || change.version !== shown.version || change.stale !== shown.stale;
+  }
+
+  // refreshLoop brings the page to the latest event: once per event (an
+  // answer that still disagrees with it, e.g. a stale flag the copy has
+  // already lost again, waits for the next one), and a failed query again
+  // after the stream's backoff, REFRESH_TRIES times.
+  async function refreshLoop() {
+    live.refreshing = true;
+    try {
+      let tried = null;
+      let failures = 0;
+      for (;;) {
+        await pageLoad; // a load under way (on arrival, or a retry) first
+        const change = live.latest;
+        if (!change || change === tried || !outdated(change)) return;
+        tried = change;
+        if (await refresh(change) !== 'failed') {
+          failures = 0;
+          continue;
+        }
+        if (++failures >= REFRESH_TRIES) return;
+        tried = null;
+        await sleep(backoff(failures - 1));
+      }
+    } finally {
+      live.refreshing = false;
+    }
+  }
+
+  // refresh re-runs the page's query for change. An answer that matches the
+  // drawing (the data, and the version when one was known) only updates the
+  // version and stale notices; otherwise the page is drawn again and the
+  // "updated" notice shows. It resolves to what it did: same, redrawn,
+  // failed or superseded (a load, or a later refresh, took over).
+  async function refresh(change) {
+    const mine = ++loadSeq;
+    const page = await fetchPage();
+    if (mine !== loadSeq) return 'superseded';
+    if (page.failed) {
+      // A drawing stays; an error shown stays too (its retry button with it).
+      if (shown.ok) note('failed', '更新失败 · update failed');
+      return 'failed';
+    }
+    const known = shown.version !== null && change.version !== shown.version;
+    if (shown.ok && !known && pageKey(page) === shown.key) {
+      setFreshness(page.freshness, change.version);
+      return 'same';
+    }
+    for (let attempt = 0; ; attempt++) {
+      const keep = userState();
+      const built = build(page, keep);
+      await Promise.race([built.ready.catch(() => {}), sleep(SWAP_WAIT_MS)]);
+      if (mine !== loadSeq) return 'superseded';
+      // The user moved on while it loaded (another type, stage or value):
+      // draw again from there, twice at most.
+      if (attempt < 2 && userState().key !== keep.key) continue;
+      const focus = focusOf();
+      install(built, page, change.version, true);
+      restoreFocus(focus);
+      note('updated', '已更新 · updated');
+      return 'redrawn';
+    }
+  }
+
+  // userState is what a redraw keeps: the address (type and stage) and the
+  // form panel's state.
+  function userState() {
+    const form = active ? active.form() : null;
+    const f = form ? form.state() : null;
+    return { typeId: active ? active.typeId() : null, form: f, key: JSON.stringify([location.hash, f]) };
+  }
+
+  // focusOf names the focused control of the drawing, so that a redraw can
+  // focus its counterpart: by id (tabs, form inputs) or by stage and role.
+  function focusOf() {
+    const a = document.activeElement;
+    if (!(a instanceof HTMLElement) || !app.contains(a)) return null;
+    let selector = '';
+    if (a.id) {
+      selector = '#' + CSS.escape(a.id);
+    } else if (a.dataset.testid) {
+      const stage = a.closest('[data-testid="stage"]');
+      selector = (stage ? '[data-testid="stage"][data-stage-id="' + CSS.escape(stage.dataset.stageId) + '"] ' : '') +
+        '[data-testid="' + CSS.escape(a.dataset.testid) + '"]';
+    }
+    if (!selector) return null;
+    const text = typeof a.selectionStart === 'number';
+    return { selector: selector, start: text ? a.selectionStart : null, end: text ? a.selectionEnd : null };
+  }
+
+  function restoreFocus(f) {
+    const e = f ? app.querySelector(f.selector) : null;
+    if (!(e instanceof HTMLElement)) return;
+    e.focus({ preventScroll: true });
+    if (f.start !== null && typeof e.setSelectionRange === 'function') e.setSelectionRange(f.start, f.end);
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // backoff is the wait before attempt n+1 (n from 0): 1 s, 2 s, 4 s … 30 s.
+  function backoff(n) {
+    return Math.min(LIVE_MAX_BACKOFF_MS, 1000 * 2 ** Math.min(n, 15));
+  }
+
+  // nap is sleep that wake cuts short: the page shown again, the network back.
+  const wakers = new Set();
+  function nap(ms) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wakers.add(done);
+    });
+  }
+
+  function wake() {
+    for (const done of [...wakers]) done();
+  }
+
+  // sseEvents reads a text/event-stream body, as the HTML standard parses
+  // one, reduced to what GraphQL over SSE sends (event and data fields;
+  // comments, the keep-alives, are skipped), and yields { event, data } per
+  // event. alive is called on every chunk, keep-alives included.
+  async function* sseEvents(body, alive) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let event = '';
+    let data = [];
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        alive();
+        buffer += decoder.decode(value, { stream: true });
+        // A CR that ends the buffer may be half of a CRLF: it waits for
+        // the next chunk.
+        const lines = buffer.split(/\r\n|\n|\r(?!$)/);
+        buffer = lines.pop();
+        for (const line of lines) {
+          if (line === '') {
+            if (data.length > 0 || event !== '') yield { event: event || 'message', data: data.join('\n') };
+            event = '';
+            data = [];
+            continue;
+          }
+          if (line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let v = colon < 0 ? '' : line.slice(colon + 1);
+          if (v.startsWith(' ')) v = v.slice(1);
+          if (field === 'event') event = v;
+          else if (field === 'data') data.push(v);
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  // readStream opens one stream and hands its events to onChange until it
+  // ends; delivered is called on each. It resolves to the wait the service
+  // asked for (Retry-After, in ms) when it refused the stream, else 0, and
+  // rejects when the network fails or the stream is aborted.
+  async function readStream(ctrl, delivered) {
+    let idle = 0;
+    const alive = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ctrl.abort(), LIVE_IDLE_MS);
+    };
+    alive();
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+        body: JSON.stringify({ query: liveQuery, operationName: 'ExplorerConfigChanges' }),
+        signal: ctrl.signal,
+      });
+      if (!res.ok || !res.body || !(res.headers.get('Content-Type') || '').startsWith('text/event-stream')) {
+        liveProblem = 'HTTP ' + res.status;
+        if (res.body) res.body.cancel().catch(() => {});
+        const after = Number(res.headers.get('Retry-After'));
+        return after > 0 ? Math.min(after, 300) * 1000 : 0;
+      }
+      setLive('live');
+      liveProblem = '';
+      for await (const ev of sseEvents(res.body, alive)) {
+        if (ev.event === 'complete') break;
+        if (ev.event !== 'next') continue;
+        let msg = null;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch (err) {
+          continue; // not JSON: not an event of this protocol
+        }
+        const c = msg && msg.data && msg.data.opportunityConfigChanged;
+        if (c && typeof c.version === 'string') {
+          delivered();
+          onChange({ version: c.version, stale: c.stale === true });
+        } else if (msg && Array.isArray(msg.errors)) {
+          liveProblem = gqlErrors(msg.errors).map((e) => (e.code ? e.code + ' ' : '') + e.message).join('；');
+        }
+      }
+      return 0;
+    } finally {
+      clearTimeout(idle);
+    }
+  }
+
+  let stream = null; // the open stream's AbortController
+  let paused = false; // hidden for LIVE_HIDDEN_MS: no stream until shown
+  let hiddenTimer = 0;
+
+  // liveLoop keeps a stream open for the page's life: when one ends or
+  // fails it opens another after the backoff (back to 1 s once a stream has
+  // delivered an event), and none while the page is paused.
+  async function liveLoop() {
+    let failures = 0;
+    for (;;) {
+      if (paused) {
+        setLive('paused');
+        while (paused) await nap(LIVE_MAX_BACKOFF_MS);
+        failures = 0;
+        liveProblem = '';
+      }
+      setLive(failures === 0 ? 'connecting' : 'retrying', liveProblem);
+      const ctrl = new AbortController();
+      stream = ctrl;
+      let asked = 0;
+      try {
+        asked = await readStream(ctrl, () => {
+          failures = 0;
+        });
+        if (!liveProblem) liveProblem = '连接已结束';
+      } catch (err) {
+        liveProblem = ctrl.signal.aborted ? '连接无响应' : String((err && err.message) || err);
+      }
+      stream = null;
+      if (paused) continue;
+      const wait = Math.max(asked, backoff(failures++));
+      setLive('retrying', liveProblem);
+      await nap(wait);
+    }
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    clearTimeout(hiddenTimer);
+    if (document.hidden) {
+      hiddenTimer = setTimeout(() => {
+        paused = true;
+        if (stream) stream.abort();
+      }, LIVE_HIDDEN_MS);
+      return;
+    }
+    // Shown again: a paused page reconnects now, and its first event
+    // tells whether the configuration changed meanwhile.
+    paused = false;
+    wake();
+  });
+  window.addEventListener('online', wake);
+
   app.addEventListener('click', (ev) => {
     if (ev.target instanceof Element && ev.target.closest('[data-testid="retry"]')) load();
   });
 
   load();
+  // Without streaming fetch (an old browser), the page is drawn once, as
+  // before live configuration.
+  if (liveQuery && liveBox && typeof ReadableStream === 'function' && typeof TextDecoder === 'function' && typeof AbortController === 'function') {
+    liveBox.replaceChildren(liveDot, liveNote, liveStale);
+    liveBox.hidden = false;
+    liveLoop();
+  }
 })();

@@ -411,6 +411,24 @@ type features struct {
 	max    map[string]int
 }
 
+// subscriptionOnly reports whether name is the subscription root or a type
+// only its fields return: no query reaches it.
+func subscriptionOnly(schema *ast.Schema, name string) bool {
+	sub := schema.Subscription
+	if sub == nil {
+		return false
+	}
+	if name == sub.Name {
+		return true
+	}
+	for _, f := range sub.Fields {
+		if f.Type.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
 func newFeatures(schema *ast.Schema) *features {
 	f := &features{schema: schema, n: map[string]int{}, max: map[string]int{}}
 	f.want = []string{
@@ -428,8 +446,8 @@ func newFeatures(schema *ast.Schema) *features {
 	}
 	for _, name := range slices.Sorted(maps.Keys(schema.Types)) {
 		d := schema.Types[name]
-		if d.Kind != ast.Object || strings.HasPrefix(name, "__") {
-			continue
+		if d.Kind != ast.Object || strings.HasPrefix(name, "__") || subscriptionOnly(schema, name) {
+			continue // the generator writes queries
 		}
 		f.want = append(f.want, "fragment on "+name)
 		for _, fd := range d.Fields {

@@ -13,8 +13,17 @@
   // nonce and no others.
   window.__webpack_nonce__ = config.styleNonce;
 
+  var url = new URL(config.endpoint, window.location.href);
+  // Subscriptions run over graphql-transport-ws on the same endpoint, with
+  // the graphql-ws client GraphiQL's bundle carries (subscriptionUrl). A
+  // WebSocket has no headers of its own: GraphiQL sends the headers pane as
+  // connection_init's payload, where the service reads a credential
+  // (Authorization or X-API-Key) when the handshake carried none.
+  var ws = new URL(url.href);
+  ws.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   var fetcher = GraphiQL.createFetcher({
-    url: new URL(config.endpoint, window.location.href).href,
+    url: url.href,
+    subscriptionUrl: ws.href,
   });
   var container = document.getElementById("graphiql");
   ReactDOM.createRoot(container).render(

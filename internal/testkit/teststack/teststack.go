@@ -67,6 +67,8 @@ type Options struct {
 	// Log receives the service's log instead of Logs (io.Discard for
 	// benchmarks, whose logs would fill memory).
 	Log io.Writer
+	// StreamsOpen is server.Deps.StreamsOpen.
+	StreamsOpen func(n int)
 }
 
 // New starts a Stack, closed when the test ends; at the end its log is
@@ -121,7 +123,7 @@ func New(t testing.TB, o Options) *Stack {
 	if o.WallClock {
 		now = nil
 	}
-	s.Service, err = server.New(context.Background(), cfg, server.Deps{Logger: logger, Now: now})
+	s.Service, err = server.New(context.Background(), cfg, server.Deps{Logger: logger, Now: now, StreamsOpen: o.StreamsOpen})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,9 @@ const pageKey = "k-BROWSER-0123456789abcdef0123456789"
 // TestPagesAskForTheCredential runs the service with AUTH_MODE=apikey: the
 // playground's navigation is answered with a Basic challenge, the browser
 // (as its user would at the prompt) gives the API key as the password, once,
-// and from then on the page's assets, GraphiQL's own requests to /query and
-// the explorer carry it without asking again.
+// and from then on the page's assets, GraphiQL's own requests to /query (its
+// subscription's WebSocket too) and the explorer carry it without asking
+// again.
 func TestPagesAskForTheCredential(t *testing.T) {
 	browser := newBrowser(t)
 	base := startService(t, "AUTH_MODE=apikey", "AUTH_API_KEYS=web:"+pageKey)
@@ -75,6 +76,14 @@ func TestPagesAskForTheCredential(t *testing.T) {
   body: JSON.stringify({query: '{ __typename }'})}).then((r) => r.status)`, chromedp.EvalAwaitPromise))
 	if err != nil || status != 200 {
 		t.Errorf("a same-origin fetch from the playground = %d, %v; want 200", status, err)
+	}
+	// A subscription runs over a WebSocket, whose handshake carries the
+	// credential the browser holds as well (the headers pane is empty, so
+	// connection_init carries none): its first event comes, not an error.
+	tb.runPlaygroundTab(t, "ConfigChanges")
+	tb.waitFor(t, "the subscription's first event", resultJS+`.includes('"opportunityConfigChanged"')`)
+	if event, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](resultJS)); err != nil || !containsAll(event, `"version"`) || containsAll(event, `"errors"`) {
+		t.Errorf("the playground's subscription answered %.300s (%v), want an event", event, err)
 	}
 
 	// The explorer is in the same protection space: no second prompt.

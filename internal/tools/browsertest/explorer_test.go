@@ -226,6 +226,11 @@ func TestExplorer(t *testing.T) {
 		checkLayout(t, v.Stages)
 	})
 
+	// The live stream's first event names the version, which the header
+	// then shows beside the stream's dot: the screenshot shows both.
+	tb.waitFor(t, "the live stream's first event", `document.querySelector('[data-testid="live-state"]').dataset.state === 'live' &&
+  !document.getElementById('version').hidden`)
+
 	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
 		png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -433,8 +438,9 @@ func checkLayout(t *testing.T, stages []viewStage) {
 }
 
 // TestExplorerErrorState runs the service against a failing upstream: the
-// page shows the GraphQL error's message and code, and after a retry the
-// (hostile) data as text.
+// page shows the GraphQL error's message and code, and again after a retry;
+// once the upstream recovers, the page draws its (hostile) data, as text, by
+// itself: the live stream's first event tells it the configuration is there.
 func TestExplorerErrorState(t *testing.T) {
 	browser := newBrowser(t)
 	creds := testkit.Creds()
@@ -468,6 +474,15 @@ func TestExplorerErrorState(t *testing.T) {
 		t.Errorf("error state also shows %d stages, loading %v", shown.Stages, shown.Loading)
 	}
 
+	// The retry button asks again: a new error box replaces the marked one.
+	tb.do(t, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="error"]').dataset.old = 'true'`),
+		chromedp.Click(chromedp.CSS(`[data-testid="retry"]`)))
+	tb.waitFor(t, "the retry's error", `document.querySelector('[data-testid="error"]:not([data-old])') !== null`)
+	if codes, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="error-code"]'), (e) => e.textContent)`)); err != nil ||
+		!slices.Equal(codes, []string{"UPSTREAM_UNAVAILABLE"}) {
+		t.Errorf("after a retry the page shows %q (%v), want UPSTREAM_UNAVAILABLE", codes, err)
+	}
+
 	// The upstream recovers, with names that are markup: the page must show
 	// them as text.
 	var raw []map[string]any
@@ -485,7 +500,7 @@ func TestExplorerErrorState(t *testing.T) {
 	sim.SetDataset(hostile)
 	sim.SetFault(simulator.FaultNone)
 
-	tb.do(t, chromedp.Click(chromedp.CSS(`[data-testid="retry"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="stage"]`)))
+	tb.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid="stage"]`)))
 	got := tb.view(t)
 	if got.TypeName != hostileType || got.Stages[0].Name != hostileStage {
 		t.Errorf("type %q, first stage %q; want the names as text", got.TypeName, got.Stages[0].Name)
@@ -900,8 +915,9 @@ func (tb *tab) answerChallenges(t *testing.T, user, password string) func() []fe
 
 // TestExplorerRulesWithCredential runs the service with AUTH_MODE=apikey:
 // the browser gives the API key once, at the page's Basic challenge, and the
-// page's moves, form and validation requests carry it without asking again,
-// because the page sends them as it sends its first (same-origin fetch).
+// page's moves, form and validation requests, and its live stream (SSE), carry
+// it without asking again, because the page sends them as it sends its first
+// (same-origin fetch).
 func TestExplorerRulesWithCredential(t *testing.T) {
 	browser := newBrowser(t)
 	base := startService(t, "AUTH_MODE=apikey", "AUTH_API_KEYS=web:"+pageKey)
@@ -917,6 +933,9 @@ func TestExplorerRulesWithCredential(t *testing.T) {
 	tb.do(t, chromedp.Click(chromedp.CSS(`[data-testid="form-toggle"]`)), chromedp.WaitVisible(formInput(106)))
 	tb.do(t, chromedp.SendKeys(formInput(106), "诸葛亮司马懿曹孟德刘玄德孙仲谋关云长张翼德"), chromedp.Click(chromedp.CSS(`[data-testid="form-check"]`)))
 	tb.waitFor(t, "the service's TOO_LONG on 决策人", fieldErrorJS(106, "service", "TOO_LONG"))
+	// The stream's first event came: the page shows the version it names.
+	tb.waitFor(t, "the live stream's first event", `document.querySelector('[data-testid="live-state"]').dataset.state === 'live' &&
+  !document.getElementById('version').hidden`)
 
 	if p := prompts(); len(p) != 1 {
 		t.Errorf("the browser was asked %d times, want once: %+v", len(p), p)

@@ -1,5 +1,5 @@
-// Package cli is the command line the load tools share (internal/tools/bench
-// and internal/tools/soak): how long to drive the service, after how much
+// Package cli is the command line the load tools share (internal/tools/bench,
+// internal/tools/soak and internal/tools/streams): how long to drive the service, after how much
 // warm-up, with how many clients, on what CACHE_TTL and with which extra
 // settings, parsed and checked one way for both.
 package cli
@@ -30,6 +30,9 @@ type Command struct {
 	// ClientsFlag names the -clients flag: each tool keeps the name it has
 	// always had ("clients" for the soak, "conns" for the bench).
 	ClientsFlag string
+	// DurationFlag names the -duration flag; "" is "duration". The
+	// streams tool's measured window is its idle window, -idle.
+	DurationFlag string
 	// Notes add what a shared flag means for this tool to its usage line.
 	Notes Notes
 }
@@ -56,7 +59,7 @@ func usage(text, note string) string {
 func (c Command) Parse(args []string, stderr io.Writer, load *Load, own func(*flag.FlagSet)) (bool, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&load.Duration, "duration", load.Duration, usage("measured load, warm-up excluded", c.Notes.Duration))
+	fs.DurationVar(&load.Duration, c.durationFlag(), load.Duration, usage("measured load, warm-up excluded", c.Notes.Duration))
 	fs.DurationVar(&load.Warmup, "warmup", load.Warmup, usage("load before measuring starts, not counted", c.Notes.Warmup))
 	fs.IntVar(&load.Clients, c.ClientsFlag, load.Clients, usage("concurrent clients, one keep-alive connection each", c.Notes.Clients))
 	fs.DurationVar(&load.CacheTTL, "cache-ttl", load.CacheTTL, usage("the service's CACHE_TTL", c.Notes.CacheTTL))
@@ -76,18 +79,32 @@ func (c Command) Parse(args []string, stderr io.Writer, load *Load, own func(*fl
 	return true, nil
 }
 
+// durationFlag is the -duration flag's name in this command.
+func (c Command) durationFlag() string {
+	if c.DurationFlag == "" {
+		return "duration"
+	}
+	return c.DurationFlag
+}
+
 // Validate checks the load; clientsFlag names the -clients flag in the
 // message, as Command.ClientsFlag does on the command line.
 func (l Load) Validate(clientsFlag string) error {
+	return l.ValidateFor(Command{ClientsFlag: clientsFlag})
+}
+
+// ValidateFor is Validate naming the flags in messages as c spells them
+// (ClientsFlag, DurationFlag).
+func (l Load) ValidateFor(c Command) error {
 	var errs []error
 	if l.Duration <= 0 {
-		errs = append(errs, errors.New("duration must be positive"))
+		errs = append(errs, fmt.Errorf("%s must be positive", c.durationFlag()))
 	}
 	if l.Warmup < 0 {
 		errs = append(errs, errors.New("warmup must not be negative"))
 	}
 	if l.Clients < 1 {
-		errs = append(errs, fmt.Errorf("%s must be at least 1", clientsFlag))
+		errs = append(errs, fmt.Errorf("%s must be at least 1", c.ClientsFlag))
 	}
 	if l.CacheTTL <= 0 {
 		errs = append(errs, errors.New("cache TTL must be positive"))

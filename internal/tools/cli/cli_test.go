@@ -78,3 +78,25 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestDurationFlag: a tool may rename -duration (the streams tool's -idle);
+// the old name is then refused and messages use the new one.
+func TestDurationFlag(t *testing.T) {
+	cmd := Command{ClientsFlag: "subscribers", DurationFlag: "idle"}
+	load := Load{Duration: time.Minute, Clients: 1, CacheTTL: time.Second}
+	var stderr bytes.Buffer
+	if ok, err := cmd.Parse([]string{"tool", "-idle", "5s", "-subscribers", "7"}, &stderr, &load, nil); !ok || err != nil {
+		t.Fatalf("Parse = %v, %v", ok, err)
+	}
+	if load.Duration != 5*time.Second || load.Clients != 7 {
+		t.Errorf("load = %+v", load)
+	}
+	if ok, err := cmd.Parse([]string{"tool", "-duration", "5s"}, &stderr, &load, nil); ok || err == nil {
+		t.Errorf("-duration accepted: %v, %v", ok, err)
+	}
+	load.Duration, load.Clients = 0, 0
+	err := load.ValidateFor(cmd)
+	if err == nil || !strings.Contains(err.Error(), "idle must be positive") || !strings.Contains(err.Error(), "subscribers must be at least 1") {
+		t.Errorf("ValidateFor = %v", err)
+	}
+}

@@ -194,10 +194,16 @@ func (r StopResult) OK() bool { return !r.TimedOut && r.ExitCode == 0 && r.Err =
 
 // Stop sends SIGTERM and waits up to timeout for the exit, then kills.
 func (p *Process) Stop(timeout time.Duration) StopResult {
+	return p.StopWith(syscall.SIGTERM, timeout)
+}
+
+// StopWith is Stop with another signal: SIGQUIT makes a Go child write
+// every goroutine's stack to stderr (its OnLine gets the lines) and exit 2.
+func (p *Process) StopWith(sig syscall.Signal, timeout time.Duration) StopResult {
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		p.Kill()
-		return StopResult{ExitCode: -1, Err: "SIGTERM: " + err.Error()}
+		return StopResult{ExitCode: -1, Err: signalName(sig) + ": " + err.Error()}
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -215,6 +221,18 @@ func (p *Process) Stop(timeout time.Duration) StopResult {
 		res.Err = p.cmd.ProcessState.String() // "signal: terminated"
 	}
 	return res
+}
+
+// signalName is SIGTERM's and SIGQUIT's name as a shell spells it, another
+// signal's as syscall describes it.
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGQUIT:
+		return "SIGQUIT"
+	}
+	return sig.String()
 }
 
 // Kill ends the child if it still runs and waits for it; safe to repeat.

@@ -49,26 +49,37 @@ const clockTick = 10 * time.Millisecond
 // together, in 10ms ticks; -1 when unavailable. Pass os.Getpid() for this
 // process.
 func CPUTime(pid int) time.Duration {
+	user, system := CPUTimes(pid)
+	if user < 0 {
+		return -1
+	}
+	return user + system
+}
+
+// CPUTimes is CPUTime in its two parts, user and system time; both -1 when
+// unavailable. On loopback the system time of a writer includes the
+// delivery of what it writes to the reading socket.
+func CPUTimes(pid int) (user, system time.Duration) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return -1
+		return -1, -1
 	}
 	// The command name, field 2, is in parentheses and may hold spaces: count
 	// fields from the last ')'. utime and stime are fields 14 and 15.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return -1
+		return -1, -1
 	}
 	fields := strings.Fields(string(b[i+1:]))
 	if len(fields) < 13 {
-		return -1
+		return -1, -1
 	}
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return -1
+		return -1, -1
 	}
-	return time.Duration(utime+stime) * clockTick
+	return time.Duration(utime) * clockTick, time.Duration(stime) * clockTick
 }
 
 // AllowedCPUs returns the CPUs this process may run on, from

@@ -1,0 +1,200 @@
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
+	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
+	"github.com/oppconfig/oppconfig-graphql/internal/loaders"
+	"github.com/oppconfig/oppconfig-graphql/internal/origin"
+)
+
+// StreamOptions configures the streams /query serves besides its requests:
+// GraphQL over Server-Sent Events (a POST with Accept: text/event-stream, as
+// the graphql-sse client sends in its distinct-connections mode) and
+// graphql-transport-ws over WebSocket (the graphql-ws client; the older
+// subscriptions-transport-ws protocol too). The transports are gqlgen's
+// (transport.SSE, transport.Websocket), configured here; nothing of the
+// protocols is written by hand.
+type StreamOptions struct {
+	// Streams bounds the open streams, in all (503 OVERLOADED) and per
+	// client (429 RATE_LIMITED); required.
+	Streams *live.Streams
+	// Client names a request's client as the rate limit does (its API key,
+	// JWT subject or address); nil counts every stream as one client's.
+	Client func(r *http.Request) string
+	// KeepAlive spaces an idle stream's keep-alives: an SSE comment, a
+	// WebSocket ping (STREAM_KEEPALIVE); required.
+	KeepAlive time.Duration
+	// Origins are the cross-site origins a WebSocket may be opened from
+	// (CORS_ALLOWED_ORIGINS), besides the service's own host: a WebSocket
+	// handshake is a GET, which cross-origin protection lets through, and
+	// a browser sends its cookies and cached credentials with it.
+	Origins *origin.List
+	// InitPayload authenticates a WebSocket by its connection_init payload
+	// when its handshake carried no credential (auth.Authenticator's);
+	// nil accepts every payload (AUTH_MODE=none).
+	InitPayload func(ctx context.Context, payload map[string]any) (context.Context, error)
+	// Shutdown is done when the service stops serving streams: every
+	// stream still open is then closed (the feed has completed their
+	// subscriptions first). Nil never closes them.
+	Shutdown context.Context
+}
+
+// serveStream serves one stream: counted against the bounds, exempt from the
+// request deadline and from the server's write timeout (a stream stays open
+// for hours), closed when the client's JWT expires or the service shuts
+// down, never stored.
+func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
+	so := e.opts.Stream
+	q := &request{r: r, ctx: r.Context(), media: responseMediaType(headerValue(r.Header, "Accept"))}
+	ws := live.IsWebSocket(r)
+	if ws && !sameOriginOrAllowed(r, so.Origins) {
+		e.refuse(w, q, "", apierror.CrossOriginRefused, "WebSocket from a cross-site origin refused")
+		return
+	}
+	var body []byte
+	if !ws {
+		var code apierror.Code
+		var msg string
+		if body, code, msg = e.streamBody(w, r); code != "" {
+			e.refuse(w, q, "", code, msg)
+			return
+		}
+	}
+	client := ""
+	if so.Client != nil {
+		client = so.Client(r)
+	}
+	release, err := so.Streams.Open(client)
+	switch {
+	case errors.Is(err, live.ErrTooManyClientStreams):
+		w.Header().Set("Retry-After", "60")
+		e.refuse(w, q, "", apierror.RateLimited, "this client holds as many open streams as MAX_STREAMS_PER_CLIENT allows; close one first")
+		return
+	case err != nil:
+		w.Header().Set("Retry-After", "5")
+		e.refuse(w, q, "", apierror.Overloaded, "the service holds as many open streams as MAX_STREAMS allows; try again later")
+		return
+	}
+	defer release()
+
+	// The server's WriteTimeout is for answers, not for a stream that stays
+	// open; a WebSocket's handshake clears it itself.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	ctx := r.Context()
+	var cancel context.CancelFunc
+	if exp, ok := auth.Expires(ctx); ok {
+		ctx, cancel = context.WithDeadline(ctx, exp)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	if so.Shutdown != nil {
+		// No goroutine per stream: cancel runs when shutdown comes.
+		stop := context.AfterFunc(so.Shutdown, cancel)
+		defer stop()
+	}
+	// A query sent over a stream executes like any other, on its own
+	// loaders; its deadline is the stream's.
+	ctx = loaders.NewContext(ctx, loaders.New(e.src))
+	r = r.WithContext(graphql.StartOperationTrace(ctx))
+	if ws {
+		e.websocket(so).Do(w, r, e.exec)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	// nginx buffers responses unless told not to; an event must go out now.
+	w.Header().Set("X-Accel-Buffering", "no")
+	transport.SSE{KeepAlivePingInterval: so.KeepAlive}.Do(w, r, e.exec)
+}
+
+// streamBody reads an SSE request's body within MaxBodyBytes and checks it
+// is one JSON request object: gqlgen's SSE transport would log a body it
+// cannot decode, and answers a batch with an error event.
+func (e *Endpoint) streamBody(w http.ResponseWriter, r *http.Request) ([]byte, apierror.Code, string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.opts.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, apierror.BodyTooLarge, "the request body is larger than MAX_REQUEST_BYTES"
+	case err != nil:
+		return nil, apierror.BadRequest, "the request body could not be read"
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	switch {
+	case len(trimmed) > 0 && trimmed[0] == '[':
+		return nil, apierror.BatchingDisabled, "a stream carries one operation, not a batch"
+	case len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed):
+		return nil, apierror.BadRequest, "the request body is not a JSON object"
+	case jsonDepth(trimmed) > e.opts.Limits.MaxJSONDepth && e.opts.Limits.MaxJSONDepth > 0:
+		return nil, apierror.JSONTooDeep, "the request body nests deeper than MAX_JSON_DEPTH"
+	}
+	return body, "", ""
+}
+
+// websocket is gqlgen's WebSocket transport as the service runs it.
+func (e *Endpoint) websocket(so *StreamOptions) transport.Websocket {
+	limit := e.opts.MaxBodyBytes // one message is one request
+	return transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+			// The origin was checked by sameOriginOrAllowed, against the
+			// same list CORS reads.
+			InsecureSkipVerify: true,
+		}},
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if so.InitPayload != nil {
+				var err error
+				if ctx, err = so.InitPayload(ctx, payload); err != nil {
+					return ctx, nil, err
+				}
+			}
+			if exp, ok := auth.Expires(ctx); ok {
+				// The connection is closed when the credential of
+				// connection_init expires. Its context ends with the
+				// request's at the latest, which releases the timer.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, exp)
+				context.AfterFunc(ctx, cancel)
+			}
+			return ctx, nil, nil
+		},
+		InitTimeout: 10 * time.Second,
+		// graphql-transport-ws: a ping every interval, the connection
+		// closed when two intervals pass without a pong; the older
+		// protocol gets its keep-alive message instead.
+		PingPongInterval:      so.KeepAlive,
+		KeepAlivePingInterval: so.KeepAlive,
+		PayloadReadLimit:      &limit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			e.opts.Logger.DebugContext(ctx, "websocket error", "err", err)
+		},
+	}
+}
+
+// sameOriginOrAllowed reports whether a WebSocket handshake comes from no
+// browser page (no Origin), from the service's own host, or from an allowed
+// origin.
+func sameOriginOrAllowed(r *http.Request, allowed *origin.List) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return allowed != nil && allowed.Allows(o)
+}

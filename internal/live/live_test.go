@@ -1,0 +1,225 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/cache"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
+	"github.com/oppconfig/oppconfig-graphql/internal/opportunity"
+)
+
+// source is a configuration source whose copy a test sets; Current counts
+// the calls that would start a refresh.
+type source struct {
+	mu       sync.Mutex
+	res      cache.Result[*opportunity.Snapshot]
+	ok       bool
+	currents int
+}
+
+func (s *source) set(snap *opportunity.Snapshot, at time.Time, stale bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.res, s.ok = cache.Result[*opportunity.Snapshot]{Value: snap, FetchedAt: at, Stale: stale}, true
+}
+
+func (s *source) Peek() (cache.Result[*opportunity.Snapshot], bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.res, s.ok
+}
+
+func (s *source) Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error) {
+	if res, ok := s.Current(ctx); ok {
+		return res, nil
+	}
+	return cache.Result[*opportunity.Snapshot]{}, errors.New("no copy")
+}
+
+func (s *source) Current(context.Context) (cache.Result[*opportunity.Snapshot], bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.currents++
+	return s.res, s.ok
+}
+
+// snapshot holds one type per id, named as given.
+func snapshot(version string, names map[int]string) *opportunity.Snapshot {
+	var types []*opportunity.Type
+	for id := 1; id <= 10; id++ {
+		if n, ok := names[id]; ok {
+			types = append(types, &opportunity.Type{TypeID: id, TypeName: n})
+		}
+	}
+	return opportunity.NewSnapshot(types, version)
+}
+
+// receive reads one event, or fails after a (fake) second.
+func receive(t *testing.T, ch <-chan *live.Change) *live.Change {
+	t.Helper()
+	select {
+	case c, ok := <-ch:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return c
+	case <-time.After(time.Second):
+		t.Fatal("no event within a second")
+		return nil
+	}
+}
+
+func assertNone(t *testing.T, ch <-chan *live.Change) {
+	t.Helper()
+	select {
+	case c := <-ch:
+		t.Fatalf("unexpected event %+v", c)
+	default:
+	}
+}
+
+// TestFeed: the current version at once; an event per version change with
+// the types that changed; none for the same version; a stale flip is an
+// event of the same fetch; a slow reader gets the latest; the stream closes
+// when its context ends and every stream when the feed stops.
+func TestFeed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		src := &source{}
+		src.set(snapshot("v1", map[int]string{1: "a", 2: "b", 3: "c"}), at, false)
+		f := live.New(src, 250*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+
+		sub, stop := context.WithCancel(ctx)
+		ch, err := f.Subscribe(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, ch); !reflect.DeepEqual(*got, live.Change{Version: "v1", FetchedAt: "2026-12-01T09:00:00Z", ChangedTypeIDs: []int{}}) {
+			t.Fatalf("first event %+v", got)
+		}
+
+		src.set(snapshot("v1", map[int]string{1: "a", 2: "b", 3: "c"}), at.Add(30*time.Second), false) // same bytes, refreshed
+		time.Sleep(time.Second)
+		assertNone(t, ch)
+
+		// Type 2 renamed, 3 removed, 4 added; 1 unchanged.
+		src.set(snapshot("v2", map[int]string{1: "a", 2: "B", 4: "d"}), at.Add(60*time.Second), false)
+		got := receive(t, ch)
+		if want := (live.Change{Version: "v2", FetchedAt: "2026-12-01T09:01:00Z", ChangedTypeIDs: []int{2, 3, 4}}); !reflect.DeepEqual(*got, want) {
+			t.Fatalf("change event %+v, want %+v", got, want)
+		}
+
+		src.set(snapshot("v2", map[int]string{1: "a", 2: "B", 4: "d"}), at.Add(60*time.Second), true) // the refresh failed past the TTL
+		if got := receive(t, ch); !got.Stale || got.Version != "v2" || got.FetchedAt != "2026-12-01T09:01:00Z" || len(got.ChangedTypeIDs) != 0 {
+			t.Fatalf("stale event %+v", got)
+		}
+
+		// A second subscriber starts from the current version.
+		ch2, err := f.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, ch2); got.Version != "v2" || !got.Stale || len(got.ChangedTypeIDs) != 0 {
+			t.Fatalf("late subscriber's first event %+v", got)
+		}
+
+		// A reader that does not read between two versions gets the last.
+		src.set(snapshot("v3", map[int]string{1: "x"}), at.Add(90*time.Second), false)
+		time.Sleep(time.Second)
+		src.set(snapshot("v4", map[int]string{1: "y"}), at.Add(120*time.Second), false)
+		time.Sleep(time.Second)
+		if got := receive(t, ch); got.Version != "v4" {
+			t.Fatalf("slow reader got %+v, want v4", got)
+		}
+		assertNone(t, ch)
+		if f.Streams() != 2 {
+			t.Fatalf("Streams = %d, want 2", f.Streams())
+		}
+
+		stop()
+		synctest.Wait()
+		if _, ok := <-ch; ok {
+			t.Fatal("the stream is open after its context ended")
+		}
+		if f.Streams() != 1 {
+			t.Fatalf("Streams = %d after one ended, want 1", f.Streams())
+		}
+		src.mu.Lock()
+		currents := src.currents
+		src.mu.Unlock()
+		if currents == 0 {
+			t.Error("the feed never asked for a refresh while streams were open")
+		}
+
+		cancel()
+		<-done
+		for range ch2 { // drain: it must end
+		}
+		if _, err := f.Subscribe(context.Background()); !errors.Is(err, live.ErrClosed) {
+			t.Fatalf("Subscribe after the feed stopped: %v", err)
+		}
+	})
+}
+
+// TestNoEventBeforeACopy: with no copy yet, a subscriber waits, and gets
+// the first version when it arrives.
+func TestNoEventBeforeACopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &source{}
+		f := live.New(src, 250*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go f.Run(ctx)
+		ch, err := f.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		assertNone(t, ch)
+		src.set(snapshot("v1", map[int]string{1: "a"}), time.Unix(0, 0), false)
+		if got := receive(t, ch); got.Version != "v1" || len(got.ChangedTypeIDs) != 0 {
+			t.Fatalf("first event %+v", got)
+		}
+	})
+}
+
+func TestStreams(t *testing.T) {
+	var counts []int
+	s := live.NewStreams(3, 2, func(n int) { counts = append(counts, n) })
+	a1, err := s.Open("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open("a"); !errors.Is(err, live.ErrTooManyClientStreams) {
+		t.Fatalf("third stream of a: %v, want ErrTooManyClientStreams", err)
+	}
+	if _, err := s.Open("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open("c"); !errors.Is(err, live.ErrTooManyStreams) {
+		t.Fatalf("fourth stream: %v, want ErrTooManyStreams", err)
+	}
+	a1()
+	a1() // idempotent
+	if s.Count() != 2 {
+		t.Fatalf("Count = %d after one release, want 2", s.Count())
+	}
+	if _, err := s.Open("c"); err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	if want := []int{1, 2, 3, 2, 3}; !reflect.DeepEqual(counts, want) {
+		t.Fatalf("counts reported %v, want %v", counts, want)
+	}
+}

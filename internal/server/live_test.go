@@ -1,0 +1,561 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
+)
+
+// Live configuration (graph/schema/live.graphqls) through the real handler:
+// GraphQL over SSE and graphql-transport-ws over a real WebSocket, against
+// the simulator, whose data the tests change.
+
+const changeSubscription = `subscription { opportunityConfigChanged { version fetchedAt changedTypeIds stale } }`
+
+// change is one event's data.
+type change struct {
+	Version        string
+	FetchedAt      string
+	ChangedTypeIDs []int `json:"changedTypeIds"`
+	Stale          bool
+}
+
+// sseStream is an open GraphQL-over-SSE stream.
+type sseStream struct {
+	resp   *http.Response
+	events chan sseEvent
+}
+
+type sseEvent struct {
+	name string // "next", "complete"
+	data string
+}
+
+// openSSE posts the subscription with Accept: text/event-stream, as the
+// graphql-sse client does in its distinct-connections mode, and reads its
+// events in the background.
+func openSSE(t *testing.T, url string, header http.Header) *sseStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	body, _ := json.Marshal(map[string]string{"query": changeSubscription})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/query", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	s := &sseStream{resp: resp, events: make(chan sseEvent, 16)}
+	if resp.StatusCode != http.StatusOK {
+		return s
+	}
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.name != "" {
+					s.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data += strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return s
+}
+
+// next reads the stream's next event within wait.
+func (s *sseStream) next(t *testing.T, wait time.Duration) (sseEvent, bool) {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		return ev, ok
+	case <-time.After(wait):
+		return sseEvent{}, false
+	}
+}
+
+// nextChange reads the next event and decodes its change.
+func (s *sseStream) nextChange(t *testing.T) change {
+	t.Helper()
+	ev, ok := s.next(t, 3*time.Second)
+	if !ok || ev.name != "next" {
+		t.Fatalf("no next event within 3s (got %+v, open %v)", ev, ok)
+	}
+	var r struct {
+		Data   struct{ OpportunityConfigChanged change }
+		Errors []any
+	}
+	if err := json.Unmarshal([]byte(ev.data), &r); err != nil || len(r.Errors) > 0 {
+		t.Fatalf("event %s: %v", ev.data, err)
+	}
+	return r.Data.OpportunityConfigChanged
+}
+
+// TestSubscriptionOverSSE: the current version at once; a change of the
+// upstream's data after the TTL is an event naming the changed type; a
+// refresh with the same bytes sends nothing; streams are not stored.
+func TestSubscriptionOverSSE(t *testing.T) {
+	s := teststack.New(t, teststack.Options{
+		Dataset: []byte(`[{"typeName":"一","typeId":1},{"typeName":"二","typeId":2}]`),
+		Env:     map[string]string{"RESPONSE_CACHE": "true"},
+	})
+	st := openSSE(t, s.Server.URL, nil)
+	if st.resp.StatusCode != http.StatusOK || st.resp.Header.Get("Content-Type") != "text/event-stream" || st.resp.Header.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("status %d, headers %v", st.resp.StatusCode, st.resp.Header)
+	}
+	first := st.nextChange(t)
+	if first.Version == "" || first.Stale || len(first.ChangedTypeIDs) != 0 || first.ChangedTypeIDs == nil {
+		t.Fatalf("first event %+v", first)
+	}
+	if _, err := time.Parse(time.RFC3339, first.FetchedAt); err != nil {
+		t.Fatalf("fetchedAt %q: %v", first.FetchedAt, err)
+	}
+
+	s.Expire(t, 31*time.Second) // the same bytes: no event
+	if ev, ok := st.next(t, time.Second); ok {
+		t.Fatalf("an unchanged refresh sent %+v", ev)
+	}
+
+	s.Sim.SetDataset([]byte(`[{"typeName":"一","typeId":1},{"typeName":"贰","typeId":2}]`))
+	s.Expire(t, 31*time.Second)
+	got := st.nextChange(t)
+	if got.Version == first.Version || len(got.ChangedTypeIDs) != 1 || got.ChangedTypeIDs[0] != 2 || got.Stale {
+		t.Fatalf("change event %+v after %+v", got, first)
+	}
+	if s.Service.Responses != nil {
+		if entries, _, _, _ := s.Service.Responses.Stats(); entries != 0 {
+			t.Fatalf("a stream was stored in the response cache: %d entries", entries)
+		}
+	}
+}
+
+// wsClient speaks graphql-transport-ws over a real WebSocket.
+type wsClient struct {
+	conn *coderws.Conn
+	ctx  context.Context
+}
+
+func dialWS(t *testing.T, url string, header http.Header) (*wsClient, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	conn, resp, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/query", &coderws.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   header,
+	})
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	return &wsClient{conn: conn, ctx: ctx}, resp, nil
+}
+
+func (c *wsClient) send(t *testing.T, msg map[string]any) {
+	t.Helper()
+	if err := wsjson.Write(c.ctx, c.conn, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// read returns the next message that is not a ping (answered with a pong).
+func (c *wsClient) read(t *testing.T) (map[string]any, error) {
+	t.Helper()
+	for {
+		var m map[string]any
+		if err := wsjson.Read(c.ctx, c.conn, &m); err != nil {
+			return nil, err
+		}
+		if m["type"] == "ping" {
+			c.send(t, map[string]any{"type": "pong"})
+			continue
+		}
+		return m, nil
+	}
+}
+
+// TestSubscriptionOverWebSocket: connection_init, ack, the first event, a
+// change, then shutdown completes the subscription and closes the
+// connection cleanly.
+func TestSubscriptionOverWebSocket(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Dataset: []byte(`[{"typeName":"一","typeId":1}]`)})
+	c, _, err := dialWS(t, s.Server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.conn.Subprotocol() != "graphql-transport-ws" {
+		t.Fatalf("subprotocol %q", c.conn.Subprotocol())
+	}
+	c.send(t, map[string]any{"type": "connection_init"})
+	if m, err := c.read(t); err != nil || m["type"] != "connection_ack" {
+		t.Fatalf("after connection_init: %v, %v", m, err)
+	}
+	c.send(t, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": changeSubscription}})
+	event := func() change {
+		t.Helper()
+		m, err := c.read(t)
+		if err != nil || m["type"] != "next" || m["id"] != "1" {
+			t.Fatalf("want next: %v, %v", m, err)
+		}
+		b, _ := json.Marshal(m["payload"])
+		var r struct {
+			Data struct{ OpportunityConfigChanged change }
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Data.OpportunityConfigChanged
+	}
+	first := event()
+	s.Sim.SetDataset([]byte(`[{"typeName":"壹","typeId":1}]`))
+	s.Expire(t, 31*time.Second)
+	if got := event(); got.Version == first.Version || len(got.ChangedTypeIDs) != 1 || got.ChangedTypeIDs[0] != 1 {
+		t.Fatalf("change %+v after %+v", got, first)
+	}
+
+	go s.Service.Close() // what shutdown does to streams
+	if m, err := c.read(t); err != nil || m["type"] != "complete" || m["id"] != "1" {
+		t.Fatalf("at shutdown, want complete: %v, %v", m, err)
+	}
+	_, err = c.read(t)
+	if coderws.CloseStatus(err) != coderws.StatusNormalClosure {
+		t.Fatalf("at shutdown, want a normal close; got %v", err)
+	}
+}
+
+// TestStreamLimits: MAX_STREAMS_PER_CLIENT refuses with 429 RATE_LIMITED,
+// MAX_STREAMS with 503 OVERLOADED, both before the stream opens; a stream
+// closed by its client frees its place; streams are not counted by the
+// request rate limit.
+func TestStreamLimits(t *testing.T) {
+	keys := []string{"one-key-0123456789", "two-key-0123456789", "three-key-0123456789"}
+	s := teststack.New(t, teststack.Options{Env: map[string]string{
+		"MAX_STREAMS": "2", "MAX_STREAMS_PER_CLIENT": "1", "RATE_LIMIT": "1",
+		"AUTH_MODE": "apikey", "AUTH_API_KEYS": "one:" + keys[0] + ",two:" + keys[1] + ",three:" + keys[2],
+	}})
+	key := func(i int) http.Header { return http.Header{"X-Api-Key": {keys[i]}} }
+	first := openSSE(t, s.Server.URL, key(0))
+	first.nextChange(t)
+	// In order, each stream left open (for the test's whole length: a
+	// subtest's cleanup would close it).
+	tests := []struct {
+		name   string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"the same client's second stream", key(0), http.StatusTooManyRequests, "RATE_LIMITED"},
+		{"another client's", key(1), http.StatusOK, ""},
+		{"a third client's, over MAX_STREAMS", key(2), http.StatusServiceUnavailable, "OVERLOADED"},
+	}
+	for _, tt := range tests {
+		st := openSSE(t, s.Server.URL, tt.header)
+		if st.resp.StatusCode != tt.status {
+			t.Fatalf("%s: status %d, want %d", tt.name, st.resp.StatusCode, tt.status)
+		}
+		if tt.code != "" {
+			assertStreamRefusal(t, st.resp, tt.code)
+			continue
+		}
+		st.nextChange(t)
+	}
+	_ = first.resp.Body.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st := openSSE(t, s.Server.URL, key(2))
+		if st.resp.StatusCode == http.StatusOK {
+			st.nextChange(t)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream did not free its place: %d", st.resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func assertStreamRefusal(t *testing.T, resp *http.Response, code string) {
+	t.Helper()
+	var body struct {
+		Errors []struct {
+			Message    string
+			Extensions map[string]any
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Errors) != 1 || body.Errors[0].Extensions["code"] != code || body.Errors[0].Message == "" {
+		t.Fatalf("refusal body %+v (%v), want one %s error", body, err, code)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After")
+	}
+}
+
+// TestStreamAuthAndOrigin: with AUTH_MODE an SSE stream needs the header; a
+// WebSocket takes the header or connection_init's payload, and is closed
+// without an ack on a bad or missing one; a cross-site WebSocket is refused
+// unless its origin is allowed; a subscription over GET is not served.
+func TestStreamAuthAndOrigin(t *testing.T) {
+	const key = "web-key-0123456789"
+	s := teststack.New(t, teststack.Options{Env: map[string]string{
+		"AUTH_MODE": "apikey", "AUTH_API_KEYS": "web:" + key,
+		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
+	}})
+	if st := openSSE(t, s.Server.URL, nil); st.resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("SSE without a key: %d, want 401", st.resp.StatusCode)
+	}
+	openSSE(t, s.Server.URL, http.Header{"Authorization": {"Bearer " + key}}).nextChange(t)
+
+	inits := []struct {
+		name    string
+		header  http.Header
+		payload map[string]any
+		ack     bool
+	}{
+		{"key in the payload", nil, map[string]any{"Authorization": "Bearer " + key}, true},
+		{"key in the handshake", http.Header{"X-Api-Key": {key}}, nil, true},
+		{"no key", nil, nil, false},
+		{"wrong key", nil, map[string]any{"X-API-Key": "web-key-0123456780"}, false},
+	}
+	for _, tt := range inits {
+		t.Run(tt.name, func(t *testing.T) {
+			c, resp, err := dialWS(t, s.Server.URL, tt.header)
+			if err != nil {
+				t.Fatalf("handshake: %v (%v)", err, resp)
+			}
+			init := map[string]any{"type": "connection_init"}
+			if tt.payload != nil {
+				init["payload"] = tt.payload
+			}
+			c.send(t, init)
+			m, err := c.read(t)
+			if tt.ack {
+				if err != nil || m["type"] != "connection_ack" {
+					t.Fatalf("want connection_ack: %v, %v", m, err)
+				}
+				c.send(t, map[string]any{"type": "subscribe", "id": "a", "payload": map[string]any{"query": changeSubscription}})
+				if m, err := c.read(t); err != nil || m["type"] != "next" {
+					t.Fatalf("want next: %v, %v", m, err)
+				}
+				return
+			}
+			for err == nil && m["type"] != "connection_ack" {
+				m, err = c.read(t) // an error message, then the close
+			}
+			if err == nil {
+				t.Fatalf("acknowledged without a valid key: %v", m)
+			}
+		})
+	}
+
+	origins := []struct {
+		origin string
+		ok     bool
+	}{
+		{"https://evil.example", false},
+		{"https://app.example.com", true},
+		{s.Server.URL, true}, // the service's own page
+	}
+	for _, tt := range origins {
+		_, resp, err := dialWS(t, s.Server.URL, http.Header{"Origin": {tt.origin}, "X-Api-Key": {key}})
+		if tt.ok != (err == nil) {
+			t.Errorf("WebSocket from %s: %v (%v), want allowed %v", tt.origin, err, resp, tt.ok)
+		}
+		if !tt.ok && (resp == nil || resp.StatusCode != http.StatusForbidden) {
+			t.Errorf("WebSocket from %s: %v, want 403", tt.origin, resp)
+		}
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, s.Server.URL+"/query?query="+url.QueryEscape(changeSubscription), nil)
+	req.Header.Set("X-Api-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("a subscription over GET: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestStreamClosedWhenItsJWTExpires: an SSE stream, and a WebSocket
+// authenticated in connection_init, end when the token's exp passes: SSE
+// with its complete event, the WebSocket with a close.
+func TestStreamClosedWhenItsJWTExpires(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"AUTH_MODE": "jwt", "AUTH_JWT_HMAC_SECRET": accessHMAC}})
+	token := func(ttl time.Duration) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "web", "exp": time.Now().Add(ttl).Unix(),
+		}).SignedString([]byte(accessHMAC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	start := time.Now()
+	st := openSSE(t, s.Server.URL, http.Header{"Authorization": {"Bearer " + token(2*time.Second)}})
+	st.nextChange(t)
+
+	c, _, err := dialWS(t, s.Server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token(2*time.Second)}})
+	if m, err := c.read(t); err != nil || m["type"] != "connection_ack" {
+		t.Fatalf("want connection_ack: %v, %v", m, err)
+	}
+
+	ev, ok := st.next(t, 5*time.Second)
+	if !ok || ev.name != "complete" {
+		t.Fatalf("SSE at the token's expiry: %+v (open %v), want complete", ev, ok)
+	}
+	if _, open := st.next(t, 2*time.Second); open {
+		t.Fatal("the SSE stream stayed open after complete")
+	}
+	for {
+		if _, err := c.read(t); err != nil {
+			if coderws.CloseStatus(err) == -1 {
+				t.Fatalf("the WebSocket ended without a close: %v", err)
+			}
+			break
+		}
+	}
+	// exp has one-second resolution: the streams ended between 1 and 3 s in.
+	if took := time.Since(start); took < time.Second || took > 4*time.Second {
+		t.Fatalf("the streams ended after %s, want about 2s", took)
+	}
+}
+
+// TestStreamOutlivesTheWriteTimeout: on the real http.Server (Serve), with
+// a write timeout of 2s, an SSE stream stays open past it, gets its
+// keep-alives and its events, and ends with complete when the service shuts
+// down, within SHUTDOWN_TIMEOUT.
+func TestStreamOutlivesTheWriteTimeout(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{
+		"SERVER_WRITE_TIMEOUT": "2s", "REQUEST_TIMEOUT": "1s", "STREAM_KEEPALIVE": "500ms", "SHUTDOWN_TIMEOUT": "5s",
+	}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Service.Serve(ctx, ln) }()
+	t.Cleanup(stop)
+	base := "http://" + ln.Addr().String()
+
+	// Read the raw stream, keep-alive comments included.
+	body, _ := json.Marshal(map[string]string{"query": changeSubscription})
+	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	pings, nexts := 0, 0
+	timeout := time.After(3500 * time.Millisecond)
+read:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the stream ended before the write timeout passed (%d pings, %d events)", pings, nexts)
+			}
+			switch {
+			case l == ": ping":
+				pings++
+			case l == "event: next":
+				nexts++
+			}
+		case <-timeout:
+			break read
+		}
+	}
+	if pings < 3 || nexts != 1 {
+		t.Fatalf("in 3.5s: %d keep-alives (want ≥ 3 at 500ms), %d events (want the first)", pings, nexts)
+	}
+
+	stop() // SIGTERM
+	complete := false
+	for l := range lines {
+		complete = complete || l == "event: complete"
+	}
+	if !complete {
+		t.Fatal("the stream ended at shutdown without complete")
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("Serve did not return within SHUTDOWN_TIMEOUT")
+	}
+}
+
+// TestStreamsGrowTheMemoryLimit: the service reports its open streams, by
+// 64s, as they open and close, for run to grow Go's soft memory limit.
+func TestStreamsGrowTheMemoryLimit(t *testing.T) {
+	var mu sync.Mutex
+	var reports []int
+	s := teststack.New(t, teststack.Options{StreamsOpen: func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, n)
+	}})
+	st := openSSE(t, s.Server.URL, nil)
+	st.nextChange(t)
+	openSSE(t, s.Server.URL, nil).nextChange(t) // 2 open: still 64, not reported again
+	_ = st.resp.Body.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		mu.Lock()
+		got := slices.Clone(reports)
+		mu.Unlock()
+		if slices.Equal(got, []int{64}) {
+			break // 1, 2 and back to 1 open all round to 64
+		}
+		if time.Now().After(deadline) || len(got) > 1 {
+			t.Fatalf("reports %v, want [64]", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
