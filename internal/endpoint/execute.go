@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -351,6 +352,12 @@ func (e *Endpoint) execute(ctx context.Context, q *request, p *graphql.RawParams
 			status = http.StatusBadRequest
 		}
 		return status, e.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), name
+	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		// A stream, not an answer: over a plain request it would end after
+		// its first event, and that event could be stored as an answer.
+		msg := "a subscription is served as a stream: POST with Accept: text/event-stream (GraphQL over SSE), or a WebSocket (graphql-transport-ws)"
+		return http.StatusBadRequest, &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.BadRequest, msg)}}, rc.Operation.Name
 	}
 	if rc.Operation != nil {
 		name = rc.Operation.Name

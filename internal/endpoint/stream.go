@@ -67,6 +67,10 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
+	if !ws && !isJSONContent(r.Header.Get("Content-Type")) {
+		e.refuse(w, q, "", apierror.UnsupportedMediaType, "a stream's POST must be application/json")
+		return
+	}
 	if !ws {
 		var code apierror.Code
 		var msg string

@@ -559,3 +559,51 @@ func TestStreamsGrowTheMemoryLimit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStreamRequestsRefused: what is not a stream's request is refused
+// before a stream opens, with the endpoint's codes.
+func TestStreamRequestsRefused(t *testing.T) {
+	s := teststack.New(t, teststack.Options{})
+	tests := []struct {
+		name, contentType, body string
+		status                  int
+		code                    string
+	}{
+		{"not JSON", "text/plain", `{"query":"subscription { opportunityConfigChanged { version } }"}`, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
+		{"a batch", "application/json", `[{"query":"subscription { opportunityConfigChanged { version } }"}]`, http.StatusBadRequest, "BATCHING_DISABLED"},
+		{"malformed", "application/json", `{"query":`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"too deep", "application/json", `{"query":"{ __typename }","variables":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}`, http.StatusBadRequest, "JSON_TOO_DEEP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, s.Server.URL+"/query", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			req.Header.Set("Accept", "text/event-stream")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Errors []struct{ Extensions map[string]any }
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tt.status || len(body.Errors) != 1 || body.Errors[0].Extensions["code"] != tt.code {
+				t.Fatalf("%d %+v, want %d %s", resp.StatusCode, body, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+// TestSubscriptionOverAPlainPOSTIsRefused: without Accept:
+// text/event-stream, a subscription is a 400 naming the transports, not a
+// first event answered (and stored) as if it were a query's.
+func TestSubscriptionOverAPlainPOSTIsRefused(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"RESPONSE_CACHE": "true"}})
+	for range 2 {
+		r := s.Query(t, changeSubscription, nil)
+		if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "text/event-stream") || len(r.Data) != 0 {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	}
+}

@@ -340,11 +340,13 @@ func (s *Service) endStreams(ctx context.Context) {
 	case <-s.feedDone:
 	case <-ctx.Done():
 	}
-	grace := time.NewTimer(streamGrace)
-	defer grace.Stop()
-	select {
-	case <-grace.C:
-	case <-ctx.Done():
+	if s.streams.Count() > 0 {
+		grace := time.NewTimer(streamGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+		case <-ctx.Done():
+		}
 	}
 	s.closeStreams()
 }
