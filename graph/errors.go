@@ -75,6 +75,9 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(cause, live.ErrClosed):
 			gqlErr.Message = "the service is shutting down; subscribe again"
 			gqlErr.Extensions = map[string]any{"code": string(apierror.Overloaded)}
+		case errors.Is(cause, live.ErrTooManySubscriptions):
+			gqlErr.Message = "this connection carries as many subscriptions as MAX_STREAMS_PER_CLIENT allows; complete one first"
+			gqlErr.Extensions = map[string]any{"code": string(apierror.RateLimited)}
 		case errors.Is(cause, errNoSubscriptions):
 			gqlErr.Message = cause.Error()
 			gqlErr.Extensions = map[string]any{"code": string(apierror.BadRequest)}

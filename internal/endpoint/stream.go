@@ -36,6 +36,10 @@ type StreamOptions struct {
 	// Client names a request's client as the rate limit does (its API key,
 	// JWT subject or address); nil counts every stream as one client's.
 	Client func(r *http.Request) string
+	// MaxSubscriptions bounds the subscriptions one stream carries (a
+	// WebSocket multiplexes any number; MAX_STREAMS_PER_CLIENT); 0 is no
+	// bound.
+	MaxSubscriptions int
 	// KeepAlive spaces an idle stream's keep-alives: an SSE comment, a
 	// WebSocket ping (STREAM_KEEPALIVE); required.
 	KeepAlive time.Duration
@@ -115,6 +119,7 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 	// A query sent over a stream executes like any other, on its own
 	// loaders; its deadline is the stream's.
 	ctx = loaders.NewContext(ctx, loaders.New(e.src))
+	ctx = live.WithSubscriptionLimit(ctx, so.MaxSubscriptions)
 	r = r.WithContext(graphql.StartOperationTrace(ctx))
 	if ws {
 		e.websocket(so).Do(w, r, e.exec)

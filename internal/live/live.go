@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/cache"
@@ -62,7 +63,35 @@ type Feed struct {
 // blocks the feed).
 type subscriber struct {
 	ch chan *Change
+	// slots is the stream's count of subscriptions (WithSubscriptionLimit),
+	// given back when the subscription ends; nil when unbounded.
+	slots   *slots
+	removed atomic.Bool // its slot given back (once: close or its context)
 }
+
+// slots bounds the subscriptions one stream carries: a graphql-transport-ws
+// connection multiplexes any number of them, each an entry in the feed.
+type slots struct {
+	max  int32
+	used atomic.Int32
+}
+
+type slotsKey struct{}
+
+// WithSubscriptionLimit returns ctx bounding the subscriptions made under it
+// (one stream's) to max; Subscribe refuses more with
+// ErrTooManySubscriptions. A stream counted by Streams is one slot there
+// whatever it carries, so the transport sets this on each stream.
+func WithSubscriptionLimit(ctx context.Context, max int) context.Context {
+	if max <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, slotsKey{}, &slots{max: int32(max)})
+}
+
+// ErrTooManySubscriptions is Subscribe's refusal past a stream's
+// WithSubscriptionLimit.
+var ErrTooManySubscriptions = errors.New("live: too many subscriptions on this stream")
 
 // ErrClosed is returned by Subscribe once the feed has stopped (shutdown).
 var ErrClosed = errors.New("live: the feed is closed")
@@ -166,6 +195,19 @@ func (s *subscriber) send(c *Change) {
 // feed closes. A stream's first event lists no changed types.
 func (f *Feed) Subscribe(ctx context.Context) (<-chan *Change, error) {
 	s := &subscriber{ch: make(chan *Change, 1)}
+	if sl, ok := ctx.Value(slotsKey{}).(*slots); ok {
+		if sl.used.Add(1) > sl.max {
+			sl.used.Add(-1)
+			return nil, ErrTooManySubscriptions
+		}
+		s.slots = sl
+	}
+	subscribed := false
+	defer func() {
+		if !subscribed && s.slots != nil {
+			s.slots.used.Add(-1) // refused below: the slot is not taken
+		}
+	}()
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -189,6 +231,7 @@ func (f *Feed) Subscribe(ctx context.Context) (<-chan *Change, error) {
 		s.ch <- &first
 	}
 	f.subs[s] = struct{}{}
+	subscribed = true
 	f.mu.Unlock()
 	// No goroutine per stream while it is open: the removal runs when ctx
 	// ends.
@@ -204,6 +247,9 @@ func (f *Feed) remove(s *subscriber) {
 		delete(f.subs, s)
 		close(s.ch)
 	}
+	if s.slots != nil && s.removed.CompareAndSwap(false, true) {
+		s.slots.used.Add(-1)
+	}
 }
 
 // close ends every stream and refuses new ones.
@@ -214,6 +260,9 @@ func (f *Feed) close() {
 	for s := range f.subs {
 		delete(f.subs, s)
 		close(s.ch)
+		if s.slots != nil && s.removed.CompareAndSwap(false, true) {
+			s.slots.used.Add(-1)
+		}
 	}
 }
 

@@ -223,3 +223,37 @@ func TestStreams(t *testing.T) {
 		t.Fatalf("counts reported %v, want %v", counts, want)
 	}
 }
+
+// TestSubscriptionLimit: one stream carries at most its limit of
+// subscriptions; an ended one gives its slot back.
+func TestSubscriptionLimit(t *testing.T) {
+	src := &source{}
+	src.set(snapshot("v1", map[int]string{1: "a"}), time.Unix(0, 0), false)
+	f := live.New(src, time.Hour)
+	stream := live.WithSubscriptionLimit(context.Background(), 2)
+	first, cancelFirst := context.WithCancel(stream)
+	if _, err := f.Subscribe(first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Subscribe(stream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Subscribe(stream); !errors.Is(err, live.ErrTooManySubscriptions) {
+		t.Fatalf("a third subscription: %v, want ErrTooManySubscriptions", err)
+	}
+	if _, err := f.Subscribe(context.Background()); err != nil {
+		t.Fatalf("another stream's: %v", err)
+	}
+	cancelFirst()
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, err := f.Subscribe(stream)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an ended subscription did not give its slot back: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

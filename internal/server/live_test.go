@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -605,5 +606,46 @@ func TestSubscriptionOverAPlainPOSTIsRefused(t *testing.T) {
 		if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "text/event-stream") || len(r.Data) != 0 {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
+	}
+}
+
+// TestSubscriptionsPerWebSocket: one connection carries at most
+// MAX_STREAMS_PER_CLIENT subscriptions; past it a subscribe gets an error
+// with RATE_LIMITED, and the others keep running.
+func TestSubscriptionsPerWebSocket(t *testing.T) {
+	s := teststack.New(t, teststack.Options{Env: map[string]string{"MAX_STREAMS_PER_CLIENT": "2"}})
+	c, _, err := dialWS(t, s.Server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, map[string]any{"type": "connection_init"})
+	if m, err := c.read(t); err != nil || m["type"] != "connection_ack" {
+		t.Fatalf("want connection_ack: %v, %v", m, err)
+	}
+	got := map[string]string{}
+	for _, id := range []string{"a", "b", "c"} {
+		c.send(t, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": changeSubscription}})
+		m, err := c.read(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, _ := m["type"].(string)
+		if kind == "next" {
+			if p, _ := m["payload"].(map[string]any); p["errors"] != nil {
+				b, _ := json.Marshal(p["errors"])
+				kind = "next with errors " + string(b)
+			}
+		}
+		if kind == "error" || strings.HasPrefix(kind, "next with errors") {
+			b, _ := json.Marshal(m["payload"])
+			if !strings.Contains(string(b), "RATE_LIMITED") {
+				t.Fatalf("subscription %s refused without RATE_LIMITED: %s", id, b)
+			}
+			kind = "refused"
+		}
+		got[m["id"].(string)] = kind
+	}
+	if want := map[string]string{"a": "next", "b": "next", "c": "refused"}; !maps.Equal(got, want) {
+		t.Fatalf("subscriptions %v, want %v", got, want)
 	}
 }

@@ -246,12 +246,14 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		Tracer:         tracer,
 		Logger:         s.logger,
 		Stream: &endpoint.StreamOptions{
-			Streams:     s.streams,
-			Client:      limiter.ClientKey,
-			KeepAlive:   cfg.StreamKeepAlive,
-			Origins:     origins,
-			InitPayload: authn.InitPayload,
-			Shutdown:    s.streamsCtx,
+			Streams:   s.streams,
+			Client:    limiter.ClientKey,
+			KeepAlive: cfg.StreamKeepAlive,
+			// One client's bound holds on one connection too.
+			MaxSubscriptions: cfg.MaxStreamsPerClient,
+			Origins:          origins,
+			InitPayload:      authn.InitPayload,
+			Shutdown:         s.streamsCtx,
 		},
 	})
 	if err != nil {
