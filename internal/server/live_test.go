@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -140,6 +141,15 @@ func TestSubscriptionOverSSE(t *testing.T) {
 	}
 	if _, err := time.Parse(time.RFC3339, first.FetchedAt); err != nil {
 		t.Fatalf("fetchedAt %q: %v", first.FetchedAt, err)
+	}
+	metrics, err := http.Get(s.Server.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(metrics.Body)
+	_ = metrics.Body.Close()
+	if !strings.Contains(string(page), "\ngraphql_streams_open 1\n") {
+		t.Errorf("/metrics does not count the open stream:\n%s", page)
 	}
 
 	s.Expire(t, 31*time.Second) // the same bytes: no event

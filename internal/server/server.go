@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (svc *Service, err erro
 	if s.Config, err = s.newSource(d); err != nil {
 		return nil, err
 	}
-	s.startFeed(d.StreamsOpen)
+	s.startFeed(d.Metrics, d.StreamsOpen)
 	if s.Handler, err = s.newHandler(ctx, d); err != nil {
 		return nil, err
 	}
@@ -296,9 +296,9 @@ const feedInterval = 250 * time.Millisecond
 // startFeed starts the subscriptions' feed, which runs until Close or
 // shutdown (endStreams), and the streams' bounds, which report the count of
 // open streams to streamsOpen.
-func (s *Service) startFeed(streamsOpen func(n int)) {
+func (s *Service) startFeed(metrics *telemetry.Metrics, streamsOpen func(n int)) {
 	s.Live = live.New(s.Config, feedInterval)
-	s.streams = live.NewStreams(s.cfg.MaxStreams, s.cfg.MaxStreamsPerClient, roundedTo64(streamsOpen))
+	s.streams = live.NewStreams(s.cfg.MaxStreams, s.cfg.MaxStreamsPerClient, countStreams(metrics, roundedTo64(streamsOpen)))
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	s.stopFeed, s.feedDone = stopFeed, make(chan struct{})
 	s.streamsCtx, s.closeStreams = context.WithCancel(context.Background())
@@ -307,6 +307,16 @@ func (s *Service) startFeed(streamsOpen func(n int)) {
 		s.Live.Run(feedCtx)
 	}()
 	s.closers = append(s.closers, func() { s.endStreams(context.Background()) })
+}
+
+// countStreams shows the open streams in metrics and tells report.
+func countStreams(metrics *telemetry.Metrics, report func(open int)) func(open int) {
+	return func(open int) {
+		metrics.ObserveStreams(open)
+		if report != nil {
+			report(open)
+		}
+	}
 }
 
 // roundedTo64 calls report with n rounded up to a multiple of 64 when that

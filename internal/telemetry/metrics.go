@@ -49,6 +49,7 @@ type Metrics struct {
 	breakerState      *prometheus.GaugeVec
 	waiting           prometheus.Gauge
 	sharedAnswers     prometheus.Counter
+	streams           prometheus.Gauge
 
 	mu    sync.Mutex
 	names map[string]bool
@@ -117,13 +118,17 @@ func NewMetrics() *Metrics {
 			Name: "graphql_shared_answers_total",
 			Help: "Answers taken from another identical request's execution instead of executing again.",
 		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graphql_streams_open",
+			Help: "Subscription streams open (SSE and WebSocket), bounded by MAX_STREAMS; also counted in http_requests_in_flight.",
+		}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.operations, m.operationDuration, m.refreshes, m.refreshDuration, m.refusedAnswers,
 		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.inFlight,
-		m.breakerChanges, m.breakerState, m.waiting, m.sharedAnswers,
+		m.breakerChanges, m.breakerState, m.waiting, m.sharedAnswers, m.streams,
 	)
 	m.breakerState.WithLabelValues("closed").Set(1)
 	return m
@@ -195,6 +200,9 @@ func (m *Metrics) ObserveWaiting(delta int, shared bool) {
 		m.sharedAnswers.Inc()
 	}
 }
+
+// ObserveStreams sets the number of open subscription streams.
+func (m *Metrics) ObserveStreams(open int) { m.streams.Set(float64(open)) }
 
 // ObserveRefresh counts one configuration refresh.
 func (m *Metrics) ObserveRefresh(outcome string, d time.Duration) {
