@@ -55,9 +55,6 @@ type Source struct {
 	// refused is the last answer a rule refused, for readiness; nil once an
 	// answer has been accepted since.
 	refused atomic.Pointer[refusal]
-	// rulesLogged is the last version whose skipped patterns were logged:
-	// a refresh that brings the same bytes logs nothing again.
-	rulesLogged atomic.Pointer[string]
 }
 
 // refusal is an upstream answer refused by a rule, as readiness reports it.
@@ -119,24 +116,26 @@ func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot,
 	}
 	s.refused.Store(nil)
 	s.logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", took.Milliseconds())
+	if held, ok := s.cache.Peek(); ok && held.Value.Version() == snap.Version() {
+		// The same bytes: keep the snapshot held, and with it what was
+		// built from it once (its rules, the executor's counts and budgets
+		// per snapshot), rather than build them again every TTL.
+		return held.Value, nil
+	}
 	s.buildRules(ctx, snap)
 	return snap, nil
 }
 
 // buildRules builds the snapshot's value and form rules now, in the refresh,
 // so that no request waits for them (milliseconds on a large configuration),
-// and logs each pattern RE2 cannot compile once per version: the field keeps
-// being served, and its values are checked without the pattern.
+// and logs each pattern RE2 cannot compile: the field keeps being served, and
+// its values are checked without the pattern. A refresh of the same bytes
+// keeps the snapshot held (refresh), so this runs once per version.
 func (s *Source) buildRules(ctx context.Context, snap *opportunity.Snapshot) {
 	_, problems := snap.Rules()
-	version := snap.Version()
-	if last := s.rulesLogged.Load(); last != nil && *last == version {
-		return
-	}
-	s.rulesLogged.Store(&version)
 	for _, p := range problems {
 		s.logger.WarnContext(ctx, "field pattern skipped: RE2 cannot compile it; values of the field are checked without it",
-			"version", version, "type_id", p.TypeID, "field_id", p.FieldID, "err", p)
+			"version", snap.Version(), "type_id", p.TypeID, "field_id", p.FieldID, "err", p)
 	}
 }
 

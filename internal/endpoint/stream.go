@@ -71,14 +71,10 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
-	if !ws && !isJSONContent(r.Header.Get("Content-Type")) {
-		e.refuse(w, q, "", apierror.UnsupportedMediaType, "a stream's POST must be application/json")
-		return
-	}
 	if !ws {
 		var code apierror.Code
 		var msg string
-		if body, code, msg = e.streamBody(w, r); code != "" {
+		if body, code, msg = e.streamBody(w, q); code != "" {
 			e.refuse(w, q, "", code, msg)
 			return
 		}
@@ -131,18 +127,17 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 	transport.SSE{KeepAlivePingInterval: so.KeepAlive}.Do(w, r, e.exec)
 }
 
-// streamBody reads an SSE request's body within MaxBodyBytes and checks it
-// is one JSON request object: gqlgen's SSE transport would log a body it
-// cannot decode, and answers a batch with an error event.
-func (e *Endpoint) streamBody(w http.ResponseWriter, r *http.Request) ([]byte, apierror.Code, string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.opts.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, apierror.BodyTooLarge, "the request body is larger than MAX_REQUEST_BYTES"
-	case err != nil:
-		return nil, apierror.BadRequest, "the request body could not be read"
+// streamBody reads an SSE request's body as every POST's is read
+// (readBody: JSON, within MaxBodyBytes) and checks it is one JSON request
+// object: gqlgen's SSE transport would log a body it cannot decode, and
+// answers a batch with an error event. The body is the stream's own buffer,
+// not a pooled one: the transport reads it after this returns.
+func (e *Endpoint) streamBody(w http.ResponseWriter, q *request) ([]byte, apierror.Code, string) {
+	q.raw = bytes.NewBuffer(make([]byte, 2, 2+bytes.MinRead)) // readBody's key prefix, unused here
+	if code, msg := e.readBody(w, q); code != "" {
+		return nil, code, msg
 	}
+	body := q.body
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '[':

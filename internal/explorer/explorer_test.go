@@ -1,18 +1,13 @@
 package explorer_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vektah/gqlparser/v2"
 
@@ -294,7 +289,8 @@ func TestOperationsAnswer(t *testing.T) {
 	// The subscription, over GraphQL over SSE as the page sends it: its
 	// first event names the version served, at once.
 	t.Run("ExplorerConfigChanges", func(t *testing.T) {
-		data := firstEvent(t, stack.Server.URL+"/query", ops["ExplorerConfigChanges"])
+		body, _ := json.Marshal(map[string]string{"query": ops["ExplorerConfigChanges"], "operationName": "ExplorerConfigChanges"})
+		data := testkit.FirstEvent(t, stack.Server.URL+"/query", string(body))
 		var got struct {
 			OpportunityConfigChanged struct {
 				Version        string
@@ -316,53 +312,6 @@ func TestOperationsAnswer(t *testing.T) {
 	if resp := stack.Query(t, `query Other { opportunityTypes { typeId } }`, nil); len(resp.Errors) == 0 {
 		t.Errorf("an unlisted document was answered: %s", resp.Body)
 	}
-}
-
-// firstEvent posts document to url as the page does (Accept:
-// text/event-stream) and returns the data of the stream's first event, which
-// must come within five seconds and carry no errors.
-func firstEvent(t *testing.T, url, document string) json.RawMessage {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	body, _ := json.Marshal(map[string]string{"query": document, "operationName": "ExplorerConfigChanges"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("HTTP %d %s, want an event stream: %s", res.StatusCode, res.Header.Get("Content-Type"), b)
-	}
-	sc := bufio.NewScanner(res.Body)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "event: complete":
-			t.Fatal("the stream completed before its first event")
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: ") && event == "next":
-			var msg struct {
-				Data   json.RawMessage
-				Errors []any
-			}
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &msg); err != nil || len(msg.Errors) > 0 || len(msg.Data) == 0 {
-				t.Fatalf("first event %s: %v", line, err)
-			}
-			return msg.Data
-		}
-	}
-	t.Fatalf("no event within 5s: %v", sc.Err())
-	return nil
 }
 
 func TestConditionalGet(t *testing.T) {

@@ -150,6 +150,18 @@ func list[T any](c *coster, f *field, items []*T, each func(*coster, *object, *T
 	}
 }
 
+// valueList is list for a list of values rather than pointers (the rules'
+// answers, built per call).
+func valueList[T any](c *coster, f *field, items []T, each func(*coster, *object, *T)) {
+	c.add(1, len(f.key)+2+max(len(items)-1, 0))
+	for i := range items {
+		if c.stopped {
+			return
+		}
+		each(c, f.sub, &items[i])
+	}
+}
+
 func (c *coster) query(o *object) {
 	c.object(o)
 	for i := range o.fields {
@@ -236,13 +248,7 @@ func (c *coster) opportunityType(o *object, t *opportunity.Type) {
 				c.key(f, nullBytes) // STAGE_NOT_FOUND: null, propagated
 				continue
 			}
-			c.add(1, len(f.key)+2+max(len(moves)-1, 0))
-			for k := range moves {
-				if c.stopped {
-					return
-				}
-				c.move(f.sub, &moves[k])
-			}
+			valueList(c, f, moves, (*coster).move)
 		case kindTypeFormSchema:
 			if form, ok := formSchema(c.snap, t, f, c.vars); ok {
 				c.add(form.Values(), len(f.key)+form.Len())
@@ -260,6 +266,12 @@ func (c *coster) optionalStage(f *field, s *opportunity.Stage) {
 	}
 	c.add(0, len(f.key))
 	memo(c, &c.stages, f.sub, s, (*coster).stage)
+}
+
+// memoField is a field met as a move's required field: the target's
+// required fields recur in the moves from each stage of its type.
+func (c *coster) memoField(o *object, fd *opportunity.Field) {
+	memo(c, &c.fields, o, fd, (*coster).field)
 }
 
 // pathStage is a stage met through Stage.path: the same stages recur on
@@ -453,15 +465,7 @@ func (c *coster) move(o *object, m *opportunity.Move) {
 				c.key(f, stringBytes(string(*m.Refusal)))
 			}
 		case kindMoveRequiredFields:
-			// The target's required fields recur in every type's moves from
-			// each of its stages: counted once per selection and field.
-			c.add(1, len(f.key)+2+max(len(m.RequiredFields)-1, 0))
-			for _, fd := range m.RequiredFields {
-				if c.stopped {
-					return
-				}
-				memo(c, &c.fields, f.sub, fd, (*coster).field)
-			}
+			list(c, f, m.RequiredFields, (*coster).memoField)
 		case kindMoveCustomerFields:
 			list(c, f, m.CustomerFields, (*coster).customerField)
 		}
@@ -481,13 +485,7 @@ func (c *coster) validation(o *object, v *opportunity.Validation) {
 		case kindValidationValid:
 			c.key(f, boolBytes(v.Valid()))
 		case kindValidationErrors:
-			c.add(1, len(f.key)+2+max(len(v.Errors)-1, 0))
-			for k := range v.Errors {
-				if c.stopped {
-					return
-				}
-				c.fieldValueError(f.sub, &v.Errors[k])
-			}
+			valueList(c, f, v.Errors, (*coster).fieldValueError)
 		}
 	}
 }

@@ -162,16 +162,7 @@ func (r *run) opportunityType(dst []byte, o *object, t *opportunity.Type) ([]byt
 			if !valid || err != nil {
 				return r.needsReference(dst)
 			}
-			dst = append(dst, '[')
-			for k := range moves {
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				if dst, ok = r.move(dst, f.sub, &moves[k]); !ok {
-					return dst, false
-				}
-			}
-			dst = append(dst, ']')
+			dst, ok = listOfValues(r, dst, f.sub, moves, (*run).move)
 		case kindTypeFormSchema:
 			form, valid := formSchema(r.snap, t, f, r.vars)
 			if !valid {
@@ -413,6 +404,22 @@ func listOf[T any](r *run, dst []byte, o *object, list []*T, write func(*run, []
 		}
 		var ok bool
 		if dst, ok = write(r, dst, o, v); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, ']'), true
+}
+
+// listOfValues is listOf for a list of values rather than pointers (the
+// rules' answers, built per call): no element is nil.
+func listOfValues[T any](r *run, dst []byte, o *object, list []T, write func(*run, []byte, *object, *T) ([]byte, bool)) ([]byte, bool) {
+	dst = append(dst, '[')
+	for i := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = write(r, dst, o, &list[i]); !ok {
 			return dst, false
 		}
 	}

@@ -168,17 +168,10 @@ func (r *run) validation(dst []byte, o *object, v *opportunity.Validation) ([]by
 		case kindValidationValid:
 			dst = strconv.AppendBool(dst, v.Valid())
 		case kindValidationErrors:
-			dst = append(dst, '[')
-			for k := range v.Errors {
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				var ok bool
-				if dst, ok = r.fieldValueError(dst, f.sub, &v.Errors[k]); !ok {
-					return dst, false
-				}
+			var ok bool
+			if dst, ok = listOfValues(r, dst, f.sub, v.Errors, (*run).fieldValueError); !ok {
+				return dst, false
 			}
-			dst = append(dst, ']')
 		default:
 			panic("fastpath: kind " + strconv.Itoa(int(f.kind)) + " on OpportunityValidation")
 		}

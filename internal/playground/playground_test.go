@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/vektah/gqlparser/v2"
@@ -437,7 +435,7 @@ func TestDefaultTabsAnswer(t *testing.T) {
 			}
 			var data string
 			if subscription {
-				data = firstEvent(t, stack.Server.URL+"/query", tab.Query, vars)
+				data = string(testkit.FirstEvent(t, stack.Server.URL+"/query", testkit.QueryBody(tab.Query, vars)))
 			} else {
 				resp := stack.Query(t, tab.Query, vars)
 				if resp.Status != http.StatusOK || len(resp.Errors) > 0 || len(resp.Data) == 0 || string(resp.Data) == "null" {
@@ -455,52 +453,6 @@ func TestDefaultTabsAnswer(t *testing.T) {
 			}
 		})
 	}
-}
-
-// firstEvent runs a subscription over GraphQL over SSE (a POST with Accept:
-// text/event-stream) and returns the data of its first event, which must
-// come within five seconds, without errors; the stream is then closed.
-func firstEvent(t *testing.T, url, query string, vars map[string]any) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(testkit.QueryBody(query, vars)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("HTTP %d %s, want an event stream: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "event: complete":
-			t.Fatal("the stream completed before its first event")
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case event == "next" && strings.HasPrefix(line, "data: "):
-			var msg struct {
-				Data   json.RawMessage
-				Errors []any
-			}
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &msg); err != nil || len(msg.Errors) > 0 || len(msg.Data) == 0 {
-				t.Fatalf("first event %s: %v", line, err)
-			}
-			return string(msg.Data)
-		}
-	}
-	t.Fatalf("no event within 5s: %v", sc.Err())
-	return ""
 }
 
 func equalJSON(a, b any) bool {

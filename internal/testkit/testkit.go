@@ -5,6 +5,7 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -259,3 +260,50 @@ query {
     stages { ...S children { ...S children { ...S children { ...S } } } }
   }
 }`
+
+// FirstEvent posts body (a GraphQL request) to url over GraphQL over SSE (a
+// POST with Accept: text/event-stream) and returns the data of the stream's
+// first event, which must come within five seconds and carry no errors; the
+// stream is then closed.
+func FirstEvent(t testing.TB, url, body string) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("HTTP %d %s, want an event stream: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "event: complete":
+			t.Fatal("the stream completed before its first event")
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case event == "next" && strings.HasPrefix(line, "data: "):
+			var msg struct {
+				Data   json.RawMessage
+				Errors []any
+			}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &msg); err != nil || len(msg.Errors) > 0 || len(msg.Data) == 0 {
+				t.Fatalf("first event %s: %v", line, err)
+			}
+			return msg.Data
+		}
+	}
+	t.Fatalf("no event within 5s: %v", sc.Err())
+	return nil
+}

@@ -316,7 +316,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	rep := &Report{Config: cfg, Started: time.Now(), Machine: machine(), Pinning: pinning(cfg.Pin)}
+	rep := &Report{Config: cfg, Started: time.Now(), Machine: proc.Machine(), Pinning: pinning(cfg.Pin)}
 
 	root, err := proc.ModuleRoot(ctx)
 	if err != nil {
@@ -1060,28 +1060,6 @@ func stop(t *target) {
 	if t != nil {
 		_ = t.p.Stop(10 * time.Second)
 	}
-}
-
-// machine describes the CPU from /proc/cpuinfo.
-func machine() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	model, n := "", 0
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "model name":
-			model = strings.TrimSpace(v)
-		case "processor":
-			n++
-		}
-	}
-	return fmt.Sprintf("%d × %s", n, model)
 }
 
 func pinning(pin bool) string {

@@ -22,10 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,9 +34,9 @@ import (
 
 func main() {
 	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		var exit pinnedExitError
+		var exit proc.PinnedExitError
 		if errors.As(err, &exit) {
-			os.Exit(exit.code) // the pinned copy of this command failed and said why
+			os.Exit(exit.Code) // the pinned copy of this command failed and said why
 		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -92,9 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	cfg.Pin = !noPin
 	if cfg.Pin && getenv(pinnedEnv) == "" {
-		reason := canPin()
+		// Itself on CPU 1; the servers it starts get CPU 0.
+		reason := proc.PinReason()
 		if reason == "" {
-			return reexecPinned(ctx, args, stdout, stderr)
+			return proc.ReexecPinned(ctx, "1", pinnedEnv, args, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "bench: warning: running unpinned: %s\n", reason)
 		cfg.Pin = false
@@ -120,50 +119,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "bench: wrote %s\n", path)
 	}
 	return nil
-}
-
-// canPin returns why the servers cannot get CPU 0 and the load CPU 1, or "".
-func canPin() string {
-	if _, err := exec.LookPath("taskset"); err != nil {
-		return "taskset (util-linux) is not installed"
-	}
-	cpus, err := proc.AllowedCPUs()
-	if err != nil {
-		return err.Error()
-	}
-	if !slices.Contains(cpus, 0) || !slices.Contains(cpus, 1) {
-		return fmt.Sprintf("this process may run on CPUs %v, not on both 0 and 1", cpus)
-	}
-	return ""
-}
-
-// pinnedExitError is the pinned copy's failure: it has printed why, so main
-// only passes its exit status on. A type of its own, so that no other
-// *exec.ExitError in an error chain is taken for it.
-type pinnedExitError struct{ code int }
-
-func (e pinnedExitError) Error() string {
-	return fmt.Sprintf("the pinned copy exited with status %d", e.code)
-}
-
-// reexecPinned runs this command again under taskset -c 1; the servers it
-// starts get CPU 0.
-func reexecPinned(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "1", self}, args[1:]...)...)
-	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	// SIGINT reaches the whole process group, the copy included; let it
-	// shut its children down rather than killing it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	err = cmd.Run()
-	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
-		return pinnedExitError{code: exit.ExitCode()}
-	}
-	return err
 }
 
 func parseSize(s string) ([3]int, error) {

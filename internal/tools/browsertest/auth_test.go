@@ -2,10 +2,8 @@ package browsertest
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 )
 
@@ -23,38 +21,9 @@ func TestPagesAskForTheCredential(t *testing.T) {
 	base := startService(t, "AUTH_MODE=apikey", "AUTH_API_KEYS=web:"+pageKey)
 	tb := openTab(t, browser)
 
-	var (
-		mu      sync.Mutex
-		prompts []fetch.AuthChallenge
-	)
 	// Every request is paused by Fetch.enable; the handler lets it go, and
 	// answers an authentication challenge as a person at the prompt would.
-	paused := chromedp.Events(tb.ctx, fetch.RequestPaused)
-	challenged := chromedp.Events(tb.ctx, fetch.AuthRequired)
-	go func() {
-		for ev, err := range paused {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(tb.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
-		}
-	}()
-	go func() {
-		for ev, err := range challenged {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			prompts = append(prompts, *ev.AuthChallenge)
-			mu.Unlock()
-			_, _ = chromedp.Call(tb.ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
-				AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: "web", Password: pageKey}})
-		}
-	}()
-	handle := true
-	if _, err := chromedp.Call(tb.ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &handle}); err != nil {
-		t.Fatal(err)
-	}
+	challenges := tb.answerChallenges(t, "web", pageKey)
 
 	// GraphiQL renders only once its assets loaded; it asks /query for the
 	// schema (introspection) and then shows the docs of the root type.
@@ -89,8 +58,7 @@ func TestPagesAskForTheCredential(t *testing.T) {
 	// The explorer is in the same protection space: no second prompt.
 	tb.do(t, chromedp.Navigate(base+"/explorer"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="stage"]`)))
 
-	mu.Lock()
-	defer mu.Unlock()
+	prompts := challenges()
 	if len(prompts) != 1 {
 		t.Fatalf("the browser was asked %d times, want once: %+v", len(prompts), prompts)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 )
 
 // PinReason returns why this process cannot give its children CPU 0 and
@@ -55,4 +56,27 @@ func ReexecPinned(ctx context.Context, cpus, marker string, args []string, stdou
 		return PinnedExitError{Code: exit.ExitCode()}
 	}
 	return err
+}
+
+// Machine describes the CPUs from /proc/cpuinfo, for a report's header:
+// "2 × AMD EPYC".
+func Machine() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	model, n := "", 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			model = strings.TrimSpace(v)
+		case "processor":
+			n++
+		}
+	}
+	return fmt.Sprintf("%d × %s", n, model)
 }

@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	rep := &Report{Config: cfg, Started: time.Now(), Machine: machine(), Pinning: pinning(cfg.Pin)}
+	rep := &Report{Config: cfg, Started: time.Now(), Machine: proc.Machine(), Pinning: pinning(cfg.Pin)}
 	if err := clientLimits(cfg.Clients); err != nil {
 		return nil, err
 	}
@@ -648,28 +648,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-timer.C:
 		return nil
 	}
-}
-
-// machine describes the CPU from /proc/cpuinfo.
-func machine() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	model, n := "", 0
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "model name":
-			model = strings.TrimSpace(v)
-		case "processor":
-			n++
-		}
-	}
-	return fmt.Sprintf("%d × %s", n, model)
 }
 
 func pinning(pin bool) string {

@@ -28,7 +28,7 @@ type tally struct {
 	// reached[k] counts the subscribers holding at least k+1 events.
 	reached []int
 	frozen  bool // the run has ended: later events and ends are not counted
-	// wake gets a token when some reached[k] becomes n or a stream ends:
+	// wake gets a token when an event arrives or a stream ends:
 	// what waitEvents waits for.
 	wake chan struct{}
 }
@@ -51,9 +51,9 @@ func (t *tally) record(id int, c change, at time.Time) {
 		t.reached = append(t.reached, 0)
 	}
 	t.reached[k]++
-	if t.reached[k] == t.n {
-		t.signal()
-	}
+	// Every event, not only the n-th of a round: a subscriber that ended
+	// early settles a round with fewer (settled), and waitEvents re-checks.
+	t.signal()
 }
 
 // intern shares one copy of a version string between the subscribers: ten
