@@ -51,6 +51,9 @@ type Options struct {
 	// APQCacheSize bounds automatic persisted queries (documents kept); 0
 	// turns APQ off.
 	APQCacheSize int
+	// APQCache, when set, holds the APQ documents instead of an LRU of
+	// APQCacheSize: internal/redis's, shared by the replicas.
+	APQCache graphql.Cache[string]
 	// TrustedDocuments, when set, is the only set of documents that may run;
 	// APQ is then off, since it would let clients register new ones.
 	TrustedDocuments persisted.Manifest
@@ -449,6 +452,8 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 	switch {
 	case opts.TrustedDocuments != nil:
 		exec.Use(persisted.OnlyListed{Manifest: opts.TrustedDocuments})
+	case opts.APQCacheSize > 0 && opts.APQCache != nil:
+		exec.Use(extension.AutomaticPersistedQuery{Cache: opts.APQCache})
 	case opts.APQCacheSize > 0:
 		exec.Use(extension.AutomaticPersistedQuery{Cache: gqllru.New[string](opts.APQCacheSize)})
 	}

@@ -62,7 +62,7 @@ type failure struct {
 // Cache is safe for concurrent use. A value is swapped in whole, with one atomic
 // store, so readers never see a half-applied refresh.
 type Cache[T any] struct {
-	fetch         func(context.Context) (T, error)
+	fetch         func(context.Context) (T, time.Time, error)
 	ttl           time.Duration
 	maxStale      time.Duration
 	retryInterval time.Duration
@@ -78,6 +78,17 @@ type Cache[T any] struct {
 // New returns a cache around fetch. fetch must bound its own run time: it runs
 // detached from any one caller's cancellation, because other callers share it.
 func New[T any](fetch func(context.Context) (T, error), opts Options) (*Cache[T], error) {
+	return NewDated(func(ctx context.Context) (T, time.Time, error) {
+		v, err := fetch(ctx)
+		return v, time.Time{}, err
+	}, opts)
+}
+
+// NewDated is New around a fetch that also says when its value was fetched,
+// which may be before the call: a copy another replica fetched and shared
+// (internal/redis) is as old as that fetch, and expires when it does, on
+// every replica at once. A zero time means now.
+func NewDated[T any](fetch func(context.Context) (T, time.Time, error), opts Options) (*Cache[T], error) {
 	if opts.TTL <= 0 || opts.MaxStale <= 0 || opts.RetryInterval <= 0 {
 		return nil, fmt.Errorf("cache options: TTL (%s), max stale (%s) and retry interval (%s) must be positive",
 			opts.TTL, opts.MaxStale, opts.RetryInterval)
@@ -150,12 +161,15 @@ func (c *Cache[T]) refresh(ctx context.Context) <-chan singleflight.Result {
 	return c.flight.DoChan("refresh", func() (any, error) {
 		c.calls.Add(1)
 		defer c.done.Add(1)
-		v, err := c.fetch(context.WithoutCancel(ctx))
+		v, at, err := c.fetch(context.WithoutCancel(ctx))
 		if err != nil {
 			c.failed.Store(&failure{at: c.now(), err: err})
 			return nil, err
 		}
-		e := &entry[T]{value: v, fetchedAt: c.now()}
+		if now := c.now(); at.IsZero() || at.After(now) {
+			at = now // a neighbour's clock ahead of ours must not make a copy fresh for longer
+		}
+		e := &entry[T]{value: v, fetchedAt: at}
 		c.cur.Store(e)
 		c.failed.Store(nil)
 		return e, nil

@@ -93,12 +93,32 @@ type Config struct {
 	ExecutionBurst  int
 	RateLimitWindow time.Duration
 	TrustedProxies  []netip.Prefix
+	// SubgraphMode serves Apollo Federation's _service and _entities to a
+	// gateway (internal/subgraph); SubgraphSecret, when set, is the shared
+	// secret that gateway sends, and SubgraphClientHeader the header in
+	// which it names the client it forwards for.
+	SubgraphMode         bool
+	SubgraphSecret       signature.Secret
+	SubgraphClientHeader string
 	// MaxStreams and MaxStreamsPerClient bound the open subscription
 	// streams (SSE and WebSocket), in all and per client; StreamKeepAlive
 	// spaces the keep-alives of an idle stream.
 	MaxStreams          int
 	MaxStreamsPerClient int
 	StreamKeepAlive     time.Duration
+
+	// RedisURL, when set, shares the configuration copy, APQ registrations
+	// and rate-limit counters among replicas through Redis (internal/redis);
+	// it may hold a password, so it is a Secret. RedisPrefix starts every
+	// key; RedisTimeout bounds one command, past which a replica falls back
+	// to its own state.
+	RedisURL     signature.Secret
+	RedisPrefix  string
+	RedisTimeout time.Duration
+	// UpstreamRateLimit caps the calls to the upstream per second for this
+	// appId, retries included: per replica, or for all of them with Redis;
+	// 0 does not cap them.
+	UpstreamRateLimit int
 }
 
 // Demo reports whether the service runs against the embedded simulator.
@@ -191,9 +211,16 @@ var Variables = []Variable{
 	{"EXECUTION_RATE", "120", "executions per client per minute, each weighed by its counted answer in whole configurations (stored answers are not counted); 0 disables"},
 	{"EXECUTION_BURST", "8", "whole configurations' worth of executions a client may make at once"},
 	{"TRUSTED_PROXIES", "", "CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated"},
+	{"SUBGRAPH_MODE", "false", "serve Apollo Federation v2's _service and _entities to a gateway (true or false); false refuses them with FEDERATION_DISABLED"},
+	{"SUBGRAPH_SECRET", "", "with SUBGRAPH_MODE: shared secret, at least 16 characters, the gateway sends as X-Subgraph-Secret; set, only requests with it may use _service and _entities, and it authenticates them in place of AUTH_MODE's credential (never logged)"},
+	{"SUBGRAPH_CLIENT_HEADER", "", "with SUBGRAPH_MODE: header in which the gateway names the client it forwards for, e.g. X-Client-Id; believed only with a valid X-Subgraph-Secret or from a TRUSTED_PROXIES peer, and then the client the rate limits count"},
 	{"MAX_STREAMS", "10000", "most subscription streams (SSE and WebSocket) open at once; over it a new one gets 503 OVERLOADED"},
 	{"MAX_STREAMS_PER_CLIENT", "20", "most subscription streams one client (API key, JWT subject or IP) holds open; over it 429 RATE_LIMITED"},
 	{"STREAM_KEEPALIVE", "15s", "keep-alive interval of an idle stream (SSE comment, WebSocket ping), so that proxies keep it open"},
+	{"UPSTREAM_RATE_LIMIT", "5", "most calls per second to the upstream for this appId, retries included, for all replicas sharing REDIS_URL (else per replica); 0 does not cap them"},
+	{"REDIS_URL", "", "redis:// or rediss:// URL of the Redis the replicas share (configuration copy, APQ, rate limits, change events), e.g. redis://:password@10.0.0.5:6379/0 (never logged); unset runs alone"},
+	{"REDIS_PREFIX", "oppconfig:", "start of every Redis key and channel this service uses"},
+	{"REDIS_TIMEOUT", "250ms", "bound on one Redis command; past it, or with Redis down, each replica uses its own state until Redis answers again"},
 }
 
 // Load reads every variable and returns all problems at once, each naming its
@@ -219,8 +246,10 @@ func Load(getenv func(string) string) (Config, error) {
 		readAuth,
 		readCORS,
 		readRateLimit,
+		readSubgraph,
 		readPersisted,
 		readStreams,
+		readRedis,
 	} {
 		read(r, &c)
 	}
@@ -447,11 +476,68 @@ func readRateLimit(r *reader, c *Config) {
 	}
 }
 
+// minSubgraphSecret is the shortest SUBGRAPH_SECRET accepted: a shared
+// secret short enough to guess would let anyone act as the gateway.
+const minSubgraphSecret = 16
+
+// readSubgraph reads the federation subgraph settings. The secret is never
+// quoted; it and the client header mean nothing without SUBGRAPH_MODE, so
+// either one set without it is a mistake worth stopping for.
+func readSubgraph(r *reader, c *Config) {
+	c.SubgraphMode = r.boolean("SUBGRAPH_MODE")
+	secret := r.get("SUBGRAPH_SECRET")
+	c.SubgraphSecret = signature.NewSecret(secret)
+	switch {
+	case secret == "":
+	case !c.SubgraphMode:
+		r.fail("SUBGRAPH_SECRET", "set without SUBGRAPH_MODE=true")
+	case len(secret) < minSubgraphSecret || strings.IndexFunc(secret, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0:
+		r.fail("SUBGRAPH_SECRET", "want at least %d printable ASCII characters without spaces (it travels in a header)", minSubgraphSecret)
+	}
+	c.SubgraphClientHeader = r.get("SUBGRAPH_CLIENT_HEADER")
+	switch h := c.SubgraphClientHeader; {
+	case h == "":
+	case !c.SubgraphMode:
+		r.fail("SUBGRAPH_CLIENT_HEADER", "set without SUBGRAPH_MODE=true")
+	case !validHeaderName(h):
+		r.invalid("SUBGRAPH_CLIENT_HEADER", h, "an HTTP header name such as X-Client-Id")
+	}
+}
+
+// validHeaderName reports whether s is an RFC 9110 field name (a token).
+func validHeaderName(s string) bool {
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // readStreams reads the bounds of subscription streams.
 func readStreams(r *reader, c *Config) {
 	c.MaxStreams = r.integer("MAX_STREAMS", 1)
 	c.MaxStreamsPerClient = r.integer("MAX_STREAMS_PER_CLIENT", 1)
 	c.StreamKeepAlive = r.duration("STREAM_KEEPALIVE") // positive: idle streams need keep-alives
+}
+
+// readRedis reads the Redis the replicas share and the upstream's call
+// budget, which Redis makes one for all of them.
+func readRedis(r *reader, c *Config) {
+	c.UpstreamRateLimit = r.integer("UPSTREAM_RATE_LIMIT", 0)
+	c.RedisURL = signature.NewSecret(r.get("REDIS_URL"))
+	if u := c.RedisURL.Reveal(); u != "" {
+		// The value is never quoted: it may hold a password.
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "redis" && parsed.Scheme != "rediss") || parsed.Host == "" {
+			r.fail("REDIS_URL", "want redis://[user:password@]host:port[/db] or rediss://…")
+		}
+	}
+	c.RedisPrefix = r.get("REDIS_PREFIX")
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \t\r\n{}*?[]") {
+		r.fail("REDIS_PREFIX", "want a non-empty prefix without spaces, braces or glob characters")
+	}
+	c.RedisTimeout = r.duration("REDIS_TIMEOUT")
 }
 
 // readPersisted reads automatic persisted queries and trusted documents.

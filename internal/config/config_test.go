@@ -47,6 +47,9 @@ const (
 )
 
 var realEnv = env{
+	"SUBGRAPH_MODE":              "true",
+	"SUBGRAPH_SECRET":            testSubgraphSecret,
+	"SUBGRAPH_CLIENT_HEADER":     "X-Client-Id",
 	"PORT":                       "9090",
 	"UPSTREAM_URL":               "https://open.example.com/api",
 	"UPSTREAM_APP_ID":            "app-42",
@@ -113,6 +116,10 @@ var realEnv = env{
 	"PERSISTED_QUERIES_ONLY":     "true",
 	"PERSISTED_QUERIES_FILE":     "testdata/persisted.json",
 	"CORS_ALLOWED_ORIGINS":       "https://app.example.com",
+	"UPSTREAM_RATE_LIMIT":        "2",
+	"REDIS_URL":                  "redis://:" + testPassword + "@10.0.0.9:6379/1",
+	"REDIS_PREFIX":               "opp-test:",
+	"REDIS_TIMEOUT":              "100ms",
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -254,6 +261,10 @@ func TestLoadRealUpstream(t *testing.T) {
 		{"CacheMaxStale", c.CacheMaxStale, 2 * time.Hour},
 		{"FastPath", c.FastPath, false},
 		{"ShutdownTimeout", c.ShutdownTimeout, 3 * time.Second},
+		{"UpstreamRateLimit", c.UpstreamRateLimit, 2},
+		{"RedisURL", c.RedisURL.Reveal(), "redis://:" + testPassword + "@10.0.0.9:6379/1"},
+		{"RedisPrefix", c.RedisPrefix, "opp-test:"},
+		{"RedisTimeout", c.RedisTimeout, 100 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -595,6 +606,10 @@ func TestLoadMessages(t *testing.T) {
 		{"metrics address without a port", realEnv.with("METRICS_ADDR", "127.0.0.1"),
 			`METRICS_ADDR: "127.0.0.1" is not a host:port such as 127.0.0.1:9090 or :9090`},
 		{"explorer", realEnv.with("EXPLORER", "on"), `EXPLORER: "on" is not true or false`},
+		{"redis URL", realEnv.with("REDIS_URL", "http://10.0.0.9:6379"), `REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://…`},
+		{"redis prefix", realEnv.with("REDIS_PREFIX", "a b"), `REDIS_PREFIX: want a non-empty prefix without spaces, braces or glob characters`},
+		{"redis timeout", realEnv.with("REDIS_TIMEOUT", "0"), `REDIS_TIMEOUT: "0" is not a positive duration such as 30s or 5m`},
+		{"upstream rate limit", realEnv.with("UPSTREAM_RATE_LIMIT", "-1"), `UPSTREAM_RATE_LIMIT: "-1" is not an integer of at least 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -625,6 +640,8 @@ func TestLoadNeverQuotesASecret(t *testing.T) {
 		{"AUTH_API_KEYS repeated", realEnv.with("AUTH_API_KEYS", "a:"+marker+"0123456789,b:"+marker+"0123456789")},
 		{"AUTH_API_KEYS empty name", realEnv.with("AUTH_API_KEYS", ":"+marker+"0123456789")},
 		{"AUTH_JWT_HMAC_SECRET", realEnv.with("AUTH_JWT_HMAC_SECRET", "short{"+marker, "AUTH_MODE", "x")},
+		{"REDIS_URL", realEnv.with("REDIS_URL", "redis://:"+marker+"@h{", "PORT", "x")},
+		{"REDIS_URL scheme", realEnv.with("REDIS_URL", "tcp://:"+marker+"@h:6379")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,15 @@ type Fetcher interface {
 	OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, error)
 }
 
+// DatedFetcher is a Fetcher that also says when the configuration it returns
+// was fetched from the upstream: internal/redis's copy shared by replicas is
+// as old as the one fetch that brought it, so it expires on every replica at
+// once.
+type DatedFetcher interface {
+	Fetcher
+	OpportunityConfigAt(ctx context.Context) (*opportunity.Snapshot, time.Time, error)
+}
+
 // Options configures a Source; every field but Now is required.
 type Options struct {
 	TTL           time.Duration    // CACHE_TTL
@@ -75,8 +84,15 @@ func New(f Fetcher, opts Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	c, err := cache.New(func(ctx context.Context) (*opportunity.Snapshot, error) {
-		return s.refresh(ctx, f)
+	fetch := func(ctx context.Context) (*opportunity.Snapshot, time.Time, error) {
+		snap, err := f.OpportunityConfig(ctx)
+		return snap, time.Time{}, err
+	}
+	if d, ok := f.(DatedFetcher); ok {
+		fetch = d.OpportunityConfigAt
+	}
+	c, err := cache.NewDated(func(ctx context.Context) (*opportunity.Snapshot, time.Time, error) {
+		return s.refresh(ctx, fetch)
 	}, cache.Options{TTL: opts.TTL, MaxStale: opts.MaxStale, RetryInterval: opts.RetryInterval, Now: opts.Now})
 	if err != nil {
 		return nil, fmt.Errorf("configuration source: %w", err)
@@ -91,9 +107,9 @@ func New(f Fetcher, opts Options) (*Source, error) {
 // error like any failed refresh, so the cache keeps serving its copy; it is
 // also counted by rule, logged with the rule and where, and kept for
 // readiness.
-func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot, error) {
+func (s *Source) refresh(ctx context.Context, fetch func(context.Context) (*opportunity.Snapshot, time.Time, error)) (*opportunity.Snapshot, time.Time, error) {
 	start := time.Now()
-	snap, err := f.OpportunityConfig(ctx)
+	snap, at, err := fetch(ctx)
 	if err == nil {
 		err = s.admit(snap)
 	} else if !errors.Is(err, tanmarket.ErrUnavailable) {
@@ -108,11 +124,11 @@ func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot,
 		s.refused.Store(&refusal{violation: v, at: s.now()})
 		s.logger.WarnContext(ctx, "upstream answer refused; the last good copy, if any, is kept",
 			"rule", string(v.Rule), "where", v.Where, "err", err, "duration_ms", took.Milliseconds())
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if err != nil {
 		s.logger.WarnContext(ctx, "opportunity config refresh failed", "err", err, "duration_ms", took.Milliseconds())
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	s.refused.Store(nil)
 	s.logger.InfoContext(ctx, "opportunity config fetched", "version", snap.Version(), "types", len(snap.Types()), "duration_ms", took.Milliseconds())
@@ -120,10 +136,10 @@ func (s *Source) refresh(ctx context.Context, f Fetcher) (*opportunity.Snapshot,
 		// The same bytes: keep the snapshot held, and with it what was
 		// built from it once (its rules, the executor's counts and budgets
 		// per snapshot), rather than build them again every TTL.
-		return held.Value, nil
+		return held.Value, at, nil
 	}
 	s.buildRules(ctx, snap)
-	return snap, nil
+	return snap, at, nil
 }
 
 // buildRules builds the snapshot's value and form rules now, in the refresh,

@@ -23,18 +23,29 @@ const maxClients = 10000
 // the request limit allows, while the executions it makes, which are what
 // cost CPU and memory, are paced by what they build.
 type Executions struct {
-	limit rate.Limit
-	burst int
-	now   func() time.Time
+	limit     rate.Limit
+	burst     int
+	perMinute int // limit in units a minute, for shared
+	now       func() time.Time
+	shared    SharedBudget
 
 	mu      sync.Mutex
 	clients *lru.Cache[string, *rate.Limiter]
 }
 
+// SharedBudget keeps each client's execution budget outside the process, so
+// that it is one budget on every replica (internal/redis.Budget). Allow
+// takes n units of perMinute a minute and burst at once from client's; an
+// error sends the count to this replica's own buckets.
+type SharedBudget interface {
+	Allow(ctx context.Context, client string, perMinute, burst, n int) (retryAfter time.Duration, ok bool, err error)
+}
+
 // NewExecutions returns a limiter allowing each client perMinute whole
 // configurations' worth of executions a minute, burst at once; perMinute 0
-// disables it (nil). now is the clock (nil: time.Now).
-func NewExecutions(perMinute, burst int, now func() time.Time) (*Executions, error) {
+// disables it (nil). now is the clock (nil: time.Now). shared, when set,
+// keeps the budgets, and this replica's buckets serve when it fails.
+func NewExecutions(perMinute, burst int, now func() time.Time, shared SharedBudget) (*Executions, error) {
 	if perMinute < 0 || burst < 0 || (perMinute > 0 && burst == 0) {
 		return nil, fmt.Errorf("execution rate %d a minute with a burst of %d: both must be positive, or the rate 0", perMinute, burst)
 	}
@@ -46,10 +57,12 @@ func NewExecutions(perMinute, burst int, now func() time.Time) (*Executions, err
 	}
 	clients, _ := lru.New[string, *rate.Limiter](maxClients) // fails only for a size ≤ 0
 	return &Executions{
-		limit:   rate.Limit(float64(perMinute*limits.WholeUnits) / 60),
-		burst:   burst * limits.WholeUnits,
-		now:     now,
-		clients: clients,
+		limit:     rate.Limit(float64(perMinute*limits.WholeUnits) / 60),
+		burst:     burst * limits.WholeUnits,
+		perMinute: perMinute * limits.WholeUnits,
+		now:       now,
+		shared:    shared,
+		clients:   clients,
 	}, nil
 }
 
@@ -64,6 +77,11 @@ func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Dur
 		return 0, true
 	}
 	weight = min(weight, x.burst)
+	if x.shared != nil {
+		if d, ok, err := x.shared.Allow(ctx, key, x.perMinute, x.burst, weight); err == nil {
+			return d, ok
+		}
+	}
 	x.mu.Lock()
 	b, found := x.clients.Get(key)
 	if !found {

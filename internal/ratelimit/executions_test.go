@@ -33,7 +33,7 @@ func TestExecutions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-			x, err := NewExecutions(120, 8, func() time.Time { return now }) // 2 wholes a second
+			x, err := NewExecutions(120, 8, func() time.Time { return now }, nil) // 2 wholes a second
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestNewExecutions(t *testing.T) {
 		{-1, 8, false, true},
 	}
 	for _, tt := range tests {
-		x, err := NewExecutions(tt.rate, tt.burst, nil)
+		x, err := NewExecutions(tt.rate, tt.burst, nil, nil)
 		if (err != nil) != tt.wantErr || (err == nil && (x == nil) != tt.wantNil) {
 			t.Errorf("NewExecutions(%d, %d) = %v, %v", tt.rate, tt.burst, x, err)
 		}

@@ -35,10 +35,14 @@ type Options struct {
 	// service's streams (live.IsStream), one request open for hours whose
 	// bound is MAX_STREAMS_PER_CLIENT.
 	Exempt func(*http.Request) bool
+	// Counter, when set, keeps the counts instead of httprate's own
+	// in-memory counter: internal/redis's, so that a client's budget is one
+	// budget on every replica.
+	Counter httprate.LimitCounter
 }
 
-// Limiter counts requests per client in memory, so each replica of the
-// service enforces its own limit.
+// Limiter counts requests per client: in memory, so that each replica
+// enforces its own limit, or in Options.Counter, shared by all of them.
 type Limiter struct {
 	rl      *httprate.RateLimiter // nil when limiting is disabled
 	trusted []netip.Prefix
@@ -75,13 +79,18 @@ func New(opts Options) (*Limiter, error) {
 	// a sub-second window; RFC 9110 wants a non-negative integer and 0 would
 	// invite an immediate retry, so round up to at least 1.
 	retryAfter := strconv.Itoa(max(1, int(math.Ceil(opts.Window.Seconds()))))
-	l.rl = httprate.NewRateLimiter(opts.Limit, opts.Window,
+	counter := httprate.WithNoop()
+	if opts.Counter != nil {
+		counter = httprate.WithLimitCounter(opts.Counter)
+	}
+	l.rl = httprate.NewRateLimiter(opts.Limit, opts.Window, counter,
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retryAfter)
 			apierror.Write(w, "", apierror.RateLimited, "rate limit exceeded; retry later")
 		}),
-		// The in-memory counter never fails; should another one, the client is
-		// told nothing of it.
+		// The in-memory counter never fails, and the shared one falls back
+		// to one in memory; should either fail, the client is told nothing
+		// of it.
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 			apierror.Write(w, "", apierror.Internal, "internal server error")
 		}),

@@ -10,11 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/oppconfig/oppconfig-graphql/graph"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
@@ -27,6 +31,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/persisted"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/redis"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
@@ -64,6 +69,8 @@ type Service struct {
 	UpstreamURL string
 	// Live feeds the subscriptions: it watches Config from New to Close.
 	Live *live.Feed
+	// Redis is what the replicas share; nil without REDIS_URL.
+	Redis *redis.Client
 
 	cfg       config.Config
 	logger    *slog.Logger
@@ -105,6 +112,12 @@ func New(ctx context.Context, cfg config.Config, d Deps) (svc *Service, err erro
 			return nil, err
 		}
 	}
+	if !cfg.RedisURL.IsZero() {
+		if s.Redis, err = redis.New(redis.Options{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Logger: s.logger, Metrics: d.Metrics}); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { _ = s.Redis.Close() })
+	}
 	if s.Config, err = s.newSource(d); err != nil {
 		return nil, err
 	}
@@ -115,10 +128,22 @@ func New(ctx context.Context, cfg config.Config, d Deps) (svc *Service, err erro
 	return s, nil
 }
 
-// newSource builds the signed upstream client, instrumented, and the
-// configuration copy in front of it.
+// newSource builds the signed upstream client, instrumented and paced by
+// UPSTREAM_RATE_LIMIT, and the configuration copy in front of it: this
+// replica's own, or with Redis the one all replicas share, whose version
+// changes each replica then hears of at once.
 func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 	cfg := s.cfg
+	// The copy and the call budget are per account: in demo mode every
+	// replica's simulator serves the same data, so they share one too.
+	tenant := redis.Hash(cfg.Credentials.AppID + " " + cfg.UpstreamURL)
+	var calls tanmarket.CallLimiter
+	switch {
+	case cfg.UpstreamRateLimit > 0 && s.Redis != nil:
+		calls = s.Redis.NewCallLimiter(tenant, cfg.UpstreamRateLimit)
+	case cfg.UpstreamRateLimit > 0:
+		calls = rate.NewLimiter(rate.Limit(cfg.UpstreamRateLimit), cfg.UpstreamRateLimit)
+	}
 	rt := http.DefaultTransport.(*http.Transport).Clone()
 	client, err := tanmarket.NewClient(s.UpstreamURL, cfg.Credentials, cfg.Recipe,
 		&http.Client{Transport: d.Metrics.InstrumentTransport(d.Tracing.Transport(rt))},
@@ -129,6 +154,7 @@ func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 			BreakerFailures: cfg.BreakerFailures,
 			BreakerCooldown: cfg.BreakerCooldown,
 			MaxBodyBytes:    cfg.MaxBodyBytes,
+			Limiter:         calls,
 			OnStateChange: func(from, to string) {
 				d.Metrics.ObserveBreaker(from, to)
 				s.logger.Warn("upstream circuit breaker changed state", "from", from, "to", to)
@@ -137,11 +163,56 @@ func (s *Service) newSource(d Deps) (*configsource.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream client: %w", err)
 	}
-	return configsource.New(client, configsource.Options{
+	var fetcher configsource.Fetcher = client
+	var shared *redis.SharedConfig
+	if s.Redis != nil {
+		shared, err = s.Redis.NewConfig(client, redis.ConfigOptions{
+			Tenant: tenant, TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry,
+			Lease: cfg.UpstreamBudget + leaseMargin, Now: d.Now, Logger: s.logger, Metrics: d.Metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		fetcher = shared
+	}
+	src, err := configsource.New(fetcher, configsource.Options{
 		TTL: cfg.CacheTTL, MaxStale: cfg.CacheMaxStale, RetryInterval: cfg.CacheRetry,
 		Now: d.Now, Logger: s.logger, Metrics: d.Metrics,
 		AllowEmptyAfter: cfg.UpstreamAllowEmpty,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if shared != nil {
+		s.hearVersions(shared, src)
+	}
+	return src, nil
+}
+
+// leaseMargin is how much longer than UPSTREAM_BUDGET a replica holds the
+// refresh lease: the budget bounds the upstream call, the margin the Redis
+// writes after it.
+const leaseMargin = 2 * time.Second
+
+// hearVersions revalidates src whenever a replica publishes a version that
+// src does not hold, until Close: the replicas then serve one version, and
+// their subscribers hear of a change within a second of the replica that
+// fetched it.
+func (s *Service) hearVersions(shared *redis.SharedConfig, src *configsource.Source) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		shared.Versions(ctx, func(version string) {
+			if held, ok := src.Peek(); ok && held.Value.Version() == version {
+				return
+			}
+			if err := src.Revalidate(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("revalidating after another replica's change failed; the copy held is kept", "version", version, "err", err)
+			}
+		})
+	}()
+	s.closers = append(s.closers, func() { stop(); <-done })
 }
 
 // memoryHeadroom is what the process holds besides executions and stored
@@ -182,13 +253,21 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	}
 	// Made even with RATE_LIMIT=0: it names the client the execution limit
 	// counts.
-	limiter, err := ratelimit.New(ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies, Exempt: live.IsStream})
+	rlOpts := ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies, Exempt: live.IsStream}
+	var budget ratelimit.SharedBudget
+	if s.Redis != nil {
+		if cfg.RateLimit > 0 {
+			rlOpts.Counter = s.Redis.RateCounter(cfg.RateLimitWindow)
+		}
+		budget = s.Redis.NewBudget()
+	}
+	limiter, err := ratelimit.New(rlOpts)
 	if err != nil {
 		return nil, fmt.Errorf("rate limit: %w", err)
 	}
 	// On wall time, not Deps.Now: a test's stopped clock would never
 	// refill a bucket.
-	executions, err := ratelimit.NewExecutions(cfg.ExecutionRate, cfg.ExecutionBurst, nil)
+	executions, err := ratelimit.NewExecutions(cfg.ExecutionRate, cfg.ExecutionBurst, nil, budget)
 	if err != nil {
 		return nil, fmt.Errorf("EXECUTION_RATE, EXECUTION_BURST: %w", err)
 	}
@@ -206,10 +285,17 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	if err != nil {
 		return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
 	}
+	var apq graphql.Cache[string]
+	if s.Redis != nil && cfg.APQCacheSize > 0 {
+		if apq, err = s.Redis.NewAPQ(cfg.APQCacheSize); err != nil {
+			return nil, fmt.Errorf("APQ_CACHE_SIZE: %w", err)
+		}
+	}
 	exec := graph.NewExecutor(s.logger, graph.Options{
 		Introspection:    cfg.Introspection,
 		Limits:           cfg.Limits,
 		APQCacheSize:     cfg.APQCacheSize,
+		APQCache:         apq,
 		TrustedDocuments: trusted,
 		FastPath:         cfg.FastPath,
 		ExecutionMemory:  cfg.ExecutionMemory,
@@ -263,7 +349,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		logger:    s.logger,
 		metrics:   d.Metrics,
 		tracing:   d.Tracing,
-		ready:     s.Config.Ready,
+		ready:     s.ready,
 		auth:      authn,
 		rateLimit: limiter,
 		origins:   origins,
@@ -286,6 +372,16 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		rd.metricsPage = d.Metrics.Handler()
 	}
 	return routes(rd), nil
+}
+
+// ready is GET /readyz: the configuration copy's readiness, and with Redis
+// its state, which does not change readiness (a replica serves alone).
+func (s *Service) ready() (bool, map[string]any) {
+	ok, detail := s.Config.Ready()
+	if s.Redis != nil {
+		detail["redis"] = s.Redis.Ready()
+	}
+	return ok, detail
 }
 
 // feedInterval is how often the feed checks the configuration copy: a
@@ -379,11 +475,13 @@ func (s *Service) startSimulator() (string, error) {
 	return url, nil
 }
 
-// Close stops what New started: the subscriptions' feed and streams, the
-// demo simulator. It is safe to call more than once, concurrently too.
+// Close stops what New started, last first as defer would: the
+// subscriptions' feed and streams, the listener of other replicas' versions,
+// Redis, the demo simulator. It is safe to call more than once, concurrently
+// too.
 func (s *Service) Close() {
 	s.closeOnce.Do(func() {
-		for _, c := range s.closers {
+		for _, c := range slices.Backward(s.closers) {
 			c()
 		}
 	})

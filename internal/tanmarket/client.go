@@ -49,6 +49,9 @@ type Options struct {
 	// MaxBodyBytes bounds a response's body; larger ones are refused as
 	// KindBadResponse.
 	MaxBodyBytes int64
+	// Limiter, when set, paces every HTTP request to the upstream, retries
+	// included; a request it holds back past the budget is not sent.
+	Limiter CallLimiter
 	// OnStateChange, when set, is told every breaker transition with the
 	// states named as BreakerState names them. It runs synchronously while the
 	// breaker holds its lock, so it must be quick and must not call the Client.
@@ -100,16 +103,33 @@ type Client struct {
 
 	// breaker is the one in use: cold until the first configuration is
 	// fetched, then warm, for good (see ColdBreakerCooldown).
-	breaker  atomic.Pointer[gobreaker.CircuitBreaker[*opportunity.Snapshot]]
-	warm     *gobreaker.CircuitBreaker[*opportunity.Snapshot]
+	breaker  atomic.Pointer[gobreaker.CircuitBreaker[*Answer]]
+	warm     *gobreaker.CircuitBreaker[*Answer]
+	limiter  CallLimiter
 	attempts atomic.Int64
 	last     atomic.Pointer[lastAnswer]
 }
 
+// Answer is one configuration as the upstream sent it: the snapshot decoded
+// from it, and the body it came in, which Decode turns back into the same
+// snapshot. Replicas share the body (internal/redis), not the snapshot.
+type Answer struct {
+	Snapshot *opportunity.Snapshot
+	Body     []byte // the whole response body; read-only
+}
+
+// CallLimiter paces the calls sent to the upstream (UPSTREAM_RATE_LIMIT):
+// Wait returns when the next call may go, or an error when it may not go
+// before ctx ends. *rate.Limiter is one; internal/redis shares one budget
+// among replicas.
+type CallLimiter interface {
+	Wait(ctx context.Context) error
+}
+
 // lastAnswer is the last answer decoded, by a hash of its whole body.
 type lastAnswer struct {
-	sum  [sha256.Size]byte
-	snap *opportunity.Snapshot
+	sum    [sha256.Size]byte
+	answer *Answer
 }
 
 // NewClient checks baseURL (scheme and host, optional path prefix) and opts and
@@ -144,6 +164,7 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 		maxTries:       uint(*opts.MaxRetries) + 1,
 		maxBody:        opts.MaxBodyBytes,
 		now:            opts.Now,
+		limiter:        opts.Limiter,
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -158,9 +179,16 @@ func NewClient(baseURL string, creds signature.Credentials, signer signature.Sig
 func (c *Client) Attempts() int64 { return c.attempts.Load() }
 
 // attempt sends one signed request, bounded by the attempt timeout, and
-// returns the snapshot or the failure with the response's header (nil when no
+// returns the answer or the failure with the response's header (nil when no
 // response arrived), which may hold a Retry-After.
-func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Header, *Error) {
+func (c *Client) attempt(ctx context.Context) (*Answer, http.Header, *Error) {
+	if c.limiter != nil {
+		// Before the attempt's own timeout starts: waiting for the shared
+		// budget is not the upstream being slow.
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, nil, &Error{Kind: KindUnavailable, Message: "upstream call limit (UPSTREAM_RATE_LIMIT) leaves no call within the budget", Err: err}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
 
@@ -198,8 +226,8 @@ func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Heade
 	if int64(len(body)) > c.maxBody {
 		return nil, resp.Header, &Error{Kind: KindBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", c.maxBody)}
 	}
-	snap, derr := c.decodeUnlessUnchanged(resp.StatusCode, body, sign)
-	return snap, resp.Header, derr
+	answer, derr := c.decodeUnlessUnchanged(resp.StatusCode, body, sign)
+	return answer, resp.Header, derr
 }
 
 // decodeUnlessUnchanged returns the last snapshot when the body is byte for
@@ -208,16 +236,38 @@ func (c *Client) attempt(ctx context.Context) (*opportunity.Snapshot, http.Heade
 // them (25 KiB: ~15 µs) saves decoding and indexing them (~350 µs), which a
 // request waiting for the refresh would pay. Snapshots are immutable, so the
 // same one can be handed out again.
-func (c *Client) decodeUnlessUnchanged(status int, body []byte, sign string) (*opportunity.Snapshot, *Error) {
+func (c *Client) decodeUnlessUnchanged(status int, body []byte, sign string) (*Answer, *Error) {
 	sum := sha256.Sum256(body)
 	if last := c.last.Load(); last != nil && last.sum == sum {
-		return last.snap, nil
+		return last.answer, nil
 	}
 	snap, err := c.decode(status, body, sign)
-	if err == nil {
-		c.last.Store(&lastAnswer{sum: sum, snap: snap})
+	if err != nil {
+		return nil, err
 	}
-	return snap, err
+	answer := &Answer{Snapshot: snap, Body: body}
+	c.last.Store(&lastAnswer{sum: sum, answer: answer})
+	return answer, nil
+}
+
+// Decode turns the body of a successful answer, as Answer.Body holds it,
+// back into its snapshot, checked and indexed as the client does: what a
+// replica does with the body another replica fetched. A body that is not a
+// configuration is an *Error of KindBadResponse (or KindRejected for a
+// refusal, whose message is not shown: a stored body should never be one).
+func Decode(body []byte) (*opportunity.Snapshot, error) {
+	resp, err := wire.Decode(body)
+	if err != nil {
+		return nil, &Error{Kind: KindBadResponse, Message: "stored answer is not the documented JSON", Err: err}
+	}
+	if resp.Code != 0 {
+		return nil, &Error{Kind: KindRejected, Code: resp.Code, Message: "stored answer is a refusal"}
+	}
+	snap, e := snapshot(0, resp.Types, resp.Data)
+	if e != nil {
+		return nil, e
+	}
+	return snap, nil
 }
 
 // decode classifies what wire.Decode makes of the body: a refusal is
@@ -235,7 +285,7 @@ func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snap
 	if resp.Code != 0 {
 		return nil, &Error{Kind: KindRejected, Status: status, Code: resp.Code, Message: c.scrub(resp.Message, sign)}
 	}
-	return c.snapshot(status, resp.Types, resp.Data)
+	return snapshot(status, resp.Types, resp.Data)
 }
 
 // snapshot checks the decoded types by opportunity.Check and indexes them;
@@ -243,7 +293,7 @@ func (c *Client) decode(status int, body []byte, sign string) (*opportunity.Snap
 // configuration does. A configuration that breaks a rule is KindBadResponse
 // wrapping the *opportunity.Violation: the cache keeps serving the last good
 // copy, and configsource meters and logs the rule.
-func (c *Client) snapshot(status int, types []wire.Type, data []byte) (*opportunity.Snapshot, *Error) {
+func snapshot(status int, types []wire.Type, data []byte) (*opportunity.Snapshot, *Error) {
 	domain := toTypes(types)
 	if err := opportunity.Check(domain); err != nil {
 		return nil, &Error{Kind: KindBadResponse, Status: status, Message: "the configuration breaks a rule", Err: err}

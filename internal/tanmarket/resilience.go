@@ -37,6 +37,15 @@ const (
 // While the circuit breaker is open the call fails at once, without a request,
 // with an *Error matching both ErrUnavailable and ErrCircuitOpen.
 func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, error) {
+	answer, err := c.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return answer.Snapshot, nil
+}
+
+// Fetch is OpportunityConfig with the body the snapshot was decoded from.
+func (c *Client) Fetch(ctx context.Context) (*Answer, error) {
 	// A caller already gone gets no request and the breaker hears nothing: the
 	// call tells nothing about the upstream, and must not use up the one
 	// half-open probe.
@@ -49,20 +58,20 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 	// one call, which would need its refusal turned into a permanent error
 	// mid-retry; and the half-open probe is exactly one call.
 	b := c.breaker.Load()
-	snap, err := b.Execute(func() (*opportunity.Snapshot, error) {
+	answer, err := b.Execute(func() (*Answer, error) {
 		// MaxRequests is 1, so a call running while the breaker is half-open
 		// is the probe. It makes a single attempt: it asks whether the
 		// upstream is back, and retrying it would hammer an upstream that is
 		// just recovering, while every other caller is failing fast.
 		probe := b.State() == gobreaker.StateHalfOpen
-		snap, err := c.retry(ctx, probe)
+		answer, err := c.retry(ctx, probe)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, &callerGone{err: err}
 			}
 			return nil, err
 		}
-		return snap, nil
+		return answer, nil
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		// ErrTooManyRequests is half-open with the probe in flight: for this
@@ -79,7 +88,7 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 		// succeeded through it), as the warm one starts.
 		c.breaker.CompareAndSwap(b, c.warm)
 	}
-	return snap, err
+	return answer, err
 }
 
 // ColdBreakerCooldown bounds the breaker's cool-down until the client has
@@ -97,8 +106,8 @@ func (c *Client) OpportunityConfig(ctx context.Context) (*opportunity.Snapshot, 
 const ColdBreakerCooldown = 2 * time.Second
 
 // retry makes up to c.maxTries attempts (one for a probe) within the budget,
-// and returns the snapshot or the last attempt's error.
-func (c *Client) retry(ctx context.Context, probe bool) (*opportunity.Snapshot, *Error) {
+// and returns the answer or the last attempt's error.
+func (c *Client) retry(ctx context.Context, probe bool) (*Answer, *Error) {
 	ctx, cancel := context.WithTimeout(ctx, c.budget)
 	defer cancel()
 
@@ -110,11 +119,11 @@ func (c *Client) retry(ctx context.Context, probe bool) (*opportunity.Snapshot, 
 		last *Error
 		n    int
 	)
-	snap, err := backoff.Retry(ctx, func() (*opportunity.Snapshot, error) {
+	answer, err := backoff.Retry(ctx, func() (*Answer, error) {
 		n++
-		snap, header, err := c.attempt(ctx)
+		answer, header, err := c.attempt(ctx)
 		if err == nil {
-			return snap, nil
+			return answer, nil
 		}
 		last = err
 		if err.Kind != KindUnavailable {
@@ -137,7 +146,7 @@ func (c *Client) retry(ctx context.Context, probe bool) (*opportunity.Snapshot, 
 		backoff.WithMaxElapsedTime(c.budget),
 	)
 	if err == nil {
-		return snap, nil
+		return answer, nil
 	}
 	// Retry's own error may be the context's or a RetryAfterError; the caller
 	// wants the upstream's last answer. The operation ran at least once, so
@@ -209,7 +218,7 @@ func (g *callerGone) Error() string { return g.err.Error() }
 func (g *callerGone) Unwrap() error { return g.err }
 
 // newBreaker returns a breaker with opts' settings and the given cool-down.
-func newBreaker(opts Options, cooldown time.Duration) *gobreaker.CircuitBreaker[*opportunity.Snapshot] {
+func newBreaker(opts Options, cooldown time.Duration) *gobreaker.CircuitBreaker[*Answer] {
 	// NewClient has checked that both are positive.
 	trip := uint32(min(opts.BreakerFailures, math.MaxUint32))
 	st := gobreaker.Settings{
@@ -228,7 +237,7 @@ func newBreaker(opts Options, cooldown time.Duration) *gobreaker.CircuitBreaker[
 	if f := opts.OnStateChange; f != nil {
 		st.OnStateChange = func(_ string, from, to gobreaker.State) { f(from.String(), to.String()) }
 	}
-	return gobreaker.NewCircuitBreaker[*opportunity.Snapshot](st)
+	return gobreaker.NewCircuitBreaker[*Answer](st)
 }
 
 // upstreamAnswered is the breaker's IsSuccessful: only KindUnavailable counts

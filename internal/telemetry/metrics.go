@@ -50,9 +50,13 @@ type Metrics struct {
 	waiting           prometheus.Gauge
 	sharedAnswers     prometheus.Counter
 	streams           prometheus.Gauge
+	redisUp           prometheus.Gauge
+	redisErrors       *prometheus.CounterVec
+	sharedConfig      *prometheus.CounterVec
 
-	mu    sync.Mutex
-	names map[string]bool
+	mu              sync.Mutex
+	names           map[string]bool
+	redisRegistered bool
 
 	// handles keeps the series of operations already seen, by name and
 	// outcome, so that counting one costs a map lookup, not a name check
@@ -122,6 +126,18 @@ func NewMetrics() *Metrics {
 			Name: "graphql_streams_open",
 			Help: "Subscription streams open (SSE and WebSocket), bounded by MAX_STREAMS; also counted in http_requests_in_flight.",
 		}),
+		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "redis_up",
+			Help: "1 while the Redis of REDIS_URL answers, 0 while this replica uses its own state instead; absent without REDIS_URL.",
+		}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_errors_total",
+			Help: "Redis commands that failed or timed out, by what they were for (config, lease, publish, subscribe, apq, rate_limit, upstream_limit, execution_limit, ping).",
+		}, []string{"operation"}),
+		sharedConfig: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "config_shared_total",
+			Help: "Refreshes of this replica's configuration copy through Redis, by how: read (the shared copy was fresh), fetched (this replica called the upstream for all), waited (another replica was fetching), failed (the shared refresh failed), alone (Redis unavailable: called the upstream itself).",
+		}, []string{"result"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -129,6 +145,7 @@ func NewMetrics() *Metrics {
 		m.operations, m.operationDuration, m.refreshes, m.refreshDuration, m.refusedAnswers,
 		m.upstreamHTTP, m.upstreamHTTPTime, m.cache, m.inFlight,
 		m.breakerChanges, m.breakerState, m.waiting, m.sharedAnswers, m.streams,
+		m.redisErrors, m.sharedConfig,
 	)
 	m.breakerState.WithLabelValues("closed").Set(1)
 	return m
@@ -203,6 +220,29 @@ func (m *Metrics) ObserveWaiting(delta int, shared bool) {
 
 // ObserveStreams sets the number of open subscription streams.
 func (m *Metrics) ObserveStreams(open int) { m.streams.Set(float64(open)) }
+
+// ObserveRedis sets redis_up; the first call registers it, so that a
+// service without REDIS_URL shows no Redis gauge at all.
+func (m *Metrics) ObserveRedis(up bool) {
+	m.mu.Lock()
+	if !m.redisRegistered {
+		m.registry.MustRegister(m.redisUp)
+		m.redisRegistered = true
+	}
+	m.mu.Unlock()
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.redisUp.Set(v)
+}
+
+// ObserveRedisError counts a failed Redis command by what it was for.
+func (m *Metrics) ObserveRedisError(operation string) { m.redisErrors.WithLabelValues(operation).Inc() }
+
+// ObserveSharedConfig counts a refresh of the copy through Redis by how it
+// went (see config_shared_total).
+func (m *Metrics) ObserveSharedConfig(result string) { m.sharedConfig.WithLabelValues(result).Inc() }
 
 // ObserveRefresh counts one configuration refresh.
 func (m *Metrics) ObserveRefresh(outcome string, d time.Duration) {
