@@ -69,6 +69,9 @@ type Options struct {
 	Log io.Writer
 	// StreamsOpen is server.Deps.StreamsOpen.
 	StreamsOpen func(n int)
+	// Beside, when set, makes this stack another replica beside that one:
+	// the same simulator and upstream server, the same Clock.
+	Beside *Stack
 }
 
 // New starts a Stack, closed when the test ends; at the end its log is
@@ -78,9 +81,13 @@ func New(t testing.TB, o Options) *Stack {
 	creds := testkit.Creds()
 	recipe := signature.Default()
 	s := &Stack{Clock: testkit.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)), Logs: &testkit.LogBuffer{}}
-	s.Sim = simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: o.Dataset})
-	s.Upstream = httptest.NewServer(s.Sim)
-	t.Cleanup(s.Upstream.Close)
+	if b := o.Beside; b != nil {
+		s.Sim, s.Upstream, s.Clock = b.Sim, b.Upstream, b.Clock
+	} else {
+		s.Sim = simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: o.Dataset})
+		s.Upstream = httptest.NewServer(s.Sim)
+		t.Cleanup(s.Upstream.Close)
+	}
 
 	env := map[string]string{
 		"UPSTREAM_URL":        s.Upstream.URL,
