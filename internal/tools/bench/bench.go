@@ -41,6 +41,9 @@ type Config struct {
 	RefreshEvery    time.Duration
 	RefreshTTL      time.Duration
 	Large           bool // also measure the large dataset
+	// Replicas, when above 0, also runs that many replicas on one
+	// redis-server (the replicas scenario, replicas.go).
+	Replicas int
 	// Peers also runs Apollo Server 5 and Mercurius with graphql-jit
 	// (peers/, installed with npm ci) on the same schema and data, beside
 	// the ceiling and the service in the same rounds.
@@ -94,6 +97,9 @@ func (c Config) validate() error {
 	}
 	if c.Latency < 0 {
 		errs = append(errs, errors.New("latency must not be negative"))
+	}
+	if c.Replicas < 0 {
+		errs = append(errs, errors.New("replicas must not be negative"))
 	}
 	if c.Cold < 1 {
 		errs = append(errs, errors.New("cold must be at least 1"))
@@ -249,6 +255,9 @@ type Report struct {
 	// PeerVersions names node and the peers' packages as installed; set
 	// with Config.Peers.
 	PeerVersions string
+	// Replicas and SharedTTL are the replicas scenario's (Config.Replicas).
+	Replicas  []ReplicaRow
+	SharedTTL *SharedTTL
 }
 
 // benchCredentials are what the simulator accepts and the service is given.
@@ -385,6 +394,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.RefreshTTL, cfg.RefreshEvery, cfg.RefreshDuration)
 	if rep.Refresh, err = m.refresh(ctx, demo, simURL, pick(reqs, queryNames...), answers); err != nil {
 		return nil, err
+	}
+
+	if cfg.Replicas > 0 {
+		fmt.Fprintf(progress, "bench: %d replicas on one redis-server, beside a single one\n", cfg.Replicas)
+		if rep.Replicas, rep.SharedTTL, err = m.replicas(ctx, sim, simURL, pick(reqs, "dropdown", "full"), answers); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.Large {

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket/wire"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // TestRunSmoke runs the whole benchmark with tiny numbers, unpinned: the real
@@ -37,6 +40,11 @@ func TestRunSmoke(t *testing.T) {
 	cfg.Large = true
 	cfg.LargeSize = [3]int{4, 5, 10}
 	cfg.Pin = false
+	// Three replicas on a real redis-server, where one is installed (.ci/run
+	// installs it and requires it).
+	if _, err := exec.LookPath("redis-server"); err == nil || os.Getenv(testkit.RedisRequiredEnv) == "1" {
+		cfg.Replicas = 3
+	}
 	var progress bytes.Buffer
 	cfg.Progress = &progress
 
@@ -133,11 +141,29 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("the report has no %q", section)
 		}
 	}
+	replicaChecks := 0
+	if cfg.Replicas > 0 {
+		replicaChecks = 3 // two queries' throughput, one upstream count
+		if len(rep.Replicas) != 2 || rep.SharedTTL == nil {
+			t.Fatalf("replicas: %d rows, together %+v; want dropdown and full, and the run together", len(rep.Replicas), rep.SharedTTL)
+		}
+		for _, row := range rep.Replicas {
+			if row.Single <= 0 || len(row.Replicas) != 3 || slices.Min(row.Replicas) <= 0 || row.WorstRatio <= 0 {
+				t.Errorf("replicas %s: %+v", row.Query, row)
+			}
+		}
+		if st := rep.SharedTTL; st.Requests == 0 || st.UpstreamCalls < 1 || st.UpstreamCalls > st.Allowed {
+			t.Errorf("replicas together: %+v; want requests and 1 to %d upstream calls", st, st.Allowed)
+		}
+		if !strings.Contains(out.String(), "replicas on one Redis") {
+			t.Error("the report has no replicas section")
+		}
+	}
 	checks := rep.Checks()
 	// 4 cache off, the peers (one, not measured without -peers), 4 cache
 	// on, 4 through refreshes, large RSS, per byte, upstream steady and
-	// through refreshes.
-	if want := 4 + 1 + 4 + 4 + 4; len(checks) != want {
+	// through refreshes; with -replicas, theirs.
+	if want := 4 + 1 + 4 + 4 + 4 + replicaChecks; len(checks) != want {
 		t.Errorf("%d targets, want %d", len(checks), want)
 	}
 	for _, ch := range checks {

@@ -8,11 +8,12 @@
 // upstream's data changes; the cold path; with -large, a large dataset; with
 // -peers, Apollo Server 5 and Mercurius with graphql-jit on the same schema
 // and data (peers/, which needs node and npm), pinned and driven as the
-// service is. The service runs its defaults but RATE_LIMIT=0 and
+// service is; with -replicas N, N replicas on one redis-server beside a
+// single one (replicas.go). The service runs its defaults but RATE_LIMIT=0 and
 // EXECUTION_RATE=0 (its two per-client limits) and what a
 // measurement needs. It draws internal/tools/bench/bench.png.
 //
-//	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-peers] [-env NAME=value]
+//	go run ./internal/tools/bench [-duration 10s] [-rounds 3] [-conns 32] [-large] [-peers] [-replicas 3] [-env NAME=value]
 package main
 
 import (
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.DurationVar(&cfg.RefreshDuration, "refresh-duration", cfg.RefreshDuration, "per query, the load of the refresh scenario, split in -rounds rounds (and as long again on the steady service beside it)")
 		fs.DurationVar(&cfg.RefreshEvery, "refresh-every", cfg.RefreshEvery, "in the refresh scenario, how often the upstream's data changes")
 		fs.DurationVar(&cfg.RefreshTTL, "refresh-ttl", cfg.RefreshTTL, "the refresh scenario's CACHE_TTL")
+		fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "also run this many replicas of the service on one redis-server (Debian's, on PATH: .ci/redis.sh installs it), beside a single one; 0 skips")
 		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
 		fs.BoolVar(&cfg.Peers, "peers", cfg.Peers, "also run Apollo Server 5 and Mercurius + graphql-jit on the same schema and data, beside the cache off (needs node and npm: installs "+peersDir+" with npm ci)")
 		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")

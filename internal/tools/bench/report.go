@@ -134,7 +134,7 @@ func (r *Report) Checks() []Check {
 		add(fmt.Sprintf("upstream, through refreshes (CACHE_TTL %s): 1 call per refresh", r.Config.RefreshTTL), rcalls <= rallowed,
 			"%d calls; one per TTL allows %d", rcalls, rallowed)
 	}
-	return checks
+	return append(checks, r.replicaChecks()...)
 }
 
 // Print writes the report as Markdown.
@@ -204,6 +204,10 @@ func (r *Report) Print(w io.Writer) {
 				fmt.Fprintf(w, "\nFirst non-2xx on %s: %s\n", f.Query, f.FirstNon2xx)
 			}
 		}
+	}
+
+	if len(r.Replicas) > 0 {
+		r.printReplicas(w)
 	}
 
 	fmt.Fprintf(w, "\n### Cold path (CACHE_TTL=CACHE_MAX_STALE=1ms: every request waits for a fetch; one connection, sequential)\n\n")
