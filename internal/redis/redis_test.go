@@ -345,3 +345,50 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisHangs: a Redis that accepts but never answers costs a command
+// REDIS_TIMEOUT once, then nothing while it is known down; the replica
+// serves alone and rejoins when Redis answers again.
+func TestRedisHangs(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	up := &upstream{body: demoBody(t)}
+	c, _ := newClient(t, rs.URL())
+	s := newShared(t, c, up, nil)
+	apq, _ := c.NewAPQ(10)
+	ctx := context.Background()
+	if _, err := s.OpportunityConfig(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs.Pause()
+	defer rs.Resume()
+	start := time.Now()
+	if _, err := s.OpportunityConfig(ctx); err != nil {
+		t.Fatalf("with Redis hung: %v", err)
+	}
+	// The copy is fresh in Redis, but Redis does not answer: one command's
+	// timeout (200 ms here), then the upstream.
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the first call with Redis hung took %s, want about one REDIS_TIMEOUT", d)
+	}
+	if c.Up() {
+		t.Fatal("Up() with Redis hung")
+	}
+	start = time.Now()
+	if _, ok := apq.Get(ctx, "unknown"); ok {
+		t.Error("a hash was found")
+	}
+	if _, err := s.OpportunityConfig(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("calls with Redis known down took %s: they should not try it", d)
+	}
+	rs.Resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Up() {
+		if time.Now().After(deadline) {
+			t.Fatal("Redis answers again but the client never saw it")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

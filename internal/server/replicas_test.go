@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 	"github.com/oppconfig/oppconfig-graphql/internal/testkit/teststack"
 )
@@ -185,7 +186,11 @@ func TestRedisOutageFailsNoRequest(t *testing.T) {
 	}
 	time.Sleep(700 * time.Millisecond)
 	rs.Stop()
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
+	if _, page := testkit.Get(t, rep[0].Server.URL+"/metrics", nil); !strings.Contains(page, "\nredis_up 0\n") {
+		t.Errorf("/metrics during the outage has no redis_up 0")
+	}
+	time.Sleep(600 * time.Millisecond)
 	rs.Start()
 	wg.Wait()
 	if failed.Load() > 0 || ok.Load() < 30 {
@@ -207,6 +212,9 @@ func TestRedisOutageFailsNoRequest(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(body), &ready); err != nil || resp.StatusCode != http.StatusOK || ready.Redis.Status != "up" {
 		t.Errorf("/readyz after Redis returned: %d %s", resp.StatusCode, body)
+	}
+	if _, page := testkit.Get(t, rep[1].Server.URL+"/metrics", nil); !strings.Contains(page, "\nredis_up 1\n") {
+		t.Errorf("/metrics after the outage has no redis_up 1")
 	}
 	for _, r := range rep {
 		if !strings.Contains(r.Logs.String(), "redis unavailable") {
@@ -242,5 +250,79 @@ func TestChangeReachesEveryReplicasSubscribers(t *testing.T) {
 	}
 	if got := rep[0].Sim.Calls() - calls; got != 1 {
 		t.Errorf("%d upstream calls for the change, want 1", got)
+	}
+}
+
+// TestStaleAcrossReplicas: with the upstream failing past the TTL, every
+// replica serves its copy marked stale, and the failure costs one upstream
+// call for all of them, not one each.
+func TestStaleAcrossReplicas(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	rep := replicas(t, rs, 3, map[string]string{"UPSTREAM_RETRIES": "0"})
+	for _, r := range rep {
+		if res := r.Query(t, `{ opportunityTypes { typeId } }`, nil); len(res.Errors) > 0 {
+			t.Fatalf("warm-up: %s", res.Body)
+		}
+	}
+	calls := rep[0].Sim.Calls()
+	rep[0].Sim.SetFault(simulator.FaultServerError)
+	rep[0].Clock.Advance(31 * time.Second)
+	for i, r := range rep {
+		_ = r.Service.Config.Revalidate(context.Background()) // fails: the copy is kept
+		res := r.Query(t, `{ opportunityTypes { typeId } }`, nil)
+		if len(res.Errors) > 0 || !strings.Contains(string(res.Body), `"stale":true`) || !strings.Contains(string(res.Data), "1001") {
+			t.Errorf("replica %d with the upstream failing: %s", i+1, res.Body)
+		}
+	}
+	if got := rep[0].Sim.Calls() - calls; got != 1 {
+		t.Errorf("%d upstream calls for one failed refresh on three replicas, want 1", got)
+	}
+}
+
+// TestNothingSecretInRedis: after requests with API keys, APQ and every
+// limit counting in Redis, no credential, client key or client id is in any
+// Redis key or value, and every key starts with REDIS_PREFIX.
+func TestNothingSecretInRedis(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	const apiKey = "k-secretclientkey-0123456789abcdef"
+	rep := replicas(t, rs, 2, map[string]string{
+		"AUTH_MODE": "apikey", "AUTH_API_KEYS": "frontend-web:" + apiKey,
+		"RATE_LIMIT": "1000", "EXECUTION_RATE": "1000", "TRUSTED_PROXIES": "127.0.0.1/32",
+	})
+	key := map[string]string{"X-API-Key": apiKey, "X-Forwarded-For": "198.51.100.23"}
+	for _, r := range rep {
+		if resp, body := testkit.PostJSON(t, r.Server.URL+"/query", apqBody(`{ opportunityTypes { typeId } }`, true), key); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	rdb := rs.Client()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 4 {
+		t.Fatalf("keys %q: want the copy, an APQ document, request counts and an execution budget", keys)
+	}
+	creds := testkit.Creds()
+	secrets := []string{apiKey, "frontend-web", "198.51.100.23", creds.AppKey.Reveal(), creds.AppSecret.Reveal(), creds.AppID}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "replicas-test:") {
+			t.Errorf("key %q does not start with REDIS_PREFIX", k)
+		}
+		var value string
+		switch typ := rdb.Type(ctx, k).Val(); typ {
+		case "string":
+			value = rdb.Get(ctx, k).Val()
+		case "hash":
+			value = fmt.Sprint(rdb.HGetAll(ctx, k).Val())
+		default:
+			t.Errorf("key %q of type %s", k, typ)
+		}
+		for _, s := range secrets {
+			if strings.Contains(k, s) || strings.Contains(value, s) {
+				t.Errorf("key %q or its value holds %q", k, s)
+			}
+		}
 	}
 }

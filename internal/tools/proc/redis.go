@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -86,6 +87,22 @@ func (r *Redis) Start(ctx context.Context) error {
 	}
 }
 
+// Pause stops the server's process (SIGSTOP) without closing its
+// connections: a Redis that hangs, which only timeouts reveal. Resume
+// continues it.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Signal(sig)
+	}
+}
+
 // Stop kills the server, as a crash would, and waits for it to exit.
 func (r *Redis) Stop() {
 	r.mu.Lock()
@@ -93,6 +110,7 @@ func (r *Redis) Stop() {
 	if r.cmd == nil {
 		return
 	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server dies too
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
 	r.cmd = nil
