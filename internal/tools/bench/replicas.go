@@ -33,7 +33,15 @@ type ReplicaRow struct {
 	WorstRatio      float64
 	SingleRSSKB     int64
 	ReplicaRSSKBMax int64
+	// CountedSingle and CountedReplica are the single replica and replica
+	// 1 again with RATE_LIMIT counting every request (so high that none is
+	// refused): in memory, and in Redis, two round trips a request.
+	CountedSingle, CountedReplica float64
 }
+
+// countedRateLimit is RATE_LIMIT for the counted targets: every request
+// counted, none refused.
+const countedRateLimit = "RATE_LIMIT=1000000000"
 
 // SharedTTL is the all-at-once run of the replicas scenario.
 type SharedTTL struct {
@@ -71,7 +79,17 @@ func (m *measurer) replicas(ctx context.Context, sim *simulator.Simulator, simUR
 		defer stop(t)
 		reps = append(reps, t)
 	}
-	targets := append([]*target{single}, reps...)
+	countedSingle, err := m.startService(ctx, "single, counted", serviceEnv(cfg, simURL, countedRateLimit))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stop(countedSingle)
+	countedReplica, err := m.startService(ctx, "replica, counted", serviceEnv(cfg, simURL, append(slices.Clone(redisEnv), countedRateLimit)...))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stop(countedReplica)
+	targets := slices.Concat([]*target{single}, reps, []*target{countedSingle, countedReplica})
 	for _, r := range reqs {
 		for _, t := range targets {
 			a, err := fetch(ctx, t.p.Base, r)
@@ -110,7 +128,7 @@ func (m *measurer) replicas(ctx context.Context, sim *simulator.Simulator, simUR
 				requests[i] += s.requests
 				elapsed[i] += s.elapsed
 				lat[i] = append(lat[i], s.latencies...)
-				fmt.Fprintf(m.progress, "bench: replicas round %d/%d  %-8s  %-10s  %8.0f req/s\n", round+1, cfg.Rounds, r.name, t.name, float64(s.requests)/s.elapsed.Seconds())
+				fmt.Fprintf(m.progress, "bench: replicas round %d/%d  %-8s  %-16s  %8.0f req/s\n", round+1, cfg.Rounds, r.name, t.name, float64(s.requests)/s.elapsed.Seconds())
 			}
 		}
 		row.Calls = sim.Calls() - calls
@@ -124,6 +142,9 @@ func (m *measurer) replicas(ctx context.Context, sim *simulator.Simulator, simUR
 			all = append(all, lat[i+1]...)
 			row.ReplicaRSSKBMax = max(row.ReplicaRSSKBMax, reps[i].p.RSSKB())
 		}
+		n := len(targets)
+		row.CountedSingle = float64(requests[n-2]) / elapsed[n-2].Seconds()
+		row.CountedReplica = float64(requests[n-1]) / elapsed[n-1].Seconds()
 		row.P99 = percentile(sortedCopy(all), 99)
 		row.SingleRSSKB = single.p.RSSKB()
 		rows = append(rows, row)
@@ -181,8 +202,8 @@ func (m *measurer) replicasTogether(ctx context.Context, simURL string, sim *sim
 func (r *Report) printReplicas(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "\n### %d replicas on one Redis (cache on; each replica driven alone in turn, interleaved with a single replica without Redis)\n\n", c.Replicas)
-	fmt.Fprintln(w, "| query | single req/s | each replica's req/s | worst / single | single p99 | replicas p99 | upstream calls | RSS single / replica max |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| query | single req/s | each replica's req/s | worst / single | single p99 | replicas p99 | upstream calls | RSS single / replica max | RATE_LIMIT counted: single / replica (in Redis) |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.Replicas {
 		each := ""
 		for i, v := range row.Replicas {
@@ -191,14 +212,18 @@ func (r *Report) printReplicas(w io.Writer) {
 			}
 			each += fmt.Sprintf("%.0f", v)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %s / %s |\n", row.Query, row.Single, each, ratioText(row.WorstRatio),
-			roundLatency(row.SingleP99), roundLatency(row.P99), row.Calls, kbText(row.SingleRSSKB), kbText(row.ReplicaRSSKBMax))
+		counted := "—"
+		if row.CountedSingle > 0 {
+			counted = fmt.Sprintf("%.0f / %.0f (%s)", row.CountedSingle, row.CountedReplica, ratioText(row.CountedReplica/row.CountedSingle))
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %s / %s | %s |\n", row.Query, row.Single, each, ratioText(row.WorstRatio),
+			roundLatency(row.SingleP99), roundLatency(row.P99), row.Calls, kbText(row.SingleRSSKB), kbText(row.ReplicaRSSKBMax), counted)
 	}
 	if st := r.SharedTTL; st != nil {
 		fmt.Fprintf(w, "\nAll %d together, CACHE_TTL=%s, %d connections spread over them for %s: %d requests, p99 %s, %d upstream calls (one per TTL allows %d).\n",
 			st.Replicas, st.TTL, c.Clients, st.Elapsed.Round(time.Millisecond), st.Requests, roundLatency(st.P99), st.UpstreamCalls, st.Allowed)
 	}
-	fmt.Fprintln(w, "\nThe replicas and Redis (Debian's redis-server, persistence off) are placed as the service is; the service's defaults but REDIS_URL, as in the throughput runs.")
+	fmt.Fprintf(w, "\nThe replicas and Redis (Debian's redis-server, persistence off) are placed as the service is; the service's defaults but REDIS_URL, as in the throughput runs (RATE_LIMIT=0). \"RATE_LIMIT counted\": a single replica and a replica on Redis again with %s, so that every request is counted and none refused: what RATE_LIMIT costs a request in memory, and in Redis (httprate-redis, two round trips a request).\n", countedRateLimit)
 }
 
 // replicaChecks are the targets for several replicas.
