@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-chi/httprate"
-	httprateredis "github.com/go-chi/httprate-redis"
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
@@ -90,22 +88,6 @@ func (b *Budget) Allow(ctx context.Context, client string, perMinute, burst, n i
 		return 0, false, err
 	}
 	return res.RetryAfter, res.Allowed > 0, nil
-}
-
-// RateCounter is RATE_LIMIT's counter for every replica at once:
-// httprate-redis, which keeps httprate's sliding window in Redis (keys are
-// hashes of the client and window, never the client in clear) and falls
-// back to a counter in memory, by itself, while Redis fails.
-func (c *Client) RateCounter(window time.Duration) httprate.LimitCounter {
-	return httprateredis.NewCounter(&httprateredis.Config{
-		Client:          c.rdb,
-		PrefixKey:       c.key("ratelimit"),
-		WindowLength:    window,
-		FallbackTimeout: c.timeout,
-		OnError: func(err error) {
-			c.failed(context.Background(), "rate_limit", err)
-		},
-	})
 }
 
 // prefixed hands redis_rate the client with REDIS_PREFIX put before its

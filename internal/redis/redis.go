@@ -77,8 +77,12 @@ func New(opts Options) (*Client, error) {
 	ro.ReadTimeout = opts.Timeout
 	ro.WriteTimeout = opts.Timeout
 	ro.MaxRetries = -1
+	ro.DialerRetries = 1 // its default, 5 with backoff, would hold the first failing command for seconds
 	ro.ContextTimeoutEnabled = true
 	ro.DisableIdentity = true // CLIENT SETINFO is noise on servers before 7.2
+	// go-redis logs each failed dial itself, unstructured, on stderr; the
+	// replica logs an outage once, and counts every failure in metrics.
+	goredis.SetLogger(quiet{})
 	stopped, stop := context.WithCancel(context.Background())
 	c := &Client{
 		rdb: goredis.NewClient(ro), prefix: opts.Prefix, timeout: opts.Timeout,
@@ -87,6 +91,12 @@ func New(opts Options) (*Client, error) {
 	opts.Metrics.ObserveRedis(true)
 	return c, nil
 }
+
+// quiet is go-redis's logger: silent (SetLogger stores it atomically, once
+// per client made; it is go-redis's one process-wide setting).
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Close stops the probe and closes the connections.
 func (c *Client) Close() error {

@@ -392,3 +392,55 @@ func TestRedisHangs(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRateCounterIsShared: requests counted on one replica are in the
+// other's counts after a sync, with no round trip in the request; with
+// Redis down each counts alone.
+func TestRateCounterIsShared(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	c1, _ := newClient(t, rs.URL())
+	c2, _ := newClient(t, rs.URL())
+	a, b := c1.RateCounter(time.Minute), c2.RateCounter(time.Minute)
+	a.Config(100, time.Minute)
+	b.Config(100, time.Minute)
+	now := time.Now().UTC().Truncate(time.Minute)
+	prev := now.Add(-time.Minute)
+	for range 3 {
+		if err := a.Increment("ip:203.0.113.7", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = b.IncrementBy("ip:203.0.113.7", prev, 2)
+	if cur, _, _ := a.Get("ip:203.0.113.7", now, prev); cur != 3 {
+		t.Fatalf("replica 1 counts %d of its own 3 at once", cur)
+	}
+	_, _, _ = b.Get("ip:203.0.113.7", now, prev) // replica 2 asks: it syncs the key from now on
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		cur, p, err := b.Get("ip:203.0.113.7", now, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur == 3 && p == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica 2 counts %d in the window (want replica 1's 3) and %d before (want its own 2)", cur, p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cur, p, _ := a.Get("ip:203.0.113.7", now, prev); cur != 3 {
+		t.Errorf("replica 1 counts %d, %d", cur, p)
+	}
+	rs.Stop()
+	for !c1.Up() == false {
+		_ = a.Increment("ip:203.0.113.7", now) // the next sync finds Redis gone
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := a.Increment("ip:203.0.113.8", now); err != nil {
+		t.Fatalf("with Redis down: %v", err)
+	}
+	if cur, _, err := a.Get("ip:203.0.113.8", now, prev); err != nil || cur != 1 {
+		t.Errorf("with Redis down, replica 1 counts %d (%v), want its own 1", cur, err)
+	}
+}

@@ -144,8 +144,14 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 			t.Fatalf("request %d within the limit: %d", i+1, code)
 		}
 	}
+	// Each replica sends its counts to Redis and reads the others' every
+	// 100 ms (internal/redis's counter): wait for two syncs.
+	time.Sleep(300 * time.Millisecond)
 	if code := ask(rep[2], "203.0.113.7"); code != http.StatusTooManyRequests {
 		t.Fatalf("the 7th request, on the third replica: %d, want 429", code)
+	}
+	if code := ask(rep[0], "203.0.113.7"); code != http.StatusTooManyRequests {
+		t.Fatalf("the 8th request, on the first replica: %d, want 429", code)
 	}
 	if code := ask(rep[2], "203.0.113.8"); code != http.StatusOK {
 		t.Fatalf("another client: %d", code)

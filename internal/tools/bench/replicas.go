@@ -202,7 +202,7 @@ func (m *measurer) replicasTogether(ctx context.Context, simURL string, sim *sim
 func (r *Report) printReplicas(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "\n### %d replicas on one Redis (cache on; each replica driven alone in turn, interleaved with a single replica without Redis)\n\n", c.Replicas)
-	fmt.Fprintln(w, "| query | single req/s | each replica's req/s | worst / single | single p99 | replicas p99 | upstream calls | RSS single / replica max | RATE_LIMIT counted: single / replica (in Redis) |")
+	fmt.Fprintln(w, "| query | single req/s | each replica's req/s | worst / single | single p99 | replicas p99 | upstream calls | RSS single / replica max | RATE_LIMIT counted: single / replica (shared) |")
 	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.Replicas {
 		each := ""
@@ -223,7 +223,7 @@ func (r *Report) printReplicas(w io.Writer) {
 		fmt.Fprintf(w, "\nAll %d together, CACHE_TTL=%s, %d connections spread over them for %s: %d requests, p99 %s, %d upstream calls (one per TTL allows %d).\n",
 			st.Replicas, st.TTL, c.Clients, st.Elapsed.Round(time.Millisecond), st.Requests, roundLatency(st.P99), st.UpstreamCalls, st.Allowed)
 	}
-	fmt.Fprintf(w, "\nThe replicas and Redis (Debian's redis-server, persistence off) are placed as the service is; the service's defaults but REDIS_URL, as in the throughput runs (RATE_LIMIT=0). \"RATE_LIMIT counted\": a single replica and a replica on Redis again with %s, so that every request is counted and none refused: what RATE_LIMIT costs a request in memory, and in Redis (httprate-redis, two round trips a request).\n", countedRateLimit)
+	fmt.Fprintf(w, "\nThe replicas and Redis (Debian's redis-server, persistence off) are placed as the service is; the service's defaults but REDIS_URL, as in the throughput runs (RATE_LIMIT=0). \"RATE_LIMIT counted\": a single replica and a replica on Redis again with %s, so that every request is counted and none refused: what RATE_LIMIT costs a request in memory, and shared through Redis (internal/redis's counter, synced every 100 ms).\n", countedRateLimit)
 }
 
 // replicaChecks are the targets for several replicas.
