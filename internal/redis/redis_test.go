@@ -444,3 +444,26 @@ func TestRateCounterIsShared(t *testing.T) {
 		t.Errorf("with Redis down, replica 1 counts %d (%v), want its own 1", cur, err)
 	}
 }
+
+// TestDeadReplicasLease: a lease left by a replica that died mid-refresh
+// holds the others back only until it expires.
+func TestDeadReplicasLease(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	c, _ := newClient(t, rs.URL())
+	up := &upstream{body: demoBody(t)}
+	s := newShared(t, c, up, nil)
+	// newShared's tenant and lease key, as a dead replica would have left them.
+	if err := rs.Client().Set(context.Background(), prefix+redis.Hash("app")+":config:lease", "dead-replica", 300*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := s.OpportunityConfig(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Errorf("took %s with a dead replica's 300 ms lease, want about 300 ms", d)
+	}
+	if got := up.calls.Load(); got != 1 {
+		t.Errorf("%d upstream calls, want 1", got)
+	}
+}
