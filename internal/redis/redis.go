@@ -89,6 +89,9 @@ func New(opts Options) (*Client, error) {
 		logger: opts.Logger, metrics: opts.Metrics, stop: stop, stopped: stopped,
 	}
 	opts.Metrics.ObserveRedis(true)
+	// The address, never the URL: it may hold a password.
+	opts.Logger.Info("sharing the configuration copy, APQ registrations and rate limits with other replicas through Redis",
+		"addr", ro.Addr, "db", ro.DB, "prefix", opts.Prefix, "tls", ro.TLSConfig != nil)
 	return c, nil
 }
 
