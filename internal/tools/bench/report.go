@@ -210,7 +210,7 @@ func (r *Report) Print(w io.Writer) {
 		r.printReplicas(w)
 	}
 
-	fmt.Fprintf(w, "\n### Cold path (CACHE_TTL=CACHE_MAX_STALE=1ms: every request waits for a fetch; one connection, sequential)\n\n")
+	fmt.Fprintf(w, "\n### Cold path (CACHE_TTL=CACHE_MAX_STALE=1ms: every request waits for a fetch; UPSTREAM_RATE_LIMIT=0, or the call budget would set the pace; one connection, sequential)\n\n")
 	fmt.Fprintf(w, "| query | requests | upstream calls | p50 | p99 | p50 − %s | p50 − bare upstream p50 (%s) | ceiling via upstream p50 | p50 − ceiling's |\n", c.Latency, roundLatency(r.BareUpstream))
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, cr := range r.Cold {
