@@ -45,7 +45,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// gqlgen's own (parse, validation), or made by us with a code
 			// already; a bound of ours gets its own code back from gqlgen's
 			// generic GRAPHQL_VALIDATION_FAILED / GRAPHQL_PARSE_FAILED.
-			if code := cmp.Or(limits.Code(gqlErr), introspectionCode(gqlErr)); code != "" {
+			if code := cmp.Or(limits.Code(gqlErr), introspectionCode(gqlErr), federationCode(gqlErr)); code != "" {
 				gqlErr.Extensions = map[string]any{"code": string(code)}
 			}
 			return gqlErr

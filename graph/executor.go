@@ -72,6 +72,13 @@ type Options struct {
 	// Live feeds Subscription.opportunityConfigChanged; nil refuses
 	// subscriptions.
 	Live *live.Feed
+	// Subgraph serves federation's _service and _entities (SUBGRAPH_MODE);
+	// off, validation refuses them with FEDERATION_DISABLED.
+	Subgraph bool
+	// Gateway, with Subgraph, says which requests may select them and
+	// which may run them unlisted under TrustedDocuments; nil lets every
+	// request select them and none run unlisted.
+	Gateway Gateway
 }
 
 // Admission paces executions: Admit takes weight (limits.WholeUnits: a
@@ -121,6 +128,8 @@ type Executor struct {
 
 	memory    *memoryBudget // nil: executions are not bounded by memory
 	admission Admission     // nil: executions are not paced
+	subgraph  bool          // SUBGRAPH_MODE: _service and _entities are served
+	gateway   Gateway       // with subgraph, who may select them; nil: every request
 }
 
 // plan is an operation's compiled plan (nil: not covered, or the fast path
@@ -189,6 +198,9 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 		// A stream of events, each a few bytes, read from the feed: nothing
 		// to count or budget, and its handler's nil ends the stream.
 		return e.gql.DispatchOperation(ctx, rc)
+	}
+	if err := e.federationGate(ctx, rc); err != nil {
+		return refusal(err), ctx
 	}
 	nulls := nullVariables(rc)
 	if len(nulls) > 0 {
@@ -450,6 +462,8 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 	es := NewExecutableSchema(Config{Resolvers: &Resolver{Live: opts.Live}})
 	exec := executor.New(es)
 	switch {
+	case opts.TrustedDocuments != nil && opts.Subgraph && opts.Gateway != nil:
+		exec.Use(gatewayDocuments{OnlyListed: persisted.OnlyListed{Manifest: opts.TrustedDocuments}, gateway: opts.Gateway, maxTokens: opts.Limits.MaxTokens})
 	case opts.TrustedDocuments != nil:
 		exec.Use(persisted.OnlyListed{Manifest: opts.TrustedDocuments})
 	case opts.APQCacheSize > 0 && opts.APQCache != nil:
@@ -464,6 +478,9 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 	rulesFn := opts.Limits.Rules()
 	if !opts.Introspection {
 		rulesFn = withoutIntrospection(rulesFn)
+	}
+	if !opts.Subgraph {
+		rulesFn = refusingFederation(rulesFn)
 	}
 	exec.SetDefaultRulesFn(rulesFn)
 	exec.AroundFields(stopWhenDone)
@@ -483,6 +500,9 @@ func NewExecutor(logger *slog.Logger, opts Options) *Executor {
 		whole:     fastpath.NewWhole(es.Schema()),
 		memory:    newMemoryBudget(opts.ExecutionMemory, opts.ExecutionWait),
 		admission: opts.Admission,
+	}
+	if opts.Subgraph {
+		e.subgraph, e.gateway = true, opts.Gateway
 	}
 	// Only fails for a non-positive size.
 	e.plans, _ = lru.New[planKey, *plan](queryCacheSize)

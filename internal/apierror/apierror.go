@@ -72,6 +72,12 @@ const (
 	// IntrospectionDisabled refuses __schema and __type while INTROSPECTION
 	// is off, as a validation error: a client's mistake, not the server's.
 	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+	// FederationDisabled refuses federation's _service and _entities while
+	// SUBGRAPH_MODE is off, as a validation error.
+	FederationDisabled Code = "FEDERATION_DISABLED"
+	// FederationForbidden refuses _service and _entities to a request
+	// without the gateway's SUBGRAPH_SECRET when one is configured.
+	FederationForbidden Code = "FEDERATION_FORBIDDEN"
 )
 
 // Field errors: the configuration could not be had.
@@ -128,6 +134,8 @@ var entries = []Entry{
 	{PersistedQueryNotFound, Document, http.StatusOK},
 	{PersistedQueryNotAllowed, Document, http.StatusOK},
 	{IntrospectionDisabled, Document, http.StatusOK},
+	{FederationDisabled, Document, http.StatusOK},
+	{FederationForbidden, Document, http.StatusOK},
 
 	{UpstreamUnavailable, Field, http.StatusOK},
 	{UpstreamRejected, Field, http.StatusOK},

@@ -171,9 +171,13 @@ func withStale(body []byte, version string, age time.Duration) []byte {
 	return append(out, '}')
 }
 
-// asksForSchema reports whether a document asks for the schema; such answers
-// are not kept (they are cheap, rare, and may be switched off).
-var introspectionField = regexp.MustCompile(`__schema\b|__type\s*\(`)
+// asksForSchema reports whether a document asks for the schema, or is a
+// federation gateway's (_service, _entities); such answers are not kept:
+// introspection is cheap, rare and may be switched off, and a gateway's
+// answer may be for the gateway alone (SUBGRAPH_SECRET), while a stored
+// answer is found by the request's bytes before the gateway rules are
+// applied.
+var introspectionField = regexp.MustCompile(`__schema\b|__type\s*\(|\b_service\b|\b_entities\b`)
 
 func asksForSchema(query string) bool { return introspectionField.MatchString(query) }
 

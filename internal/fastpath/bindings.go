@@ -14,6 +14,12 @@ const (
 	// __schema and __type in a plan made by CompileCost, which counts them
 	// as nothing and is never executed.
 	kindIntrospection
+	// Federation's Query._service and Query._entities in a plan made by
+	// CompileCost (gqlgen executes them): _service counted as nothing, its
+	// SDL bounded by the schema; _entities as the entity each
+	// representation resolves to on the snapshot.
+	kindService
+	kindEntities
 
 	// Query (graph/query.resolvers.go, through internal/loaders).
 	kindQueryTypes       // opportunityTypes: snap.Types()

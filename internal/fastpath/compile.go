@@ -105,8 +105,9 @@ type checker struct {
 	// data (an unknown stage or type): see ErrNeedsReference.
 	mayNeedReference bool
 	// forCost accepts what CompileCost counts but Compile leaves to
-	// gqlgen: __schema and __type on Query, and directives other than
-	// @skip and @include (@defer: its fragment is counted as if inline).
+	// gqlgen: __schema and __type on Query, federation's _service and
+	// _entities on Query, and directives other than @skip and @include
+	// (@defer: its fragment is counted as if inline).
 	forCost bool
 }
 
@@ -171,6 +172,9 @@ func (ch *checker) field(f *ast.Field, typeName string) error {
 	if ch.forCost && typeName == "Query" && isIntrospection(f.Name) {
 		return nil
 	}
+	if ch.forCost && typeName == "Query" && isFederation(f.Name) {
+		return ch.federation(f)
+	}
 	b, ok := bind(typeName, f.Name)
 	if !ok {
 		return unsupported("field %s.%s", typeName, f.Name)
@@ -231,6 +235,39 @@ func hasVariable(v *ast.Value) bool {
 
 // isIntrospection tells the root fields of introspection.
 func isIntrospection(name string) bool { return name == "__schema" || name == "__type" }
+
+// isFederation tells the root fields gqlgen's federation plugin adds for a
+// gateway: _service { sdl } and _entities(representations:). gqlgen executes
+// them; CompileCost counts them.
+func isFederation(name string) bool { return name == "_service" || name == "_entities" }
+
+// entityUnion is the federation plugin's union of entity types, and
+// entityType its one member, which the cost of _entities is counted for.
+const (
+	entityUnion = "_Entity"
+	entityType  = "OpportunityType"
+)
+
+// federation checks a federation root field for CompileCost. _service's
+// answer is the schema's SDL, bounded by the schema: counted as nothing,
+// like introspection. _entities answers one entity per representation, so
+// its selection is checked as the entity type's, and the union must hold
+// that type alone: an entity type added to the schema without its count
+// here leaves the operation uncounted, and so refused, rather than counted
+// wrong.
+func (ch *checker) federation(f *ast.Field) error {
+	if f.Name == "_service" {
+		return nil
+	}
+	union := ch.schema.Types[entityUnion]
+	if union == nil || union.Kind != ast.Union || len(union.Types) != 1 || union.Types[0] != entityType {
+		return unsupported("_entities over a union other than %s = %s", entityUnion, entityType)
+	}
+	for _, a := range f.Arguments {
+		ch.readsVariables = ch.readsVariables || hasVariable(a.Value)
+	}
+	return ch.selectionSet(f.SelectionSet, entityUnion)
+}
 
 func (ch *checker) definition(typeName, fieldName string) *ast.FieldDefinition {
 	t := ch.schema.Types[typeName]
@@ -341,6 +378,19 @@ func (c *compiler) object(set ast.SelectionSet, typeName string, states []state)
 			o.fields = append(o.fields, out)
 			continue
 		}
+		if typeName == "Query" && isFederation(f.Name) {
+			// Only CompileCost's check lets these through.
+			out.kind = kindService
+			if f.Name == "_entities" {
+				// Each representation resolves to an entityType or
+				// null, and gqlgen collects the selection for that
+				// type (its implementors include the union).
+				out.kind, out.args = kindEntities, f
+				out.sub = c.object(cf.selections, entityType, states)
+			}
+			o.fields = append(o.fields, out)
+			continue
+		}
 		b, ok := bind(typeName, f.Name)
 		if !ok {
 			panic("fastpath: compile: " + typeName + "." + f.Name + " passed the check but has no binding")
@@ -403,7 +453,7 @@ func (c *compiler) collect(set ast.SelectionSet, typeName string, states []state
 			if !ok {
 				return false
 			}
-			if !include || !conditionMatches(sel.TypeCondition, typeName) {
+			if !include || !c.conditionMatches(sel.TypeCondition, typeName) {
 				continue
 			}
 			var children []collected
@@ -424,7 +474,7 @@ func (c *compiler) collect(set ast.SelectionSet, typeName string, states []state
 			}
 			visited[sel.Name] = true
 			frag := c.doc.Fragments.ForName(sel.Name)
-			if !conditionMatches(frag.TypeCondition, typeName) {
+			if !c.conditionMatches(frag.TypeCondition, typeName) {
 				continue
 			}
 			var children []collected
@@ -475,10 +525,27 @@ func find(list []collected, name, alias string, def *ast.Definition) int {
 	return -1
 }
 
-// conditionMatches is graphql.doesFragmentConditionMatch for an object type:
-// the schema has no interfaces or unions, so an object satisfies only itself.
-func conditionMatches(typeCondition, typeName string) bool {
-	return typeCondition == "" || typeCondition == typeName
+// conditionMatches is graphql.doesFragmentConditionMatch for an object
+// type: gqlgen's implementors of an object are its name, its interfaces and
+// the unions it is a member of (OpportunityType's include the federation
+// plugin's _Entity, so `... on _Entity` applies inside any selection of an
+// OpportunityType).
+func (c *compiler) conditionMatches(typeCondition, typeName string) bool {
+	if typeCondition == "" || typeCondition == typeName {
+		return true
+	}
+	cond := c.schema.Types[typeCondition]
+	if cond == nil {
+		return false
+	}
+	switch cond.Kind {
+	case ast.Union:
+		return slices.Contains(cond.Types, typeName)
+	case ast.Interface:
+		def := c.schema.Types[typeName]
+		return def != nil && slices.Contains(def.Interfaces, typeCondition)
+	}
+	return false
 }
 
 // include is graphql.shouldIncludeNode: @skip, then @include, each read when

@@ -33,7 +33,11 @@ func (c Cost) over(limit Cost) bool {
 // Null propagation is not modelled (a nil list element, an invalid
 // condition): it only removes values, so Cost bounds the answer from above.
 // Introspection fields of a plan made by CompileCost cost nothing here: their
-// answer is bounded by the schema and by validation's introspection depth.
+// answer is bounded by the schema and by validation's introspection depth;
+// so does federation's _service (the schema's SDL). Federation's _entities
+// costs what it answers on snap: a list of one value per representation,
+// each the entity it names counted like opportunityType(typeId:) (null when
+// it names none), so a gateway's batch is bounded like any other query.
 func (p *Plan) Cost(snap *opportunity.Snapshot, vars map[string]any, limit Cost) (Cost, bool) {
 	c := coster{snap: snap, vars: vars, limit: limit}
 	c.query(p.tree(vars))
@@ -172,8 +176,22 @@ func (c *coster) query(o *object) {
 		switch f.kind {
 		case kindTypename:
 			c.key(f, len(f.typename))
-		case kindIntrospection:
+		case kindIntrospection, kindService:
 			// Bounded by the schema, not by the data: see Cost.
+		case kindEntities:
+			reps := representations(f, c.vars)
+			c.add(1, len(f.key)+2+max(len(reps)-1, 0))
+			for _, rep := range reps {
+				if c.stopped {
+					return
+				}
+				t := c.entity(rep)
+				if t == nil {
+					c.add(1, nullBytes)
+					continue
+				}
+				memo(c, &c.types, f.sub, t, (*coster).opportunityType)
+			}
 		case kindQueryTypes:
 			list(c, f, c.snap.Types(), (*coster).opportunityType)
 		case kindQueryType:
@@ -192,6 +210,29 @@ func (c *coster) query(o *object) {
 			}
 		}
 	}
+}
+
+// representations reads _entities' argument as gqlgen's generated code
+// does (ast.Field.ArgumentMap over the variables); validation made it a list.
+func representations(f *field, vars map[string]any) []any {
+	reps, _ := f.args.ArgumentMap(vars)["representations"].([]any)
+	return reps
+}
+
+// entity is the type a representation names on the snapshot, as the
+// federation plugin resolves it: its __typename must be entityType and its
+// typeId an Int (graphql.UnmarshalInt); nil when it names none, which
+// gqlgen answers with null.
+func (c *coster) entity(rep any) *opportunity.Type {
+	m, _ := rep.(map[string]any)
+	if name, _ := m["__typename"].(string); name != entityType {
+		return nil
+	}
+	id, ok := unmarshalInt(m["typeId"])
+	if !ok {
+		return nil
+	}
+	return c.snap.Type(id)
 }
 
 func (c *coster) optionalType(f *field, t *opportunity.Type) {

@@ -122,8 +122,9 @@ func newReference(t testing.TB, l limits.Limits) *reference {
 	l.MaxCostFactor, l.MaxResponseBytes = 0, 0
 	return &reference{
 		// Introspection on, as in demo mode, so that gqlgen answers what the
-		// fast path leaves to it; no FastPath, so that gqlgen executes.
-		exec:   graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{Introspection: true, Limits: l}),
+		// fast path leaves to it (federation's _service and _entities too, as a
+		// subgraph); no FastPath, so that gqlgen executes.
+		exec:   graph.NewExecutor(slog.New(slog.DiscardHandler), graph.Options{Introspection: true, Limits: l, Subgraph: true}),
 		schema: graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema(),
 	}
 }

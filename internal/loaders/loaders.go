@@ -208,6 +208,28 @@ func TypeByID(ctx context.Context, id int) (*opportunity.Type, error) {
 	return l.typeLoader().Load(ctx, id)()
 }
 
+// TypesByID returns the type of each id, in key order, nil where there is
+// none: a federation gateway's batch of OpportunityType entities
+// (Query._entities). It reads the request's snapshot once for the whole
+// batch, a map read per id, rather than one dataloader batch per key: a batch
+// holds up to as many keys as the request could carry.
+func TypesByID(ctx context.Context, ids []int) ([]*opportunity.Type, error) {
+	l := For(ctx)
+	if l == nil {
+		return nil, errNoLoaders
+	}
+	l.lookups.Add(int64(len(ids)))
+	snap, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*opportunity.Type, len(ids))
+	for i, id := range ids {
+		out[i] = snap.Type(id)
+	}
+	return out, nil
+}
+
 // FieldByID returns field fieldID of type typeID, or nil when there is none.
 func FieldByID(ctx context.Context, typeID, fieldID int) (*opportunity.Field, error) {
 	l := For(ctx)

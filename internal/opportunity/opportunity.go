@@ -95,6 +95,11 @@ func (t *Type) Field(id int) *Field { return t.fieldByID[id] }
 // AllStages returns every stage of the type, depth first, siblings in rank order.
 func (t *Type) AllStages() []*Stage { return t.allStages }
 
+// IsEntity marks a Type as an entity of the federated supergraph: gqlgen's
+// federation plugin binds the schema's _Entity union to an interface with
+// this one method. It does nothing; the domain stays free of gqlgen.
+func (t *Type) IsEntity() {}
+
 // Parent returns the stage this one is a child of, or nil for a top-level stage.
 func (s *Stage) Parent() *Stage { return s.parent }
 

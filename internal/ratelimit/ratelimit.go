@@ -1,6 +1,7 @@
 // Package ratelimit limits each client's request rate with httprate: by the
-// authenticated client id when there is one, otherwise by the client's IP,
-// read from X-Forwarded-For only when the peer is a trusted proxy.
+// client a trusted federation gateway names (SUBGRAPH_CLIENT_HEADER), else by
+// the authenticated client id when there is one, otherwise by the client's
+// IP, read from X-Forwarded-For only when the peer is a trusted proxy.
 package ratelimit
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/subgraph"
 )
 
 // Options configures a Limiter.
@@ -39,14 +41,20 @@ type Options struct {
 	// in-memory counter: internal/redis's, so that a client's budget is one
 	// budget on every replica.
 	Counter httprate.LimitCounter
+	// ClientHeader, when set, is the header in which a federation gateway
+	// names the client it forwards for (SUBGRAPH_CLIENT_HEADER): believed,
+	// and then the client counted, only on a request carrying the valid
+	// subgraph secret (subgraph.FromGateway) or from a TrustedProxies peer.
+	ClientHeader string
 }
 
 // Limiter counts requests per client: in memory, so that each replica
 // enforces its own limit, or in Options.Counter, shared by all of them.
 type Limiter struct {
-	rl      *httprate.RateLimiter // nil when limiting is disabled
-	trusted []netip.Prefix
-	exempt  func(*http.Request) bool
+	rl           *httprate.RateLimiter // nil when limiting is disabled
+	trusted      []netip.Prefix
+	exempt       func(*http.Request) bool
+	clientHeader string // "" believes no forwarded client name
 }
 
 // New validates opts and returns a Limiter. With Limit > 0, Window must be
@@ -71,7 +79,7 @@ func New(opts Options) (*Limiter, error) {
 		return nil, fmt.Errorf("rate limit options: %w", errors.Join(problems...))
 	}
 
-	l := &Limiter{trusted: opts.TrustedProxies, exempt: opts.Exempt}
+	l := &Limiter{trusted: opts.TrustedProxies, exempt: opts.Exempt, clientHeader: opts.ClientHeader}
 	if opts.Limit == 0 {
 		return l, nil
 	}
@@ -135,9 +143,38 @@ func (l *Limiter) ClientKey(r *http.Request) string {
 	return key
 }
 
+// maxForwardedClient bounds a forwarded client name: it becomes a key the
+// limits hold, and a gateway's client ids are short.
+const maxForwardedClient = 128
+
+// forwardedClient returns the client a trusted gateway names in
+// ClientHeader, or "" when there is none to believe: the header unset, the
+// request neither the gateway's (its secret) nor from a trusted proxy, or
+// the name longer than maxForwardedClient. The gateway's own credential then
+// names the bucket, or its address.
+func (l *Limiter) forwardedClient(r *http.Request) string {
+	if l.clientHeader == "" {
+		return ""
+	}
+	name := r.Header.Get(l.clientHeader)
+	if name == "" || len(name) > maxForwardedClient {
+		return ""
+	}
+	if subgraph.FromGateway(r.Context()) {
+		return name
+	}
+	if peer, ok := parseAddr(r.RemoteAddr); ok && isTrusted(peer, l.trusted) {
+		return name
+	}
+	return ""
+}
+
 // key names the request's bucket. The prefixes keep a client id from ever
 // colliding with an address.
 func (l *Limiter) key(r *http.Request) (string, error) {
+	if name := l.forwardedClient(r); name != "" {
+		return "forwarded:" + name, nil
+	}
 	if id := auth.ClientID(r.Context()); id != "" {
 		return "client:" + id, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/origin"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
+	"github.com/oppconfig/oppconfig-graphql/internal/subgraph"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
 
@@ -30,6 +31,7 @@ type routeDeps struct {
 	metricsPage http.Handler
 	ready       func() (ready bool, detail map[string]any)
 	auth        *auth.Authenticator
+	subgraph    *subgraph.Gate     // the federation gateway's secret (SUBGRAPH_SECRET); nil: not a subgraph
 	rateLimit   *ratelimit.Limiter // requests per client (RATE_LIMIT), and the client's name for the execution limit
 	origins     *origin.List       // origins allowed to call from browsers (CORS_ALLOWED_ORIGINS)
 	graphQL     http.Handler       // the /query endpoint (internal/endpoint)
@@ -55,8 +57,9 @@ type routeDeps struct {
 // work): what browsers open challenges Basic, so that the browser asks for
 // it and resends it with the page's own requests; what programs call
 // challenges Bearer. /query is also checked for a cross-site origin (403)
-// before its credentials, and against its client's request rate (429)
-// after them; the executions it makes are paced by their cost in the
+// before its credentials (or, in SUBGRAPH_MODE, the gateway's
+// X-Subgraph-Secret in their place), and against its client's request rate
+// (429) after them; the executions it makes are paced by their cost in the
 // executor (EXECUTION_RATE), never its stored answers. Streams
 // (subscriptions over SSE and WebSocket) are counted by MAX_STREAMS and
 // MAX_STREAMS_PER_CLIENT instead of the request rate (internal/live).
@@ -112,7 +115,9 @@ func routes(d routeDeps) http.Handler {
 		r.With(d.auth.Middleware).Method(http.MethodGet, "/metrics", d.metricsPage)
 	}
 
-	q := r.With(crossOrigin(d.origins), d.auth.Middleware)
+	// A federation gateway with SUBGRAPH_SECRET authenticates by it in
+	// place of AUTH_MODE's credential (internal/subgraph).
+	q := r.With(crossOrigin(d.origins), d.subgraph.Authenticate(d.auth.Middleware))
 	if d.rateLimit != nil {
 		q = q.With(d.rateLimit.Middleware)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/oppconfig/oppconfig-graphql/internal/redis"
 	"github.com/oppconfig/oppconfig-graphql/internal/respcache"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
+	"github.com/oppconfig/oppconfig-graphql/internal/subgraph"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
@@ -253,7 +254,12 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 	}
 	// Made even with RATE_LIMIT=0: it names the client the execution limit
 	// counts.
-	rlOpts := ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies, Exempt: live.IsStream}
+	rlOpts := ratelimit.Options{Limit: cfg.RateLimit, Window: cfg.RateLimitWindow, TrustedProxies: cfg.TrustedProxies, Exempt: live.IsStream, ClientHeader: cfg.SubgraphClientHeader}
+	// The federation gateway's rules (SUBGRAPH_*): nil when not a subgraph.
+	var gateway *subgraph.Gate
+	if cfg.SubgraphMode {
+		gateway = subgraph.New(subgraph.Options{Enabled: true, Secret: cfg.SubgraphSecret, Authenticated: cfg.Auth.Mode != auth.ModeNone})
+	}
 	var budget ratelimit.SharedBudget
 	if s.Redis != nil {
 		if cfg.RateLimit > 0 {
@@ -302,6 +308,8 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		ExecutionWait:    cfg.ExecutionWait,
 		Admission:        executions,
 		Live:             s.Live,
+		Subgraph:         gateway != nil,
+		Gateway:          gatewayTrust(gateway),
 	})
 	// Clients are named for the execution limit only; with EXECUTION_RATE=0
 	// nothing reads the name, and making it cost an executed request 0.8 µs
@@ -351,6 +359,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		tracing:   d.Tracing,
 		ready:     s.ready,
 		auth:      authn,
+		subgraph:  gateway,
 		rateLimit: limiter,
 		origins:   origins,
 		graphQL:   gql,
@@ -372,6 +381,15 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		rd.metricsPage = d.Metrics.Handler()
 	}
 	return routes(rd), nil
+}
+
+// gatewayTrust is g as graph's Gateway, nil (every request may federate)
+// when g is: a nil *subgraph.Gate in the interface would not be nil.
+func gatewayTrust(g *subgraph.Gate) graph.Gateway {
+	if g == nil {
+		return nil
+	}
+	return g
 }
 
 // ready is GET /readyz: the configuration copy's readiness, and with Redis

@@ -10,7 +10,8 @@
 // gqlparser's validation and stays within the given limits.
 //
 // Fields come from the schema, so a new field is generated without a change
-// here. What it leaves out: introspection (__schema, __type), fields whose
+// here. What it leaves out: introspection (__schema, __type), federation's
+// _service and _entities (gqlgen answers both), fields whose
 // type is an interface or a union (the merge rule across types they would need
 // is not modelled, and the schema has none), and fields with a required
 // argument of a custom scalar (no valid literal is known for it).
@@ -156,10 +157,12 @@ func (g *Generator) typeInfo(def *ast.Definition) *typeInfo {
 	return t
 }
 
-// selectable says whether the generator may select f: not introspection, of
-// a scalar, enum or object type, with every required argument generable.
+// selectable says whether the generator may select f: not introspection nor
+// federation's _service and _entities (gqlgen's: the fast path leaves them to
+// it), of a scalar, enum or object type, with every required argument
+// generable.
 func (g *Generator) selectable(f *ast.FieldDefinition) bool {
-	if strings.HasPrefix(f.Name, "__") {
+	if strings.HasPrefix(f.Name, "__") || f.Name == "_service" || f.Name == "_entities" {
 		return false
 	}
 	d := g.schema.Types[f.Type.Name()]

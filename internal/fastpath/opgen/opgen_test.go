@@ -449,9 +449,12 @@ func newFeatures(schema *ast.Schema) *features {
 		if d.Kind != ast.Object || strings.HasPrefix(name, "__") || subscriptionOnly(schema, name) {
 			continue // the generator writes queries
 		}
+		if d.BuiltIn {
+			continue // federation's _Service and Entity: gqlgen's (see selectable)
+		}
 		f.want = append(f.want, "fragment on "+name)
 		for _, fd := range d.Fields {
-			if !strings.HasPrefix(fd.Name, "__") {
+			if !strings.HasPrefix(fd.Name, "__") && fd.Name != "_service" && fd.Name != "_entities" {
 				f.want = append(f.want, "field "+name+"."+fd.Name)
 			}
 		}

@@ -8,7 +8,7 @@
 // It runs right after `gqlgen generate`, from graph/resolver.go's go:generate
 // lines (`go generate ./graph/...` runs both):
 //
-//	go run github.com/oppconfig/oppconfig-graphql/internal/tools/gqlgenpost generated.go
+//	go run github.com/oppconfig/oppconfig-graphql/internal/tools/gqlgenpost -federation federation.go generated.go
 //
 // Three generated calls are rewritten to graph's sequential twins
 // (graph/sequential.go), which do the same work in place:
@@ -24,17 +24,25 @@
 // calls than the file's field contexts say gqlgen must have generated. So a
 // gqlgen upgrade that changes the generated code stops `go generate`, and
 // CI's freshness check with it, instead of silently leaving the goroutines in.
+//
+// With -federation, the federation plugin's file (graph/federation.go) is
+// rewritten too: its two goroutines, one per entity type of a gateway's
+// _entities batch and one per entity of a type without a batch resolver,
+// run in place (see RewriteFederation), so that a batch of thousands of
+// representations starts no goroutine at all.
 package main
 
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/format"
 	"go/parser"
 	"go/printer"
 	"go/token"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -55,19 +63,39 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: gqlgenpost FILE (gqlgen's generated executor, e.g. graph/generated.go)")
+	const usage = "usage: gqlgenpost [-federation FILE] FILE (gqlgen's generated executor, e.g. graph/generated.go; its federation plugin's file, e.g. graph/federation.go)"
+	fs := flag.NewFlagSet("gqlgenpost", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	federation := fs.String("federation", "", "gqlgen's federation plugin file to rewrite as well")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		return errors.New(usage)
 	}
-	path := args[0]
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return err
+	// Both files are checked before either is written: a refusal leaves
+	// everything as gqlgen wrote it.
+	type file struct {
+		path    string
+		rewrite func(string, []byte) ([]byte, error)
+		out     []byte
 	}
-	out, err := Rewrite(path, src)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	files := []*file{{path: fs.Arg(0), rewrite: Rewrite}}
+	if *federation != "" {
+		files = append(files, &file{path: *federation, rewrite: RewriteFederation})
 	}
-	return os.WriteFile(path, out, 0o644)
+	for _, f := range files {
+		src, err := os.ReadFile(f.path)
+		if err != nil {
+			return err
+		}
+		if f.out, err = f.rewrite(f.path, src); err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.path, f.out, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // edit replaces src[start:end] with text.
@@ -298,7 +326,10 @@ func (r *rewriter) countResolverFields(file *ast.File) {
 				resolver = r.text(kv.Value) == "true"
 			}
 		}
-		if resolver && object != `"Query"` && object != `"Mutation"` && object != `"Subscription"` {
+		// Entity is the federation plugin's type of entity resolvers
+		// (findMany…), generated like a root type: its fields are
+		// scheduled with out.ResolveRootConcurrently, counted in roots.
+		if resolver && object != `"Query"` && object != `"Mutation"` && object != `"Subscription"` && object != `"Entity"` {
 			r.resolverFields++
 		}
 		return true

@@ -169,3 +169,113 @@ func TestRunLeavesARefusedFileAlone(t *testing.T) {
 		t.Errorf("run without a file: %v", err)
 	}
 }
+
+// federationExcerpt is testdata/federation.go: gqlgen v0.17.98's
+// graph/federation.go as it generates it for this schema.
+func federationExcerpt(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "federation.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRewriteFederation: both goroutines of the federation plugin's code
+// are called in place, and nothing else changes but the marker line.
+func TestRewriteFederation(t *testing.T) {
+	src := federationExcerpt(t)
+	got, err := RewriteFederation("federation.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(got, []byte("go func(")) {
+		t.Error("a goroutine is left")
+	}
+	want := strings.Replace(src, generatedHeader, generatedHeader+FederationMarker+"\n", 1)
+	want = strings.ReplaceAll(want, "\tgo func(", "\tfunc(")
+	if string(got) != want {
+		t.Errorf("RewriteFederation changed more than the go statements and the marker:\n%s", got)
+	}
+}
+
+// TestRewriteFederationFailsLoudly: federation code of another shape than
+// gqlgen v0.17.98's is refused with a message naming what was expected.
+func TestRewriteFederationFailsLoudly(t *testing.T) {
+	src := federationExcerpt(t)
+	replace := func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(src, old) {
+			t.Fatalf("the excerpt has no %q", old)
+		}
+		return strings.Replace(src, old, new, 1)
+	}
+	rewritten, err := RewriteFederation("federation.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		give string
+		want string // in the error
+	}{
+		{"not gqlgen's output", strings.TrimPrefix(src, generatedHeader), "not gqlgen's output"},
+		{"already rewritten", string(rewritten), "already rewritten"},
+		{
+			name: "a goroutine per group no longer started",
+			give: replace("\t\t\tgo func(typeName string, reps []EntityWithIndex) {", "\t\t\tfunc(typeName string, reps []EntityWithIndex) {"),
+			want: "0 go statements in __resolve_entities, want 1",
+		},
+		{
+			name: "a goroutine in another function",
+			give: replace("\trepsMap := make(map[string][]EntityWithIndex)\n", "\trepsMap := make(map[string][]EntityWithIndex)\n\tgo func() {}()\n"),
+			want: "a go statement in buildRepresentationGroups",
+		},
+		{
+			name: "a goroutine without its WaitGroup's Done",
+			give: replace("\t\t\t\te.Done()\n", ""),
+			want: "the go statement in resolveEntityGroup has changed shape",
+		},
+		{
+			name: "a second goroutine per entity",
+			give: replace("\t\te.Wait()\n", "\t\tfor range reps {\n\t\t\tgo func() { e.Done() }()\n\t\t}\n\t\te.Wait()\n"),
+			want: "2 go statements in resolveEntityGroup, want 1",
+		},
+		{
+			name: "a concurrent helper",
+			give: replace("\t\te.Wait()\n", "\t\tgraphql.ResolveConcurrently(ctx)\n\t\te.Wait()\n"),
+			want: "graphql.ResolveConcurrently: a concurrent call the federation rewrite does not know",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RewriteFederation("federation.go", []byte(tt.give))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("RewriteFederation: %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunChecksBothFilesFirst: when the federation file is refused, the
+// executor is not written either, so go generate leaves gqlgen's output as
+// it is and fails.
+func TestRunChecksBothFilesFirst(t *testing.T) {
+	dir := t.TempDir()
+	gen, fed := filepath.Join(dir, "generated.go"), filepath.Join(dir, "federation.go")
+	giveFed := strings.Replace(federationExcerpt(t), "\t\t\t\te.Done()\n", "", 1)
+	for path, text := range map[string]string{gen: excerpt(t), fed: giveFed} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run([]string{"-federation", fed, gen}); err == nil || !strings.Contains(err.Error(), "has changed shape") {
+		t.Fatalf("run: %v", err)
+	}
+	if got, _ := os.ReadFile(gen); string(got) != excerpt(t) {
+		t.Error("the executor was rewritten although the federation file was refused")
+	}
+	if err := run([]string{"-federation", fed}); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("run without the executor: %v", err)
+	}
+}
