@@ -42,8 +42,10 @@ type Config struct {
 	RefreshTTL      time.Duration
 	Large           bool // also measure the large dataset
 	// Replicas, when above 0, also runs that many replicas on one
-	// redis-server (the replicas scenario, replicas.go).
-	Replicas int
+	// redis-server (the replicas scenario, replicas.go); ReplicasOnly runs
+	// that scenario alone.
+	Replicas     int
+	ReplicasOnly bool
 	// Peers also runs Apollo Server 5 and Mercurius with graphql-jit
 	// (peers/, installed with npm ci) on the same schema and data, beside
 	// the ceiling and the service in the same rounds.
@@ -98,8 +100,8 @@ func (c Config) validate() error {
 	if c.Latency < 0 {
 		errs = append(errs, errors.New("latency must not be negative"))
 	}
-	if c.Replicas < 0 {
-		errs = append(errs, errors.New("replicas must not be negative"))
+	if c.Replicas < 0 || (c.ReplicasOnly && c.Replicas == 0) {
+		errs = append(errs, errors.New("replicas must not be negative, and -replicas-only needs -replicas"))
 	}
 	if c.Cold < 1 {
 		errs = append(errs, errors.New("cold must be at least 1"))
@@ -376,6 +378,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	m := &measurer{cfg: cfg, bins: bins, dir: tmp, progress: progress}
+	if cfg.ReplicasOnly {
+		return m.replicasOnly(ctx, rep, sim, simURL, reqs)
+	}
 	var answers map[string]answer
 	rep.Demo, answers, rep.AccessLogLines, err = m.measure(ctx, "demo", sim, simURL, reqs, demo)
 	if err != nil {

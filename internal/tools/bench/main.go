@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.DurationVar(&cfg.RefreshEvery, "refresh-every", cfg.RefreshEvery, "in the refresh scenario, how often the upstream's data changes")
 		fs.DurationVar(&cfg.RefreshTTL, "refresh-ttl", cfg.RefreshTTL, "the refresh scenario's CACHE_TTL")
 		fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "also run this many replicas of the service on one redis-server (Debian's, on PATH: .ci/redis.sh installs it), beside a single one; 0 skips")
+		fs.BoolVar(&cfg.ReplicasOnly, "replicas-only", cfg.ReplicasOnly, "run the replicas scenario alone (with -replicas)")
 		fs.BoolVar(&cfg.Large, "large", cfg.Large, "also run the full and dropdown queries on a large dataset")
 		fs.BoolVar(&cfg.Peers, "peers", cfg.Peers, "also run Apollo Server 5 and Mercurius + graphql-jit on the same schema and data, beside the cache off (needs node and npm: installs "+peersDir+" with npm ci)")
 		fs.StringVar(&largeSize, "large-size", "40x30x150", "the large dataset: types x stages per type x fields per type")

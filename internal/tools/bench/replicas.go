@@ -157,6 +157,35 @@ func (m *measurer) replicas(ctx context.Context, sim *simulator.Simulator, simUR
 	return rows, shared, nil
 }
 
+// replicasOnly is Run with the replicas scenario alone (-replicas-only):
+// the answers it checks come from a service as shipped on the same data.
+func (m *measurer) replicasOnly(ctx context.Context, rep *Report, sim *simulator.Simulator, simURL string, reqs []request) (*Report, error) {
+	reqs = pick(reqs, "dropdown", "full")
+	ref, err := m.startService(ctx, "reference", serviceEnv(m.cfg, simURL))
+	if err != nil {
+		return nil, err
+	}
+	answers := map[string]answer{}
+	for _, r := range reqs {
+		a, err := fetch(ctx, ref.p.Base, r)
+		if err == nil {
+			err = checkData(a, 200)
+		}
+		if err != nil {
+			stop(ref)
+			return nil, fmt.Errorf("%s: %w", r.name, err)
+		}
+		answers[r.name] = a
+	}
+	stop(ref)
+	fmt.Fprintf(m.progress, "bench: %d replicas on one redis-server, beside a single one (alone)\n", m.cfg.Replicas)
+	if rep.Replicas, rep.SharedTTL, err = m.replicas(ctx, sim, simURL, reqs, answers); err != nil {
+		return nil, err
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
+
 // replicasTogether drives N replicas at once, CACHE_TTL=RefreshTTL, the
 // connections spread over them, for RefreshDuration, counting upstream calls.
 func (m *measurer) replicasTogether(ctx context.Context, simURL string, sim *simulator.Simulator, redisEnv []string, r request, want answer) (*SharedTTL, error) {

@@ -167,6 +167,11 @@ func (r *Report) Print(w io.Writer) {
 			100*sum/float64(len(rows)), 100*busiest.OtherCPU, busiest.Query, busiest.Target)
 	}
 	fmt.Fprintf(w, "- run took %s\n\n", r.Elapsed.Round(time.Second))
+	if c.ReplicasOnly {
+		r.printReplicas(w)
+		printChecks(w, r.replicaChecks())
+		return
+	}
 
 	fmt.Fprintf(w, "### Demo dataset (%s)\n\n", byteText(float64(r.DemoBytes)))
 	printRows(w, r.Demo, false)
@@ -243,8 +248,13 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 
+	printChecks(w, r.Checks())
+}
+
+// printChecks writes the table of targets.
+func printChecks(w io.Writer, checks []Check) {
 	fmt.Fprintf(w, "\n### Targets\n\n| target | result | |\n|---|---|---|\n")
-	for _, ch := range r.Checks() {
+	for _, ch := range checks {
 		mark := "met"
 		switch {
 		case ch.Skipped:
