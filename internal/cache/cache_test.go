@@ -713,3 +713,45 @@ func TestRevalidate(t *testing.T) {
 		}
 	})
 }
+
+// TestNewDated: a value fetched before the call (another replica's copy)
+// is as old as its fetch and expires with it; no time, or one ahead of this
+// clock, is now.
+func TestNewDated(t *testing.T) {
+	tests := []struct {
+		name        string
+		fetchedAgo  time.Duration // before the call; negative is ahead of the clock
+		zero        bool
+		wantAge     time.Duration
+		wantExpired bool // past the 30 s TTL
+	}{
+		{name: "fetched 20 s ago", fetchedAgo: 20 * time.Second, wantAge: 20 * time.Second},
+		{name: "fetched 31 s ago is due at once", fetchedAgo: 31 * time.Second, wantAge: 31 * time.Second, wantExpired: true},
+		{name: "no time is now", zero: true},
+		{name: "a clock ahead of ours is now", fetchedAgo: -5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := testkit.NewClock(epoch)
+			at := epoch.Add(-tt.fetchedAgo)
+			if tt.zero {
+				at = time.Time{}
+			}
+			c, err := NewDated(func(context.Context) (int, time.Time, error) { return 7, at, nil },
+				Options{TTL: 30 * time.Second, MaxStale: time.Hour, RetryInterval: time.Second, Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Get(context.Background())
+			if err != nil || res.Value != 7 {
+				t.Fatalf("Get = %v, %v", res, err)
+			}
+			if res.Age != tt.wantAge {
+				t.Errorf("age %s, want %s", res.Age, tt.wantAge)
+			}
+			if peek, _ := c.Peek(); peek.Revalidating != tt.wantExpired {
+				t.Errorf("past the TTL: %v, want %v", peek.Revalidating, tt.wantExpired)
+			}
+		})
+	}
+}
