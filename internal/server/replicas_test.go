@@ -227,6 +227,34 @@ func TestRedisOutageFailsNoRequest(t *testing.T) {
 			t.Errorf("a replica did not log the outage:\n%s", r.Logs)
 		}
 	}
+	// The restarted Redis holds nothing (persistence off), and the version
+	// channel is subscribed again: a change one replica fetches reaches
+	// the others, which receive no request meanwhile.
+	rep[0].Sim.SetDataset([]byte(`[{"typeName":"重启后","typeId":1}]`))
+	rep[0].Clock.Advance(2 * time.Second)
+	if err := rep[0].Service.Config.Revalidate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := mustVersion(t, rep[0])
+	deadline = time.Now().Add(5 * time.Second)
+	for _, r := range rep[1:] {
+		for mustVersion(t, r) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("after Redis returned, a replica still serves %s, not the published %s", mustVersion(t, r), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// mustVersion is the version s holds.
+func mustVersion(t *testing.T, s *teststack.Stack) string {
+	t.Helper()
+	held, ok := s.Service.Config.Peek()
+	if !ok {
+		t.Fatal("no copy held")
+	}
+	return held.Value.Version()
 }
 
 // TestChangeReachesEveryReplicasSubscribers: one replica refreshes a changed
