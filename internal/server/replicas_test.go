@@ -227,9 +227,10 @@ func TestRedisOutageFailsNoRequest(t *testing.T) {
 			t.Errorf("a replica did not log the outage:\n%s", r.Logs)
 		}
 	}
-	// The restarted Redis holds nothing (persistence off), and the version
-	// channel is subscribed again: a change one replica fetches reaches
-	// the others, which receive no request meanwhile.
+	// The restarted Redis holds nothing (persistence off): the replicas
+	// share again, and a change one replica fetches reaches the others
+	// (their copies are due with its own: one clock; the version channel's
+	// part is TestVersionsReachAReplicaWhoseClockLags).
 	rep[0].Sim.SetDataset([]byte(`[{"typeName":"重启后","typeId":1}]`))
 	rep[0].Clock.Advance(2 * time.Second)
 	if err := rep[0].Service.Config.Revalidate(context.Background()); err != nil {
@@ -358,5 +359,30 @@ func TestNothingSecretInRedis(t *testing.T) {
 				t.Errorf("key %q or its value holds %q", k, s)
 			}
 		}
+	}
+}
+
+// TestVersionsReachAReplicaWhoseClockLags: a replica whose clock is behind
+// its neighbours' still holds a copy it thinks fresh when another replica
+// fetches a change; the published version makes it read the change at
+// once, and its subscribers hear of it within a second.
+func TestVersionsReachAReplicaWhoseClockLags(t *testing.T) {
+	rs := testkit.StartRedis(t)
+	rep := replicas(t, rs, 2, nil)
+	env := map[string]string{"REDIS_URL": rs.URL(), "REDIS_PREFIX": "replicas-test:"}
+	lagging := teststack.New(t, teststack.Options{Env: env, Beside: rep[0], Clock: testkit.NewClock(rep[0].Clock.Now())})
+	if res := rep[0].Query(t, `{ opportunityTypes { typeId } }`, nil); len(res.Errors) > 0 {
+		t.Fatal(string(res.Body))
+	}
+	st := openSSE(t, lagging.Server.URL, nil)
+	first := st.nextChange(t)
+	rep[0].Sim.SetDataset([]byte(`[{"typeName":"时钟","typeId":1}]`))
+	rep[0].Expire(t, 31*time.Second) // the lagging replica's clock stays where it was
+	ev, ok := st.next(t, 1500*time.Millisecond)
+	if !ok || ev.name != "next" || strings.Contains(ev.data, first.Version) {
+		t.Fatalf("the lagging replica's subscriber heard %+v (open %v) after version %s", ev, ok, first.Version)
+	}
+	if got, want := mustVersion(t, lagging), mustVersion(t, rep[0]); got != want {
+		t.Errorf("the lagging replica holds %s, the others %s", got, want)
 	}
 }

@@ -70,8 +70,12 @@ type Options struct {
 	// StreamsOpen is server.Deps.StreamsOpen.
 	StreamsOpen func(n int)
 	// Beside, when set, makes this stack another replica beside that one:
-	// the same simulator and upstream server, the same Clock.
+	// the same simulator and upstream server, the same Clock (unless Clock
+	// says otherwise).
 	Beside *Stack
+	// Clock, when set, is the configuration cache's clock: a replica whose
+	// clock is not its neighbours' (clock skew between hosts).
+	Clock *testkit.Clock
 }
 
 // New starts a Stack, closed when the test ends; at the end its log is
@@ -83,6 +87,9 @@ func New(t testing.TB, o Options) *Stack {
 	s := &Stack{Clock: testkit.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)), Logs: &testkit.LogBuffer{}}
 	if b := o.Beside; b != nil {
 		s.Sim, s.Upstream, s.Clock = b.Sim, b.Upstream, b.Clock
+		if o.Clock != nil {
+			s.Clock = o.Clock
+		}
 	} else {
 		s.Sim = simulator.New(simulator.Options{Credentials: creds, Recipe: recipe, Dataset: o.Dataset})
 		s.Upstream = httptest.NewServer(s.Sim)
