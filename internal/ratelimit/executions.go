@@ -23,28 +23,29 @@ const maxClients = 10000
 // the request limit allows, while the executions it makes, which are what
 // cost CPU and memory, are paced by what they build.
 type Executions struct {
-	limit     rate.Limit
-	burst     int
-	perMinute int // limit in units a minute, for shared
-	now       func() time.Time
-	shared    SharedBudget
+	limit  rate.Limit
+	burst  int
+	now    func() time.Time
+	shared SharedBudget
 
 	mu      sync.Mutex
 	clients *lru.Cache[string, *rate.Limiter]
 }
 
-// SharedBudget keeps each client's execution budget outside the process, so
-// that it is one budget on every replica (internal/redis.Budget). Allow
-// takes n units of perMinute a minute and burst at once from client's; an
-// error sends the count to this replica's own buckets.
+// SharedBudget shares each client's spending with the other replicas
+// (internal/redis.Ledger): Spend records what this replica's executions
+// took, and the function given to OnOthers is called with what the others
+// took, which Executions debits from the client's bucket here. A client's
+// buckets on every replica then drain by all of its executions.
 type SharedBudget interface {
-	Allow(ctx context.Context, client string, perMinute, burst, n int) (retryAfter time.Duration, ok bool, err error)
+	Spend(client string, units int)
+	OnOthers(debit func(client string, units int))
 }
 
 // NewExecutions returns a limiter allowing each client perMinute whole
 // configurations' worth of executions a minute, burst at once; perMinute 0
 // disables it (nil). now is the clock (nil: time.Now). shared, when set,
-// keeps the budgets, and this replica's buckets serve when it fails.
+// shares the spending with the other replicas.
 func NewExecutions(perMinute, burst int, now func() time.Time, shared SharedBudget) (*Executions, error) {
 	if perMinute < 0 || burst < 0 || (perMinute > 0 && burst == 0) {
 		return nil, fmt.Errorf("execution rate %d a minute with a burst of %d: both must be positive, or the rate 0", perMinute, burst)
@@ -56,14 +57,17 @@ func NewExecutions(perMinute, burst int, now func() time.Time, shared SharedBudg
 		now = time.Now
 	}
 	clients, _ := lru.New[string, *rate.Limiter](maxClients) // fails only for a size ≤ 0
-	return &Executions{
-		limit:     rate.Limit(float64(perMinute*limits.WholeUnits) / 60),
-		burst:     burst * limits.WholeUnits,
-		perMinute: perMinute * limits.WholeUnits,
-		now:       now,
-		shared:    shared,
-		clients:   clients,
-	}, nil
+	x := &Executions{
+		limit:   rate.Limit(float64(perMinute*limits.WholeUnits) / 60),
+		burst:   burst * limits.WholeUnits,
+		now:     now,
+		shared:  shared,
+		clients: clients,
+	}
+	if shared != nil {
+		shared.OnOthers(x.debit)
+	}
+	return x, nil
 }
 
 // Admit takes weight units (limits.WholeUnits) from the bucket of the
@@ -77,25 +81,43 @@ func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Dur
 		return 0, true
 	}
 	weight = min(weight, x.burst)
-	if x.shared != nil {
-		if d, ok, err := x.shared.Allow(ctx, key, x.perMinute, x.burst, weight); err == nil {
-			return d, ok
-		}
-	}
-	x.mu.Lock()
-	b, found := x.clients.Get(key)
-	if !found {
-		b = rate.NewLimiter(x.limit, x.burst)
-		x.clients.Add(key, b)
-	}
-	x.mu.Unlock()
+	b := x.bucket(key)
 	now := x.now()
 	r := b.ReserveN(now, weight)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now) // not taken: the execution is refused
 		return d, false
 	}
+	if x.shared != nil {
+		x.shared.Spend(key, weight)
+	}
 	return 0, true
+}
+
+// bucket is client's bucket, made full on first use.
+func (x *Executions) bucket(client string) *rate.Limiter {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	b, found := x.clients.Get(client)
+	if !found {
+		b = rate.NewLimiter(x.limit, x.burst)
+		x.clients.Add(client, b)
+	}
+	return b
+}
+
+// debit takes from client's bucket what its executions on other replicas
+// took (SharedBudget), in reservations no larger than the burst, never
+// cancelled: the bucket may go below empty, and this replica then refuses
+// the client until the refill has paid for them.
+func (x *Executions) debit(client string, units int) {
+	b := x.bucket(client)
+	now := x.now()
+	for units > 0 {
+		n := min(units, x.burst)
+		b.ReserveN(now, n)
+		units -= n
+	}
 }
 
 // clientKey is the context key of the request's client, put there by

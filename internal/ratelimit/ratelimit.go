@@ -132,7 +132,13 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 // stored answers never pay for it.
 func (l *Limiter) NameClient(ctx context.Context, r *http.Request) context.Context {
 	key, _ := l.key(r)
-	return context.WithValue(ctx, clientKey{}, key)
+	return WithClient(ctx, key)
+}
+
+// WithClient returns ctx naming client as NameClient names a request's
+// (Executions counts by it); for callers that know the client's key.
+func WithClient(ctx context.Context, client string) context.Context {
+	return context.WithValue(ctx, clientKey{}, client)
 }
 
 // ClientKey names r's client as the request limit counts it: its API key or

@@ -40,10 +40,13 @@ type counter struct {
 	// last read from Redis, every replica's (this one's sent increments
 	// included); seen when each key was last asked for, so that keys no
 	// request needs any more are dropped.
-	pending  map[string]int
-	inflight map[string]int // increments being sent: counted until remote has them
-	remote   map[string]int
-	seen     map[string]time.Time
+	// Keys are httprate's hashes of the client and window
+	// (httprate.LimitCounterKey); the Redis key is made from one only when
+	// it is sent, so that counting a request builds no string.
+	pending  map[uint64]int
+	inflight map[uint64]int // increments being sent: counted until remote has them
+	remote   map[uint64]int
+	seen     map[uint64]time.Time
 	started  bool
 }
 
@@ -52,7 +55,7 @@ func (c *Client) RateCounter(window time.Duration) httprate.LimitCounter {
 	return &counter{
 		c: c, prefix: c.key("ratelimit"), window: window,
 		local:   httprate.NewLocalLimitCounter(window),
-		pending: map[string]int{}, remote: map[string]int{}, seen: map[string]time.Time{},
+		pending: map[uint64]int{}, remote: map[uint64]int{}, seen: map[uint64]time.Time{},
 	}
 }
 
@@ -69,8 +72,8 @@ func (k *counter) Config(requestLimit int, windowLength time.Duration) {
 	k.local.Config(requestLimit, windowLength)
 }
 
-func (k *counter) redisKey(key string, window time.Time) string {
-	return k.prefix + ":" + strconv.FormatUint(httprate.LimitCounterKey(key, window), 10)
+func (k *counter) redisKey(h uint64) string {
+	return k.prefix + ":" + strconv.FormatUint(h, 10)
 }
 
 // Increment counts one request of key in the window.
@@ -83,7 +86,7 @@ func (k *counter) IncrementBy(key string, currentWindow time.Time, amount int) e
 	if !k.c.Up() {
 		return k.local.IncrementBy(key, currentWindow, amount)
 	}
-	rk := k.redisKey(key, currentWindow)
+	rk := httprate.LimitCounterKey(key, currentWindow)
 	k.mu.Lock()
 	k.pending[rk] += amount
 	k.seen[rk] = time.Now()
@@ -97,7 +100,7 @@ func (k *counter) Get(key string, currentWindow, previousWindow time.Time) (int,
 	if !k.c.Up() {
 		return k.local.Get(key, currentWindow, previousWindow)
 	}
-	cur, prev := k.redisKey(key, currentWindow), k.redisKey(key, previousWindow)
+	cur, prev := httprate.LimitCounterKey(key, currentWindow), httprate.LimitCounterKey(key, previousWindow)
 	k.mu.Lock()
 	_, known := k.remote[cur]
 	k.mu.Unlock()
@@ -116,10 +119,14 @@ func (k *counter) Get(key string, currentWindow, previousWindow time.Time) (int,
 
 // read reads keys' counts from Redis into remote; a failure marks Redis down
 // and leaves them unknown.
-func (k *counter) read(keys ...string) {
+func (k *counter) read(keys ...uint64) {
 	ctx, cancel := context.WithTimeout(k.c.stopped, k.c.timeout)
 	defer cancel()
-	vals, err := k.c.rdb.MGet(ctx, keys...).Result()
+	names := make([]string, len(keys))
+	for i, h := range keys {
+		names[i] = k.redisKey(h)
+	}
+	vals, err := k.c.rdb.MGet(ctx, names...).Result()
 	if err != nil {
 		k.c.failed(ctx, "rate_limit", err)
 		return
@@ -161,8 +168,8 @@ func (k *counter) sync() {
 func (k *counter) flush() {
 	k.mu.Lock()
 	pending := k.pending
-	k.pending, k.inflight = make(map[string]int, len(pending)), pending
-	keys := make([]string, 0, len(k.seen))
+	k.pending, k.inflight = make(map[uint64]int, len(pending)), pending
+	keys := make([]uint64, 0, len(k.seen))
 	horizon := time.Now().Add(-2 * k.window)
 	for rk, at := range k.seen {
 		if at.Before(horizon) {
@@ -182,14 +189,15 @@ func (k *counter) flush() {
 	defer cancel()
 	gets := make([]*goredis.StringCmd, len(keys))
 	_, err := k.c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for rk, n := range pending {
+		for h, n := range pending {
+			rk := k.redisKey(h)
 			p.IncrBy(ctx, rk, int64(n))
 			// Two windows are read (current and previous); a third keeps
 			// a key alive while the sliding window still reaches it.
 			p.Expire(ctx, rk, 3*window)
 		}
-		for i, rk := range keys {
-			gets[i] = p.Get(ctx, rk)
+		for i, h := range keys {
+			gets[i] = p.Get(ctx, k.redisKey(h))
 		}
 		return nil
 	})

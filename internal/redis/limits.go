@@ -59,37 +59,6 @@ func (l *CallLimiter) Wait(ctx context.Context) error {
 	}
 }
 
-// Budget is EXECUTION_RATE for every replica at once: one GCRA budget per
-// client in Redis, weighed like ratelimit.Executions' own buckets, which
-// serve while Redis is down. It is a ratelimit.SharedBudget.
-type Budget struct {
-	c    *Client
-	gcra *redis_rate.Limiter
-}
-
-// NewBudget returns the shared execution budget.
-func (c *Client) NewBudget() *Budget {
-	return &Budget{c: c, gcra: redis_rate.NewLimiter(prefixed{c.rdb, c.prefix})}
-}
-
-// errDown tells ratelimit to use its own buckets, without a round trip.
-var errDown = fmt.Errorf("redis unavailable")
-
-// Allow takes n units from client's budget of perMinute units a minute
-// and burst at once; the client is hashed into the key. With Redis down it
-// fails at once, and the caller counts locally.
-func (b *Budget) Allow(ctx context.Context, client string, perMinute, burst, n int) (retryAfter time.Duration, ok bool, err error) {
-	if !b.c.Up() {
-		return 0, false, errDown
-	}
-	res, err := b.gcra.AllowN(ctx, "exec:"+Hash(client), redis_rate.Limit{Rate: perMinute, Burst: burst, Period: time.Minute}, n)
-	if err != nil {
-		b.c.failed(ctx, "execution_limit", err)
-		return 0, false, err
-	}
-	return res.RetryAfter, res.Allowed > 0, nil
-}
-
 // prefixed hands redis_rate the client with REDIS_PREFIX put before its
 // keys, which it names "rate:…" itself: every key this service makes then
 // starts with the prefix, as one ACL pattern (~prefix*) can cover. These

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oppconfig/oppconfig-graphql/internal/limits"
+	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
 	"github.com/oppconfig/oppconfig-graphql/internal/redis"
 	"github.com/oppconfig/oppconfig-graphql/internal/simulator"
 	"github.com/oppconfig/oppconfig-graphql/internal/tanmarket"
@@ -264,25 +266,42 @@ func TestAPQAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestBudgetIsOne: two replicas take from one execution budget.
-func TestBudgetIsOne(t *testing.T) {
+// TestLedgerIsOneBudget: executions on one replica drain the client's
+// bucket on the other within a sync; another client's is untouched.
+func TestLedgerIsOneBudget(t *testing.T) {
 	rs := testkit.StartRedis(t)
 	c1, _ := newClient(t, rs.URL())
 	c2, _ := newClient(t, rs.URL())
-	a, b := c1.NewBudget(), c2.NewBudget()
-	ctx := context.Background()
-	// 60 units a minute, 3 at once: three from a, then b is refused.
+	// 60 whole configurations a minute, 3 at once, on each replica.
+	a, err := ratelimit.NewExecutions(60, 3, nil, c1.NewLedger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ratelimit.NewExecutions(60, 3, nil, c2.NewLedger())
+	web := ratelimit.WithClient(context.Background(), "client:web")
 	for i := range 3 {
-		if _, ok, err := a.Allow(ctx, "client:web", 60, 3, 1); err != nil || !ok {
-			t.Fatalf("take %d: %v, %v", i, ok, err)
+		if _, ok := a.Admit(web, limits.WholeUnits); !ok {
+			t.Fatalf("execution %d on replica 1 refused", i+1)
 		}
 	}
-	d, ok, err := b.Allow(ctx, "client:web", 60, 3, 1)
-	if err != nil || ok || d <= 0 {
-		t.Fatalf("the other replica: ok %v, retry after %s, %v; want refused", ok, d, err)
+	if _, ok := b.Admit(ratelimit.WithClient(context.Background(), "client:other"), limits.WholeUnits); !ok {
+		t.Fatal("another client refused")
 	}
-	if _, ok, _ := b.Allow(ctx, "client:other", 60, 3, 1); !ok {
-		t.Fatal("another client was refused")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		// Each try that is admitted spends too: the client may get one more
+		// on replica 2 before the sync, never a whole burst.
+		d, ok := b.Admit(web, limits.WholeUnits)
+		if !ok {
+			if d <= 0 {
+				t.Errorf("refused with retry after %s", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica 2 still admits the client 2 s after replica 1 spent its burst")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -327,14 +346,18 @@ func TestKeys(t *testing.T) {
 	}
 	apq, _ := c.NewAPQ(1)
 	apq.Add(ctx, "h", "{ a }")
-	_, _, _ = c.NewBudget().Allow(ctx, "client:secret-client-name", 60, 3, 1)
+	x, _ := ratelimit.NewExecutions(60, 3, nil, c.NewLedger())
+	_, _ = x.Admit(ratelimit.WithClient(ctx, "client:secret-client-name"), limits.WholeUnits)
 	_ = c.NewCallLimiter(redis.Hash("app"), 5).Wait(ctx)
-	keys, err := rs.Client().Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
+	var keys []string
+	for deadline := time.Now().Add(2 * time.Second); len(keys) < 4 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if keys, err = rs.Client().Keys(ctx, "*").Result(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(keys) < 4 {
-		t.Fatalf("keys %q: want the copy, an APQ document and two budgets", keys)
+		t.Fatalf("keys %q: want the copy, an APQ document, the upstream's budget and a client's spending", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, prefix) {

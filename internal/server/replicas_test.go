@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -332,12 +333,22 @@ func TestNothingSecretInRedis(t *testing.T) {
 	}
 	rdb := rs.Client()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
+	// Request counts and executions' spending are sent every 100 ms.
+	has := func(keys []string, part string) bool {
+		return slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, part) })
 	}
-	if len(keys) < 4 {
-		t.Fatalf("keys %q: want the copy, an APQ document, request counts and an execution budget", keys)
+	var keys []string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if keys, err = rdb.Keys(ctx, "*").Result(); err != nil {
+			t.Fatal(err)
+		}
+		if has(keys, ":config") && has(keys, ":apq:") && has(keys, ":ratelimit:") && has(keys, ":executions:") {
+			break
+		}
+	}
+	if !has(keys, ":config") || !has(keys, ":apq:") || !has(keys, ":ratelimit:") || !has(keys, ":executions:") {
+		t.Fatalf("keys %q: want the copy, an APQ document, request counts and executions' spending", keys)
 	}
 	creds := testkit.Creds()
 	secrets := []string{apiKey, "frontend-web", "198.51.100.23", creds.AppKey.Reveal(), creds.AppSecret.Reveal(), creds.AppID}

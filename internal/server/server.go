@@ -265,7 +265,9 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		if cfg.RateLimit > 0 {
 			rlOpts.Counter = s.Redis.RateCounter(cfg.RateLimitWindow)
 		}
-		budget = s.Redis.NewBudget()
+		if cfg.ExecutionRate > 0 {
+			budget = s.Redis.NewLedger()
+		}
 	}
 	limiter, err := ratelimit.New(rlOpts)
 	if err != nil {

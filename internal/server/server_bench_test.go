@@ -36,6 +36,8 @@ type benchOptions struct {
 	// no copy it may serve and waits for a fetch. Otherwise CACHE_TTL's
 	// default (30s), as users run it.
 	cold bool
+	// env are settings over benchEnv.
+	env map[string]string
 }
 
 // newBenchHandler is the service as run builds it (server.New), logging JSON
@@ -54,6 +56,7 @@ func newBenchStack(b *testing.B, o benchOptions) *teststack.Stack {
 	env := maps.Clone(benchEnv)
 	env["RESPONSE_CACHE"] = strconv.FormatBool(o.respCache)
 	env["FAST_PATH"] = strconv.FormatBool(!o.noFast)
+	maps.Copy(env, o.env)
 	opts := teststack.Options{Env: env, WallClock: true, Log: io.Discard}
 	if o.cold {
 		// The variables take whole milliseconds at least; set the

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // The load benchmark's request headers (internal/tools/bench/load.go): what a
@@ -47,6 +49,38 @@ func BenchmarkHandler(b *testing.B) {
 				}
 				b.SetBytes(int64(w.body.Len()))
 				w.keep = false
+				b.ReportAllocs()
+				cpu := processCPU()
+				for b.Loop() {
+					if serveLean(h, req, w); w.status != http.StatusOK {
+						b.Fatalf("HTTP %d", w.status)
+					}
+				}
+				reportCPU(b, cpu)
+			})
+		}
+	}
+}
+
+// BenchmarkLimitsShared is BenchmarkHandler's dropdown with both per-client
+// limits counting every request, so high that none is refused
+// (RATE_LIMIT for every request, EXECUTION_RATE for every execution),
+// alone and with REDIS_URL on a real redis-server: what sharing the counts
+// among replicas costs a request (internal/redis's counter and budget).
+//
+//	go test -run '^$' -bench 'LimitsShared' ./internal/server
+func BenchmarkLimitsShared(b *testing.B) {
+	rs := testkit.StartRedis(b)
+	for _, shared := range []bool{false, true} {
+		for _, respCache := range []bool{true, false} {
+			b.Run(fmt.Sprintf("redis=%s/respcache=%s", onOff(shared), onOff(respCache)), func(b *testing.B) {
+				env := map[string]string{"RATE_LIMIT": "1000000000", "EXECUTION_RATE": "1000000000", "EXECUTION_BURST": "1000000"}
+				if shared {
+					env["REDIS_URL"] = rs.URL()
+				}
+				h := newBenchHandler(b, benchOptions{respCache: respCache, env: env})
+				req := newBenchRequest(benchBody(b, "dropdown"))
+				w := &benchWriter{header: http.Header{}}
 				b.ReportAllocs()
 				cpu := processCPU()
 				for b.Loop() {

@@ -132,7 +132,7 @@ func NewMetrics() *Metrics {
 		}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_errors_total",
-			Help: "Redis commands that failed or timed out, by what they were for (config, lease, publish, subscribe, apq, rate_limit, upstream_limit, execution_limit, ping).",
+			Help: "Redis commands that failed or timed out, by what they were for (config, lease, publish, apq, rate_limit, upstream_limit, execution_limit, ping).",
 		}, []string{"operation"}),
 		sharedConfig: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "config_shared_total",
