@@ -78,3 +78,66 @@ func TestNewExecutions(t *testing.T) {
 		t.Error("a disabled limiter refused")
 	}
 }
+
+// ledger is a SharedBudget that records what is spent and lets the test
+// play the other replicas.
+type ledger struct {
+	spent map[string]int
+	debit func(client string, units int)
+}
+
+func (l *ledger) Spend(client string, units int)                { l.spent[client] += units }
+func (l *ledger) OnOthers(debit func(client string, units int)) { l.debit = debit }
+
+// TestExecutionsShared: what an execution takes is reported to the shared
+// budget, refusals are not, and what the other replicas spent is debited
+// from the client's bucket here, below empty when it must.
+func TestExecutionsShared(t *testing.T) {
+	const whole = limits.WholeUnits
+	tests := []struct {
+		name         string
+		others       int // wholes the other replicas spent, debited first
+		weights      []int
+		wantAdmitted []bool
+		wantSpent    int
+	}{
+		{"nothing elsewhere: the whole burst here", 0, []int{4, 4, 1}, []bool{true, true, false}, 8 * whole},
+		{"half the burst spent elsewhere", 4, []int{4, 1}, []bool{true, false}, 4 * whole},
+		{"more than the burst elsewhere: below empty", 20, []int{1}, []bool{false}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+			l := &ledger{spent: map[string]int{}}
+			x, err := NewExecutions(120, 8, func() time.Time { return now }, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.debit == nil {
+				t.Fatal("NewExecutions did not ask for the others' spending")
+			}
+			l.debit("a", tt.others*whole)
+			ctx := context.WithValue(context.Background(), clientKey{}, "a")
+			for i, w := range tt.weights {
+				if _, ok := x.Admit(ctx, w*whole); ok != tt.wantAdmitted[i] {
+					t.Fatalf("execution %d (%d wholes): admitted %v, want %v", i+1, w, ok, tt.wantAdmitted[i])
+				}
+			}
+			if l.spent["a"] != tt.wantSpent {
+				t.Errorf("reported %d units spent, want %d", l.spent["a"], tt.wantSpent)
+			}
+			if tt.others > 8 {
+				// 20 wholes debited from a bucket of 8: 12 below empty, then
+				// 1 more for the execution, at 2 a second.
+				now = now.Add(6 * time.Second)
+				if _, ok := x.Admit(ctx, whole); ok {
+					t.Error("admitted before the refill paid for the others' spending")
+				}
+				now = now.Add(500 * time.Millisecond)
+				if _, ok := x.Admit(ctx, whole); !ok {
+					t.Error("refused after the refill paid for it")
+				}
+			}
+		})
+	}
+}
