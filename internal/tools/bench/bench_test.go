@@ -148,7 +148,7 @@ func TestRunSmoke(t *testing.T) {
 			t.Fatalf("replicas: %d rows, together %+v; want dropdown and full, and the run together", len(rep.Replicas), rep.SharedTTL)
 		}
 		for _, row := range rep.Replicas {
-			if row.Single <= 0 || len(row.Replicas) != 3 || slices.Min(row.Replicas) <= 0 || row.WorstRatio <= 0 {
+			if row.Single <= 0 || len(row.Replicas) != 3 || slices.Min(row.Replicas) <= 0 || row.WorstRatio <= 0 || row.MeanRatio < row.WorstRatio {
 				t.Errorf("replicas %s: %+v", row.Query, row)
 			}
 		}
