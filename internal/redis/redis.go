@@ -182,10 +182,10 @@ func (c *Client) Ready() map[string]any {
 		return map[string]any{"status": "up"}
 	}
 	return map[string]any{
-		"status":       "unavailable",
-		"downSeconds":  int64(time.Since(o.since).Seconds()),
-		"failedAt":     o.op,
-		"consequences": "this replica uses its own configuration copy, APQ registrations and rate limits",
+		"status":        "unavailable",
+		"downSeconds":   int64(time.Since(o.since).Seconds()),
+		"failedCommand": o.op,
+		"consequences":  "this replica uses its own configuration copy, APQ registrations and rate limits",
 	}
 }
 
