@@ -65,8 +65,7 @@ func (k *counter) Config(requestLimit int, windowLength time.Duration) {
 	k.window = windowLength
 	if !k.started {
 		k.started = true
-		k.c.wg.Add(1)
-		go k.sync()
+		k.c.every(counterSync, k.flush)
 	}
 	k.mu.Unlock()
 	k.local.Config(requestLimit, windowLength)
@@ -144,25 +143,7 @@ func (k *counter) read(keys ...uint64) {
 	}
 }
 
-// sync sends the pending increments and reads back the counts of every key
-// asked for lately, every counterSync, until the client closes.
-func (k *counter) sync() {
-	defer k.c.wg.Done()
-	t := time.NewTicker(counterSync)
-	defer t.Stop()
-	for {
-		select {
-		case <-k.c.stopped.Done():
-			return
-		case <-t.C:
-		}
-		if k.c.Up() {
-			k.flush()
-		}
-	}
-}
-
-// flush is one sync: INCRBY and EXPIRE for each key with increments, GET
+// flush is one sync, every counterSync: INCRBY and EXPIRE for each key with increments, GET
 // for every key asked for within two windows, in one pipeline. On failure
 // the increments are counted again next time, and Redis is marked down.
 func (k *counter) flush() {

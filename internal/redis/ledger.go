@@ -44,8 +44,7 @@ type Ledger struct {
 // client closes.
 func (c *Client) NewLedger() *Ledger {
 	l := &Ledger{c: c, prefix: c.key("executions"), pending: map[string]int64{}, sent: map[string]int64{}, others: map[string]int64{}}
-	c.wg.Add(1)
-	go l.sync()
+	c.every(counterSync, l.flush)
 	return l
 }
 
@@ -87,23 +86,7 @@ func (l *Ledger) key(client string, window int64) string {
 	return l.prefix + ":" + Hash(client) + ":" + strconv.FormatInt(window, 10)
 }
 
-func (l *Ledger) sync() {
-	defer l.c.wg.Done()
-	t := time.NewTicker(counterSync)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.c.stopped.Done():
-			return
-		case <-t.C:
-		}
-		if l.c.Up() {
-			l.flush()
-		}
-	}
-}
-
-// flush is one sync: INCRBY of this replica's spending per client, which
+// flush is one sync, every counterSync: INCRBY of this replica's spending per client, which
 // returns the client's sum over every replica, in one pipeline; the sum
 // less what this replica sent is what the others spent.
 func (l *Ledger) flush() {

@@ -189,6 +189,27 @@ func (c *Client) Ready() map[string]any {
 	}
 }
 
+// every runs fn every interval while Redis is up, until the client closes:
+// the background syncs of the shared counts.
+func (c *Client) every(interval time.Duration, fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stopped.Done():
+				return
+			case <-t.C:
+			}
+			if c.Up() {
+				fn()
+			}
+		}
+	}()
+}
+
 // Ping checks that Redis answers now (start-up, tests).
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)

@@ -71,6 +71,19 @@ func newClient(t *testing.T, url string) (*redis.Client, *testkit.LogBuffer) {
 	return c, logs
 }
 
+// waitUp waits, at most 5 s, for c's probe to find Redis answering again
+// (it pings every second).
+func waitUp(t *testing.T, c *redis.Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Up() {
+		if time.Now().After(deadline) {
+			t.Fatal("Redis answers again but the client never saw it")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func newShared(t *testing.T, c *redis.Client, up redis.Upstream, now func() time.Time) *redis.SharedConfig {
 	t.Helper()
 	s, err := c.NewConfig(up, redis.ConfigOptions{Tenant: redis.Hash("app"), TTL: 30 * time.Second, MaxStale: time.Hour,
@@ -195,13 +208,7 @@ func TestRedisDown(t *testing.T) {
 		t.Errorf("%d log lines for one outage, want 1:\n%s", n, logs)
 	}
 	rs.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.Up() {
-		if time.Now().After(deadline) {
-			t.Fatal("Redis is back but the client never saw it")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUp(t, c)
 	if got := c.Ready()["status"]; got != "up" {
 		t.Errorf("readiness status %v after Redis returned, want up", got)
 	}
@@ -407,13 +414,7 @@ func TestRedisHangs(t *testing.T) {
 		t.Errorf("calls with Redis known down took %s: they should not try it", d)
 	}
 	rs.Resume()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.Up() {
-		if time.Now().After(deadline) {
-			t.Fatal("Redis answers again but the client never saw it")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUp(t, c)
 }
 
 // TestRateCounterIsShared: requests counted on one replica are in the

@@ -49,14 +49,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 				b.SetBytes(int64(w.body.Len()))
 				w.keep = false
-				b.ReportAllocs()
-				cpu := processCPU()
-				for b.Loop() {
-					if serveLean(h, req, w); w.status != http.StatusOK {
-						b.Fatalf("HTTP %d", w.status)
-					}
-				}
-				reportCPU(b, cpu)
+				loopLean(b, h, req, w)
 			})
 		}
 	}
@@ -80,18 +73,24 @@ func BenchmarkLimitsShared(b *testing.B) {
 				}
 				h := newBenchHandler(b, benchOptions{respCache: respCache, env: env})
 				req := newBenchRequest(benchBody(b, "dropdown"))
-				w := &benchWriter{header: http.Header{}}
-				b.ReportAllocs()
-				cpu := processCPU()
-				for b.Loop() {
-					if serveLean(h, req, w); w.status != http.StatusOK {
-						b.Fatalf("HTTP %d", w.status)
-					}
-				}
-				reportCPU(b, cpu)
+				loopLean(b, h, req, &benchWriter{header: http.Header{}})
 			})
 		}
 	}
+}
+
+// loopLean is the measured loop of BenchmarkHandler and its kin: req
+// served through h for b.N iterations, each 200, with allocations and the
+// process's CPU time per request reported.
+func loopLean(b *testing.B, h http.Handler, req *benchRequest, w *benchWriter) {
+	b.ReportAllocs()
+	cpu := processCPU()
+	for b.Loop() {
+		if serveLean(h, req, w); w.status != http.StatusOK {
+			b.Fatalf("HTTP %d", w.status)
+		}
+	}
+	reportCPU(b, cpu)
 }
 
 // reportCPU reports the process's CPU time since start (processCPU) per

@@ -25,17 +25,17 @@ const targetReplicaRatio = 0.9
 
 // ReplicaRow is one query's throughput per replica against the single one.
 type ReplicaRow struct {
-	Query           string
-	Single          float64   // req/s of the replica without Redis
-	Replicas        []float64 // req/s of each replica on Redis
-	SingleP99, P99  time.Duration
-	Calls           int64 // upstream calls while measuring these
+	Query          string
+	Single         float64   // req/s of the replica without Redis
+	Replicas       []float64 // req/s of each replica on Redis
+	SingleP99, P99 time.Duration
+	Calls          int64 // upstream calls while measuring these
 	// MeanRatio is the replicas' mean req/s over the single one's: the
 	// throughput per replica, which the target bounds. WorstRatio is the
 	// slowest replica's, a minimum of noisy samples and so biased low.
 	MeanRatio, WorstRatio float64
-	SingleRSSKB     int64
-	ReplicaRSSKBMax int64
+	SingleRSSKB           int64
+	ReplicaRSSKBMax       int64
 	// CountedSingle and CountedReplica are the single replica and replica
 	// 1 again with RATE_LIMIT counting every request (so high that none is
 	// refused): in memory, and in Redis, two round trips a request.
