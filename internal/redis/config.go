@@ -102,7 +102,6 @@ func (s *SharedConfig) OpportunityConfig(ctx context.Context) (*opportunity.Snap
 
 // shared is the copy's hash as read.
 type shared struct {
-	body      string
 	version   string
 	fetchedAt time.Time // zero: no copy
 	failedAt  time.Time // zero: no failure since the copy
@@ -129,10 +128,13 @@ func (s *SharedConfig) OpportunityConfigAt(ctx context.Context) (*opportunity.Sn
 		}
 		now := s.now()
 		if !cur.fetchedAt.IsZero() && now.Sub(cur.fetchedAt) < s.opts.TTL {
-			snap, err := s.decode(cur)
+			snap, err := s.decode(ctx, cur)
 			if err != nil {
-				// A copy no replica could decode is no copy: fetch anew.
-				s.opts.Logger.WarnContext(ctx, "shared configuration copy unreadable; fetching", "err", err)
+				// A copy no replica could decode is no copy: fetch anew;
+				// so with Redis gone between two commands.
+				if s.c.Up() {
+					s.opts.Logger.WarnContext(ctx, "shared configuration copy unreadable; fetching", "err", err)
+				}
 				return s.alone(ctx)
 			}
 			s.observe(waited, "read")
@@ -175,29 +177,39 @@ func (s *SharedConfig) observe(waited bool, result string) {
 
 // read reads the copy's hash.
 func (s *SharedConfig) read(ctx context.Context) (shared, error) {
-	m, err := s.c.rdb.HGetAll(ctx, s.copyKey).Result()
+	// Not the body: a replica reads it only for a version it has not
+	// decoded (decode), not every TTL.
+	v, err := s.c.rdb.HMGet(ctx, s.copyKey, fieldVersion, fieldFetchedAt, fieldFailedAt, fieldFailure, fieldKind).Result()
 	if err != nil {
 		return shared{}, err
 	}
-	cur := shared{body: m[fieldBody], version: m[fieldVersion], failure: m[fieldFailure]}
-	if ms, err := strconv.ParseInt(m[fieldFetchedAt], 10, 64); err == nil && cur.body != "" {
+	str := func(i int) string { x, _ := v[i].(string); return x }
+	cur := shared{version: str(0), failure: str(3)}
+	if ms, err := strconv.ParseInt(str(1), 10, 64); err == nil && cur.version != "" {
 		cur.fetchedAt = time.UnixMilli(ms)
 	}
-	if ms, err := strconv.ParseInt(m[fieldFailedAt], 10, 64); err == nil {
+	if ms, err := strconv.ParseInt(str(2), 10, 64); err == nil {
 		cur.failedAt = time.UnixMilli(ms)
 	}
-	if k, err := strconv.Atoi(m[fieldKind]); err == nil {
+	if k, err := strconv.Atoi(str(4)); err == nil {
 		cur.kind = tanmarket.Kind(k)
 	}
 	return cur, nil
 }
 
-// decode returns the snapshot of cur's body, decoded once per version.
-func (s *SharedConfig) decode(cur shared) (*opportunity.Snapshot, error) {
+// decode returns the snapshot of cur's version: the one decoded last, or
+// the copy's body, read and decoded once per version. A failed read marks
+// Redis down.
+func (s *SharedConfig) decode(ctx context.Context, cur shared) (*opportunity.Snapshot, error) {
 	if last := s.last.Load(); last != nil && last.Version() == cur.version {
 		return last, nil
 	}
-	snap, err := tanmarket.Decode([]byte(cur.body))
+	body, err := s.c.rdb.HGet(ctx, s.copyKey, fieldBody).Bytes()
+	if err != nil {
+		s.c.failed(ctx, "config", err)
+		return nil, fmt.Errorf("read shared copy: %w", err)
+	}
+	snap, err := tanmarket.Decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("decode shared copy: %w", err)
 	}

@@ -101,17 +101,16 @@ func (k *counter) Get(key string, currentWindow, previousWindow time.Time) (int,
 	}
 	cur, prev := httprate.LimitCounterKey(key, currentWindow), httprate.LimitCounterKey(key, previousWindow)
 	k.mu.Lock()
-	_, known := k.remote[cur]
-	k.mu.Unlock()
-	if !known {
+	if _, known := k.remote[cur]; !known {
 		// The client's first request here in this window: its counts on
-		// the other replicas are read now, one round trip, and synced in
-		// the background from then on.
+		// the other replicas are read now, one round trip (without the
+		// lock), and synced in the background from then on.
+		k.mu.Unlock()
 		k.read(cur, prev)
+		k.mu.Lock()
 	}
-	now := time.Now()
-	k.mu.Lock()
 	defer k.mu.Unlock()
+	now := time.Now()
 	k.seen[cur], k.seen[prev] = now, now
 	return k.remote[cur] + k.inflight[cur] + k.pending[cur], k.remote[prev] + k.inflight[prev] + k.pending[prev], nil
 }

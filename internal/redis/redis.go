@@ -146,32 +146,22 @@ func (c *Client) failed(ctx context.Context, op string, err error) {
 	c.metrics.ObserveRedis(false)
 	c.logger.Warn("redis unavailable: this replica uses its own configuration copy, APQ registrations and rate limits until it answers again",
 		"operation", op, "err", err)
-	c.wg.Add(1)
-	go c.probe()
+	c.tick(probeInterval, c.probe)
 }
 
-// probe pings Redis every probeInterval until it answers, then marks it up.
-func (c *Client) probe() {
-	defer c.wg.Done()
-	t := time.NewTicker(probeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stopped.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(c.stopped, c.timeout)
-		err := c.rdb.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			c.since.Store(nil)
-			c.down.Store(false)
-			c.metrics.ObserveRedis(true)
-			c.logger.Info("redis available again: this replica shares its state again")
-			return
-		}
+// probe pings Redis, and when it answers marks it up and ends the probing
+// (tick's stop).
+func (c *Client) probe() (stop bool) {
+	ctx, cancel := context.WithTimeout(c.stopped, c.timeout)
+	defer cancel()
+	if c.rdb.Ping(ctx).Err() != nil {
+		return false
 	}
+	c.since.Store(nil)
+	c.down.Store(false)
+	c.metrics.ObserveRedis(true)
+	c.logger.Info("redis available again: this replica shares its state again")
+	return true
 }
 
 // Ready is Redis's part of GET /readyz's details. Redis down does not make
@@ -192,6 +182,17 @@ func (c *Client) Ready() map[string]any {
 // every runs fn every interval while Redis is up, until the client closes:
 // the background syncs of the shared counts.
 func (c *Client) every(interval time.Duration, fn func()) {
+	c.tick(interval, func() bool {
+		if c.Up() {
+			fn()
+		}
+		return false
+	})
+}
+
+// tick runs fn every interval in a goroutine of its own until fn says stop
+// or the client closes (Close waits for it).
+func (c *Client) tick(interval time.Duration, fn func() (stop bool)) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -203,8 +204,8 @@ func (c *Client) every(interval time.Duration, fn func()) {
 				return
 			case <-t.C:
 			}
-			if c.Up() {
-				fn()
+			if fn() {
+				return
 			}
 		}
 	}()

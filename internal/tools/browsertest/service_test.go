@@ -49,34 +49,15 @@ func chromiumPath(t *testing.T) string {
 // startService builds the real service and runs it on a free port with env
 // added to the defaults (demo data, no rate limit), and returns its base
 // URL. It is stopped with SIGTERM when the test ends. Each test builds its
-// own binary, into its own directory, rather than sharing one through
-// package state: after the first, go build only links, from the build cache.
+// own binary (testkit.StartBinary) rather than sharing one through package
+// state.
 func startService(t *testing.T, env ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	bin, err := proc.Build(ctx, t.TempDir(), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The service's whole log, to show when a test fails: a browser test's
 	// service answers a few dozen requests.
-	logs := &testkit.LogBuffer{}
-	p, err := proc.Start(ctx, bin, nil, proc.Options{
-		Env:    proc.MergeEnv([]string{"PORT=0", "RATE_LIMIT=0", "LOG_FORMAT=json"}, env...),
-		OnLine: func(line []byte) { fmt.Fprintf(logs, "%s\n", line) }, // one Write: the line and its newline together
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if res := p.Stop(10 * time.Second); !res.OK() {
-			t.Errorf("service did not stop cleanly: %+v", res)
-		}
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs)
-		}
-	})
+	p, _ := testkit.StartBinary(ctx, t, proc.MergeEnv([]string{"PORT=0", "RATE_LIMIT=0", "LOG_FORMAT=json"}, env...))
 	checkAssetRoute(t, p.Base)
 	return p.Base
 }

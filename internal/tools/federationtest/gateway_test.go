@@ -146,29 +146,15 @@ func ownerOf(typeID int) string { return "team-" + []string{"north", "south", "e
 // with demo data, and returns its base URL; it is stopped when the test ends.
 func startService(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	bin, err := proc.Build(ctx, t.TempDir(), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testkit.LogBuffer{}
-	p, err := proc.Start(ctx, bin, nil, proc.Options{
-		Env:    []string{"PORT=0", "RATE_LIMIT=0", "LOG_FORMAT=json", "SUBGRAPH_MODE=true", "SUBGRAPH_SECRET=" + gatewaySecret, "SUBGRAPH_CLIENT_HEADER=X-Client-Id"},
-		OnLine: func(line []byte) { fmt.Fprintf(logs, "%s\n", line) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var logs *testkit.LogBuffer
+	// Registered first, so run last: after StartBinary's cleanup has
+	// stopped the service, on its whole log.
 	t.Cleanup(func() {
-		if res := p.Stop(10 * time.Second); !res.OK() {
-			t.Errorf("service did not stop cleanly: %+v", res)
-		}
-		if t.Failed() {
-			t.Logf("service log:\n%s", logs)
-		}
-		if strings.Contains(logs.String(), gatewaySecret) {
+		if logs != nil && strings.Contains(logs.String(), gatewaySecret) {
 			t.Error("the service logged the gateway's secret")
 		}
 	})
+	p, logs := testkit.StartBinary(ctx, t, []string{"PORT=0", "RATE_LIMIT=0", "LOG_FORMAT=json", "SUBGRAPH_MODE=true", "SUBGRAPH_SECRET=" + gatewaySecret, "SUBGRAPH_CLIENT_HEADER=X-Client-Id"})
 	return p.Base
 }
 
