@@ -73,6 +73,8 @@ type Cache[T any] struct {
 	flight singleflight.Group
 	calls  atomic.Int64 // fetches started
 	done   atomic.Int64 // fetches finished
+	// changed is closed, and replaced, when a fetch ends (Changed).
+	changed atomic.Pointer[chan struct{}]
 }
 
 // New returns a cache around fetch. fetch must bound its own run time: it runs
@@ -97,6 +99,8 @@ func NewDated[T any](fetch func(context.Context) (T, time.Time, error), opts Opt
 	if c.now == nil {
 		c.now = time.Now
 	}
+	changed := make(chan struct{})
+	c.changed.Store(&changed)
 	return c, nil
 }
 
@@ -162,6 +166,7 @@ func (c *Cache[T]) refresh(ctx context.Context) <-chan singleflight.Result {
 		c.calls.Add(1)
 		defer c.done.Add(1)
 		v, at, err := c.fetch(context.WithoutCancel(ctx))
+		defer c.notify()
 		if err != nil {
 			c.failed.Store(&failure{at: c.now(), err: err})
 			return nil, err
@@ -196,6 +201,44 @@ func (c *Cache[T]) Peek() (Result[T], bool) {
 		}
 	}
 	return res, true
+}
+
+// Changed returns a channel closed when the next fetch ends, whatever its
+// outcome (a new value, the same one again, a failure): what Peek says may
+// have changed. Take it before reading the value, so that a fetch ending in
+// between is not missed.
+func (c *Cache[T]) Changed() <-chan struct{} { return *c.changed.Load() }
+
+// notify closes the channel Changed returned, for a new one.
+func (c *Cache[T]) notify() {
+	next := make(chan struct{})
+	close(*c.changed.Swap(&next))
+}
+
+// Due says how long from now the value held changes by the clock alone:
+// its TTL passes (Current then starts a refresh), the retry after a failed
+// refresh falls due, or it passes TTL + MaxStale (no longer served). False
+// when no value is held, or none may be served any more; in between, a
+// fetch ending (Changed) is what changes it.
+func (c *Cache[T]) Due() (time.Duration, bool) {
+	e := c.cur.Load()
+	if e == nil {
+		return 0, false
+	}
+	age := c.now().Sub(e.fetchedAt)
+	if age < c.ttl {
+		return c.ttl - age, true
+	}
+	left := c.ttl + c.maxStale - age
+	if left < 0 {
+		return 0, false
+	}
+	if f := c.failed.Load(); f != nil {
+		if retry := c.retryInterval - c.now().Sub(f.at); retry > 0 && retry < left {
+			return retry, true
+		}
+	}
+	return left, true
 }
 
 // Refreshing reports whether a fetch is running.

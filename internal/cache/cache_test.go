@@ -755,3 +755,60 @@ func TestNewDated(t *testing.T) {
 		})
 	}
 }
+
+// TestDueAndChanged: Due is how long until the clock alone changes what the
+// cache holds (its TTL, a failed refresh's retry, the end of MaxStale);
+// Changed is closed by every fetch that ends, whatever its outcome.
+func TestDueAndChanged(t *testing.T) {
+	clk := testkit.NewClock(epoch)
+	f := &fakeFetch{}
+	c := newCache(t, f.fetch, Options{TTL: 30 * time.Second, MaxStale: time.Hour, RetryInterval: 5 * time.Second, Now: clk.Now})
+	if _, ok := c.Due(); ok {
+		t.Fatal("Due with nothing held")
+	}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	before := c.Changed()
+	if _, err := c.Get(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(before) || closed(c.Changed()) {
+		t.Fatal("a fetch did not close Changed, or closed the next one too")
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		fail    bool // revalidate first, with the upstream failing
+		want    time.Duration
+		wantOK  bool
+	}{
+		{"fresh: until the TTL", 10 * time.Second, false, 20 * time.Second, true},
+		{"past the TTL, nothing failed: until MaxStale ends", 25 * time.Second, false, time.Hour - 5*time.Second, true},
+		{"a failed refresh: until its retry", 0, true, 5 * time.Second, true},
+		{"the retry past: until MaxStale ends", 6 * time.Second, false, time.Hour - 11*time.Second, true},
+		{"past MaxStale: nothing more", time.Hour, false, 0, false},
+	}
+	for _, s := range steps {
+		clk.Advance(s.advance)
+		if s.fail {
+			f.failWith(errors.New("upstream down"))
+			ch := c.Changed()
+			if err := c.Revalidate(t.Context()); err == nil {
+				t.Fatalf("%s: the refresh did not fail", s.name)
+			}
+			if !closed(ch) {
+				t.Fatalf("%s: a failed fetch did not close Changed", s.name)
+			}
+		}
+		got, ok := c.Due()
+		if got != s.want || ok != s.wantOK {
+			t.Errorf("%s: Due = %s, %v; want %s, %v", s.name, got, ok, s.want, s.wantOK)
+		}
+	}
+}

@@ -225,6 +225,13 @@ func (s *Source) Peek() (cache.Result[*opportunity.Snapshot], bool) { return s.c
 // returns (the copy is kept when the refresh fails).
 func (s *Source) Revalidate(ctx context.Context) error { return s.cache.Revalidate(ctx) }
 
+// Changed returns a channel closed when the next fetch ends (cache.Cache's).
+func (s *Source) Changed() <-chan struct{} { return s.cache.Changed() }
+
+// Due says how long from now the copy held changes by the clock alone
+// (cache.Cache's).
+func (s *Source) Due() (time.Duration, bool) { return s.cache.Due() }
+
 // Refreshing reports whether a fetch from the upstream is running.
 func (s *Source) Refreshing() bool { return s.cache.Refreshing() }
 

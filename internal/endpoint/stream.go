@@ -40,9 +40,12 @@ type StreamOptions struct {
 	// WebSocket multiplexes any number; MAX_STREAMS_PER_CLIENT); 0 is no
 	// bound.
 	MaxSubscriptions int
-	// KeepAlive spaces an idle stream's keep-alives: an SSE comment, a
-	// WebSocket ping (STREAM_KEEPALIVE); required.
+	// KeepAlive spaces an idle WebSocket's pings (STREAM_KEEPALIVE);
+	// required.
 	KeepAlive time.Duration
+	// KeepAlives sends SSE streams their keep-alive comments, one
+	// STREAM_KEEPALIVE apart; required.
+	KeepAlives *live.KeepAlives
 	// Origins are the cross-site origins a WebSocket may be opened from
 	// (CORS_ALLOWED_ORIGINS), besides the service's own host: a WebSocket
 	// handshake is a GET, which cross-origin protection lets through, and
@@ -62,36 +65,17 @@ type StreamOptions struct {
 // request deadline and from the server's write timeout (a stream stays open
 // for hours), closed when the client's JWT expires or the service shuts
 // down, never stored.
+//
+// Its goroutine (net/http's connection goroutine) holds every frame from
+// net/http's down to gqlgen's transport for as long as the stream is open,
+// so what is only needed to admit the stream is done in admitStream, whose
+// frame is gone before the transport runs: each stream's stack then fits
+// in 8 KiB instead of 16 (TestStreamStack, internal/server).
 func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 	so := e.opts.Stream
-	q := &request{r: r, ctx: r.Context(), media: responseMediaType(headerValue(r.Header, "Accept"))}
 	ws := live.IsWebSocket(r)
-	if ws && !sameOriginOrAllowed(r, so.Origins) {
-		e.refuse(w, q, "", apierror.CrossOriginRefused, "WebSocket from a cross-site origin refused")
-		return
-	}
-	var body []byte
-	if !ws {
-		var code apierror.Code
-		var msg string
-		if body, code, msg = e.streamBody(w, q); code != "" {
-			e.refuse(w, q, "", code, msg)
-			return
-		}
-	}
-	client := ""
-	if so.Client != nil {
-		client = so.Client(r)
-	}
-	release, err := so.Streams.Open(client)
-	switch {
-	case errors.Is(err, live.ErrTooManyClientStreams):
-		w.Header().Set("Retry-After", "60")
-		e.refuse(w, q, "", apierror.RateLimited, "this client holds as many open streams as MAX_STREAMS_PER_CLIENT allows; close one first")
-		return
-	case err != nil:
-		w.Header().Set("Retry-After", "5")
-		e.refuse(w, q, "", apierror.Overloaded, "the service holds as many open streams as MAX_STREAMS allows; try again later")
+	body, release, ok := e.admitStream(w, r, ws)
+	if !ok {
 		return
 	}
 	defer release()
@@ -118,13 +102,94 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 	ctx = live.WithSubscriptionLimit(ctx, so.MaxSubscriptions)
 	r = r.WithContext(graphql.StartOperationTrace(ctx))
 	if ws {
-		e.websocket(so).Do(w, r, e.exec)
+		e.serveWebsocket(w, r)
 		return
 	}
+	e.serveSSE(w, r, body, cancel)
+}
+
+// serveSSE runs gqlgen's SSE transport on an admitted stream, its
+// keep-alives sent by the shared KeepAlives (cancel ends the stream when
+// one cannot be written).
+func (e *Endpoint) serveSSE(w http.ResponseWriter, r *http.Request, body []byte, cancel context.CancelFunc) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	// nginx buffers responses unless told not to; an event must go out now.
-	w.Header().Set("X-Accel-Buffering", "no")
-	transport.SSE{KeepAlivePingInterval: so.KeepAlive}.Do(w, r, e.exec)
+	startSSE(w)
+	w, end := e.opts.Stream.KeepAlives.Wrap(w, cancel)
+	defer end()
+	transport.SSE{}.Do(w, r, e.exec)
+}
+
+// startSSE sends an SSE stream's header as gqlgen's transport would send it
+// at its first flush (it answers every admitted stream 200 with these
+// three), and X-Accel-Buffering: no (nginx buffers responses unless told
+// not to; an event must go out now).
+//
+// It is sent from a goroutine of its own, while this one waits: net/http
+// writes a header in frames of more than 3 KiB, which, below the
+// middleware's and the transport's, would double the connection
+// goroutine's stack to 16 KiB, for the whole life of the stream, since a
+// stack only shrinks to a quarter of it in use. That goroutine's stack is
+// freed when it ends; a stream then keeps an 8 KiB stack (TestStreamStack,
+// internal/server).
+func startSSE(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+	}()
+	<-sent
+}
+
+// serveWebsocket runs gqlgen's WebSocket transport on an admitted stream;
+// its configuration (a large struct) lives in this frame, not serveStream's.
+func (e *Endpoint) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	e.websocket(e.opts.Stream).Do(w, r, e.exec)
+}
+
+// admitStream checks a stream's request (a WebSocket's origin, an SSE
+// POST's body) and counts it against the bounds, or refuses it; release
+// ends its count.
+func (e *Endpoint) admitStream(w http.ResponseWriter, r *http.Request, ws bool) (body []byte, release func(), ok bool) {
+	so := e.opts.Stream
+	q := &request{r: r, ctx: r.Context(), media: responseMediaType(headerValue(r.Header, "Accept"))}
+	if ws && !sameOriginOrAllowed(r, so.Origins) {
+		e.refuse(w, q, "", apierror.CrossOriginRefused, "WebSocket from a cross-site origin refused")
+		return nil, nil, false
+	}
+	if !ws {
+		var code apierror.Code
+		var msg string
+		if body, code, msg = e.streamBody(w, q); code != "" {
+			e.refuse(w, q, "", code, msg)
+			return nil, nil, false
+		}
+		// Read to its end, and closed: net/http then has nothing of the
+		// body to drain when the stream's header goes out, deep in the
+		// transport's first flush.
+		_ = r.Body.Close()
+	}
+	client := ""
+	if so.Client != nil {
+		client = so.Client(r)
+	}
+	release, err := so.Streams.Open(client)
+	switch {
+	case errors.Is(err, live.ErrTooManyClientStreams):
+		w.Header().Set("Retry-After", "60")
+		e.refuse(w, q, "", apierror.RateLimited, "this client holds as many open streams as MAX_STREAMS_PER_CLIENT allows; close one first")
+		return nil, nil, false
+	case err != nil:
+		w.Header().Set("Retry-After", "5")
+		e.refuse(w, q, "", apierror.Overloaded, "the service holds as many open streams as MAX_STREAMS allows; try again later")
+		return nil, nil, false
+	}
+	return body, release, true
 }
 
 // streamBody reads an SSE request's body as every POST's is read

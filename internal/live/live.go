@@ -45,11 +45,25 @@ type Source interface {
 	Get(ctx context.Context) (cache.Result[*opportunity.Snapshot], error)
 }
 
+// Notifier is a Source that says when its copy may change
+// (configsource.Source, cache.Cache): a feed over one sleeps until then
+// instead of checking every interval.
+type Notifier interface {
+	// Changed returns a channel closed when the next fetch ends.
+	Changed() <-chan struct{}
+	// Due says how long from now the copy changes by the clock alone
+	// (a refresh falls due, or it may no longer be served).
+	Due() (time.Duration, bool)
+}
+
 // Feed broadcasts configuration changes to subscribers. It is safe for
 // concurrent use.
 type Feed struct {
 	src      Source
 	interval time.Duration
+	// kick wakes Run when the first stream opens: a copy past its TTL is
+	// then refreshed for it, as a query would.
+	kick chan struct{}
 
 	mu      sync.Mutex
 	current *Change
@@ -100,7 +114,7 @@ var ErrClosed = errors.New("live: the feed is closed")
 // second is plenty: a change reaches subscribers within the interval of the
 // refresh that brought it).
 func New(src Source, interval time.Duration) *Feed {
-	return &Feed{src: src, interval: interval, subs: map[*subscriber]struct{}{}}
+	return &Feed{src: src, interval: interval, kick: make(chan struct{}, 1), subs: map[*subscriber]struct{}{}}
 }
 
 // Run watches the source until ctx is done, then closes every stream (each
@@ -108,19 +122,48 @@ func New(src Source, interval time.Duration) *Feed {
 // open it keeps the configuration refreshed as requests would (Current starts
 // the refresh due past the TTL), so that a change is seen within a TTL even
 // when no query arrives.
+//
+// Over a Notifier it wakes only when something may have changed: a fetch
+// ended (it publishes at once), the copy's TTL or retry falls due, a first
+// stream opened, or, at the latest, every idleCheck: each wake-up of an idle
+// process costs a few hundred microseconds on this kind of machine, and a
+// check every 250 ms was four a second for a service with nothing to do
+// (internal/tools/streams, BENCHMARKS.md).
 func (f *Feed) Run(ctx context.Context) {
-	t := time.NewTicker(f.interval)
+	n, notifies := f.src.(Notifier)
+	t := time.NewTimer(f.interval)
 	defer t.Stop()
 	defer f.close()
 	for {
+		var changed <-chan struct{}
+		wait := f.interval
+		if notifies {
+			changed = n.Changed() // before the check: a fetch ending during it wakes the wait
+			wait = idleCheck
+		}
 		f.check(ctx)
+		if notifies {
+			if due, ok := n.Due(); ok && due < wait {
+				wait = max(due, minCheck)
+			}
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
+		case <-changed:
+		case <-f.kick:
 		case <-t.C:
 		}
 	}
 }
+
+// idleCheck is the longest a feed over a Notifier sleeps, and minCheck the
+// shortest (a copy just past its TTL, whose refresh has started).
+const (
+	idleCheck = time.Minute
+	minCheck  = 10 * time.Millisecond
+)
 
 // check publishes the copy held, refreshing it first when it is due and
 // someone listens.
@@ -194,6 +237,21 @@ func (s *subscriber) send(c *Change) {
 // then one per change, until ctx is done (the channel is then closed) or the
 // feed closes. A stream's first event lists no changed types.
 func (f *Feed) Subscribe(ctx context.Context) (<-chan *Change, error) {
+	s, err := f.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// No goroutine per stream while it is open: the removal runs when ctx
+	// ends.
+	context.AfterFunc(ctx, func() { f.remove(s) })
+	return s.ch, nil
+}
+
+// subscribe adds a subscriber with its first event. Apart from Subscribe so
+// that its frame is gone from the stream's stack before AfterFunc, the
+// deepest call a stream makes on its way in (internal/server's
+// TestStreamStack).
+func (f *Feed) subscribe(ctx context.Context) (*subscriber, error) {
 	s := &subscriber{ch: make(chan *Change, 1)}
 	if sl, ok := ctx.Value(slotsKey{}).(*slots); ok {
 		if sl.used.Add(1) > sl.max {
@@ -232,11 +290,15 @@ func (f *Feed) Subscribe(ctx context.Context) (<-chan *Change, error) {
 	}
 	f.subs[s] = struct{}{}
 	subscribed = true
+	first := len(f.subs) == 1
 	f.mu.Unlock()
-	// No goroutine per stream while it is open: the removal runs when ctx
-	// ends.
-	context.AfterFunc(ctx, func() { f.remove(s) })
-	return s.ch, nil
+	if first {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
+	return s, nil
 }
 
 // remove ends one stream.

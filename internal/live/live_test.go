@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -256,4 +257,89 @@ func TestSubscriptionLimit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// counted is a configuration cache that counts the feed's checks (Current).
+type counted struct {
+	*cache.Cache[*opportunity.Snapshot]
+	checks atomic.Int64
+}
+
+func (c *counted) Current(ctx context.Context) (cache.Result[*opportunity.Snapshot], bool) {
+	c.checks.Add(1)
+	return c.Cache.Current(ctx)
+}
+
+// TestFeedOverNotifier: over a source that says when its copy changes (the
+// service's cache), the feed sleeps while the copy is fresh, refreshes it
+// for its streams when its TTL passes, publishes the moment a fetch ends,
+// and retries a failed refresh when its retry is due.
+func TestFeedOverNotifier(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		version, fail, fetches := "v1", false, 0
+		c, err := cache.New(func(context.Context) (*opportunity.Snapshot, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			fetches++
+			if fail {
+				return nil, errors.New("upstream down")
+			}
+			return snapshot(version, map[int]string{1: version}), nil
+		}, cache.Options{TTL: 30 * time.Second, MaxStale: time.Hour, RetryInterval: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := func(v string, f bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			version, fail = v, f
+		}
+		calls := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return fetches
+		}
+		if _, err := c.Get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		src := &counted{Cache: c}
+		f := live.New(src, 250*time.Millisecond)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go f.Run(ctx)
+		ch, err := f.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, ch); got.Version != "v1" {
+			t.Fatalf("first event %+v", got)
+		}
+
+		set("v2", false)
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		if n := src.checks.Load(); n > 3 {
+			t.Errorf("%d checks of a fresh copy in 29s: the feed polls (every 250ms would be 116)", n)
+		}
+		assertNone(t, ch)
+		time.Sleep(time.Second) // the TTL passes: the feed refreshes, then publishes
+		got := receive(t, ch)
+		if got.Version != "v2" || calls() != 2 {
+			t.Fatalf("at the TTL: %+v after %d fetches, want v2 after 2", got, calls())
+		}
+
+		set("v3", true)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if got := receive(t, ch); !got.Stale || got.Version != "v2" || calls() != 3 {
+			t.Fatalf("a failed refresh at the TTL: %+v after %d fetches, want v2 stale after 3", got, calls())
+		}
+		set("v3", false)
+		time.Sleep(5 * time.Second) // the retry falls due
+		synctest.Wait()
+		if got := receive(t, ch); got.Stale || got.Version != "v3" || calls() != 4 {
+			t.Fatalf("the retry: %+v after %d fetches, want v3 fresh after 4", got, calls())
+		}
+	})
 }

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	rmetrics "runtime/metrics"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -658,4 +660,67 @@ func TestSubscriptionsPerWebSocket(t *testing.T) {
 	if want := map[string]string{"a": "next", "b": "next", "c": "refused"}; !maps.Equal(got, want) {
 		t.Fatalf("subscriptions %v, want %v", got, want)
 	}
+}
+
+// TestStreamStack: an idle SSE stream holds 8 KiB of stack for its
+// connection goroutine and a few for net/http's background reader, and no
+// goroutine of gqlgen's: the frames a stream holds for its life, and the
+// deepest calls it makes on its way in (the request's body decoded, the
+// header written, the subscription added), fit in 8 KiB, where a stream
+// once took 16 KiB and a keep-alive goroutine (20 KiB in all). The
+// subscribers are raw connections read by this goroutine, so that every
+// stack counted is the service's.
+func TestStreamStack(t *testing.T) {
+	if raceEnabled {
+		// The race detector's frames are bigger. The built service is
+		// held to the same bound by internal/tools/streams' TestRunSmoke,
+		// which CI runs on a binary built without it.
+		t.Skip("frame sizes under the race detector are not the service's")
+	}
+	s := teststack.New(t, teststack.Options{WallClock: true, Env: map[string]string{"MAX_STREAMS_PER_CLIENT": "1000"}})
+	addr := strings.TrimPrefix(s.Server.URL, "http://")
+	body, _ := json.Marshal(map[string]string{"query": changeSubscription})
+	wire := "POST /query HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
+	open := func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if _, err := io.WriteString(c, wire); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("before the first event: %v", err)
+			}
+			if strings.HasPrefix(line, "data: ") {
+				return
+			}
+		}
+	}
+	stacks := func() uint64 {
+		m := []rmetrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		rmetrics.Read(m)
+		return m[0].Value.Uint64()
+	}
+	const warm, n = 20, 400
+	for range warm { // caches warm, goroutine pools grown
+		open()
+	}
+	before := stacks()
+	for range n {
+		open()
+	}
+	perStream := float64(stacks()-before) / n / 1024
+	// 8 KiB, and net/http's reader: 2 KiB, or 4 when the runtime starts
+	// goroutines bigger (its adaptive initial stack size).
+	const limit = 12.5
+	if perStream > limit {
+		t.Fatalf("%.1f KiB of stack per open SSE stream, want at most %.1f (8 for its connection's goroutine, up to 4 for net/http's reader)", perStream, limit)
+	}
+	t.Logf("%.1f KiB of stack per open SSE stream", perStream)
 }

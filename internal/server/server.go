@@ -79,6 +79,9 @@ type Service struct {
 	closeOnce sync.Once
 	// streams bounds the open streams; endStreams closes them.
 	streams *live.Streams
+	// keepAlives sends the SSE streams' keep-alives until the streams
+	// are closed.
+	keepAlives *live.KeepAlives
 	// feedDone is closed when the feed has stopped and completed every
 	// subscription; closeStreams then closes what is still open.
 	stopFeed     context.CancelFunc
@@ -342,9 +345,10 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		Tracer:         tracer,
 		Logger:         s.logger,
 		Stream: &endpoint.StreamOptions{
-			Streams:   s.streams,
-			Client:    limiter.ClientKey,
-			KeepAlive: cfg.StreamKeepAlive,
+			Streams:    s.streams,
+			Client:     limiter.ClientKey,
+			KeepAlive:  cfg.StreamKeepAlive,
+			KeepAlives: s.keepAlives,
 			// One client's bound holds on one connection too.
 			MaxSubscriptions: cfg.MaxStreamsPerClient,
 			Origins:          origins,
@@ -422,6 +426,8 @@ func (s *Service) startFeed(metrics *telemetry.Metrics, streamsOpen func(n int))
 		defer close(s.feedDone)
 		s.Live.Run(feedCtx)
 	}()
+	s.keepAlives = live.NewKeepAlives(s.cfg.StreamKeepAlive)
+	go s.keepAlives.Run(s.streamsCtx)
 	s.closers = append(s.closers, func() { s.endStreams(context.Background()) })
 }
 

@@ -28,6 +28,12 @@ type BufferedWriter struct {
 	out   sync.Mutex // held while a batch is written: one at a time, in order
 	spare []byte     // the last written batch's memory, for the next; guarded by out
 
+	// kick tells the flusher that a batch has its first line; the
+	// flusher then writes the batch one interval later. With nothing
+	// buffered it sleeps: an idle service (10 000 open streams and no
+	// requests) is not woken ten times a second for nothing, each wake-up
+	// costing a few hundred microseconds on a virtual machine.
+	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -37,33 +43,50 @@ type BufferedWriter struct {
 // before the interval ends.
 const logBufferBytes = 64 << 10
 
-// NewBufferedWriter buffers writes to w and flushes them every interval until
-// Close.
+// NewBufferedWriter buffers writes to w and writes each batch one interval
+// after its first line (or sooner, when it fills or on Flush) until Close.
 func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
-	b := &BufferedWriter{w: w, buf: make([]byte, 0, logBufferBytes), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &BufferedWriter{w: w, buf: make([]byte, 0, logBufferBytes), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
+		wait := time.NewTimer(interval)
+		defer wait.Stop()
 		for {
 			select {
-			case <-tick.C:
-				_ = b.Flush()
+			case <-b.kick:
 			case <-b.stop:
 				return
+			}
+			wait.Reset(interval)
+			select {
+			case <-wait.C:
+				_ = b.Flush()
+			case <-b.stop:
+				return // Close flushes
 			}
 		}
 	}()
 	return b
 }
 
+// first tells the flusher that the batch has its first line.
+func (b *BufferedWriter) first() {
+	select {
+	case b.kick <- struct{}{}:
+	default: // told already
+	}
+}
+
 // Write adds p, a whole line, to the batch; when the batch is full it is
 // written first.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	if len(b.buf) == 0 || len(b.buf)+len(p) <= logBufferBytes {
+	if empty := len(b.buf) == 0; empty || len(b.buf)+len(p) <= logBufferBytes {
 		b.buf = append(b.buf, p...) // the common case: one lock per line
 		b.mu.Unlock()
+		if empty {
+			b.first()
+		}
 		return len(p), nil
 	}
 	b.mu.Unlock()
@@ -71,8 +94,12 @@ func (b *BufferedWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	b.mu.Lock()
+	empty := len(b.buf) == 0
 	b.buf = append(b.buf, p...)
 	b.mu.Unlock()
+	if empty {
+		b.first()
+	}
 	return len(p), nil
 }
 

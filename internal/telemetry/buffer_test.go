@@ -42,6 +42,23 @@ func TestBufferedLogs(t *testing.T) {
 			t.Fatalf("a warning waited, or lines lost their order: %s", s)
 		}
 
+		// After a long quiet spell (the flusher asleep), a line still
+		// waits one interval, no more.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		writes := out.Writes()
+		logger.Info("after a quiet minute")
+		time.Sleep(99 * time.Millisecond)
+		synctest.Wait()
+		if out.Writes() != writes {
+			t.Fatal("a line after a quiet spell was written before its interval")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if out.Writes() != writes+1 || !strings.Contains(out.String(), "after a quiet minute") {
+			t.Fatalf("a line after a quiet spell was not written one interval later (%d writes, want %d)", out.Writes(), writes+1)
+		}
+
 		logger.Info("last words")
 		if err := w.Close(); err != nil {
 			t.Fatal(err)

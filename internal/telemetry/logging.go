@@ -162,34 +162,47 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			id := r.Header.Get(RequestIDHeader)
-			if !goodRequestID(id) {
-				id = newRequestID()
-			}
-			a := &accessed{info: requestInfo{id: id}}
-			a.ctx = infoContext{Context: r.Context(), info: &a.info}
-			a.w.ResponseWriter = w
-			a.idHeader[0] = id
-			w.Header()[RequestIDHeader] = a.idHeader[:] // the name is canonical already
+			a := newAccessed(w, r)
 			next.ServeHTTP(&a.w, r.WithContext(&a.ctx))
-
-			status := a.w.code
-			if status == 0 {
-				status = http.StatusOK
-			}
-			a.info.mu.Lock()
-			op := a.info.operation
-			a.info.mu.Unlock()
-			end := time.Now()
-			line := accessLine{method: r.Method, path: r.URL.Path, status: status, bytes: a.w.bytes,
-				durationMS: float64(end.Sub(start).Microseconds()) / 1000, operation: op, requestID: id}
-			if direct != nil && logger.Enabled(&a.ctx, slog.LevelInfo) {
-				line.writeJSON(direct, end)
-			} else {
-				line.log(&a.ctx, logger)
-			}
+			a.log(r, logger, direct)
 		})
+	}
+}
+
+// newAccessed starts a request's access-log record: its id (echoed in the
+// response) and start time. The record's work before and after the request
+// is in functions of their own, so that the middleware's frame, which a
+// stream's goroutine holds for the stream's life, is a few words.
+func newAccessed(w http.ResponseWriter, r *http.Request) *accessed {
+	start := time.Now()
+	id := r.Header.Get(RequestIDHeader)
+	if !goodRequestID(id) {
+		id = newRequestID()
+	}
+	a := &accessed{info: requestInfo{id: id}, start: start}
+	a.ctx = infoContext{Context: r.Context(), info: &a.info}
+	a.w.ResponseWriter = w
+	a.idHeader[0] = id
+	w.Header()[RequestIDHeader] = a.idHeader[:] // the name is canonical already
+	return a
+}
+
+// log writes the request's access-log line.
+func (a *accessed) log(r *http.Request, logger *slog.Logger, direct *lockedWriter) {
+	status := a.w.code
+	if status == 0 {
+		status = http.StatusOK
+	}
+	a.info.mu.Lock()
+	op := a.info.operation
+	a.info.mu.Unlock()
+	end := time.Now()
+	line := accessLine{method: r.Method, path: r.URL.Path, status: status, bytes: a.w.bytes,
+		durationMS: float64(end.Sub(a.start).Microseconds()) / 1000, operation: op, requestID: a.info.id}
+	if direct != nil && logger.Enabled(&a.ctx, slog.LevelInfo) {
+		line.writeJSON(direct, end)
+	} else {
+		line.log(&a.ctx, logger)
 	}
 }
 
@@ -202,6 +215,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 // a request, of the 5 µs a stored answer costs the whole handler
 // (BenchmarkHandler, internal/server).
 type accessed struct {
+	start    time.Time
 	info     requestInfo
 	ctx      infoContext
 	w        statusWriter
@@ -281,6 +295,16 @@ func (s *statusWriter) Flush() {
 		return
 	}
 	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// FlushError is Flush with the error of the write it makes, for
+// http.ResponseController (a stream's keep-alive learns that its client is
+// gone).
+func (s *statusWriter) FlushError() error {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
 }
 
 func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {

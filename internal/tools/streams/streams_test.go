@@ -57,6 +57,20 @@ func TestRunSmoke(t *testing.T) {
 		if r.After.Goroutines-r.Before.Goroutines < int64(cfg.Clients) {
 			t.Errorf("%s: goroutines %d → %d with %d streams", r.Transport, r.Before.Goroutines, r.After.Goroutines, cfg.Clients)
 		}
+		if r.Transport == transportSSE {
+			// An idle SSE stream: net/http's connection goroutine in 8 KiB
+			// of stack and its background reader; no goroutine of
+			// gqlgen's (internal/live's KeepAlives sends the keep-alives).
+			// 14 KiB, not 12: stacks are counted by span, 50 streams
+			// are few.
+			n := float64(cfg.Clients)
+			if g := float64(r.After.Goroutines-r.Before.Goroutines) / n; g > 2.1 {
+				t.Errorf("sse: %.2f goroutines per stream, want 2", g)
+			}
+			if kb := float64(r.After.StackInuse-r.Before.StackInuse) / 1024 / n; kb > 14 {
+				t.Errorf("sse: %.1f KiB of stack per stream, want at most 14 (8 + net/http's reader's)", kb)
+			}
+		}
 		perStream := 0
 		for _, g := range r.Goroutines {
 			if g.Count == cfg.Clients {
