@@ -408,9 +408,9 @@ func (s *Service) ready() (bool, map[string]any) {
 	return ok, detail
 }
 
-// feedInterval is how often the feed checks the configuration copy: a
-// version change reaches subscribers within it of the refresh that brought
-// it, and a check reads two atomics.
+// feedInterval is how often the feed would check a configuration source
+// that cannot say when its copy changes. The service's (configsource) can:
+// its feed publishes when a refresh ends and sleeps otherwise (live.Run).
 const feedInterval = 250 * time.Millisecond
 
 // startFeed starts the subscriptions' feed, which runs until Close or

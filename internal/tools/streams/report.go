@@ -139,8 +139,8 @@ func (r *Result) print(w io.Writer, keepAlive time.Duration) {
 			byteText(r.After.HeapInuse+r.After.StackInuse), byteText(lim), r.IdleGCs)
 	}
 
-	fmt.Fprintf(w, "\nChanges, timed from the simulator's SetDataset: the service sees a change at its next refresh (within CACHE_TTL) and publishes it at its feed's next tick "+
-		"(every %s); the fan-out is from the first subscriber's event to the last's.\n\n", feedTick)
+	fmt.Fprint(w, "\nChanges, timed from the simulator's SetDataset: the service sees a change at its next refresh (within CACHE_TTL) and publishes it as soon as "+
+		"the refresh ends (/readyz is polled, so it may name the version after the first subscriber has it); the fan-out is from the first subscriber's event to the last's.\n\n")
 	fmt.Fprintln(w, "| change | /readyz names it | first subscriber | median | p99 | last | **fan-out** | got it | service CPU (per stream) |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for i, c := range r.Changes {

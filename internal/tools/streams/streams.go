@@ -114,9 +114,9 @@ var streamsCredentials = signature.Credentials{
 	AppSecret: signature.NewSecret("streams-secret"),
 }
 
-// feedTick is the service's feed interval (internal/server's feedInterval):
-// a refreshed copy is published at the feed's next tick.
-const feedTick = 250 * time.Millisecond
+// settle is how long after a refresh a duplicate event would have come: the
+// service's feed publishes a refreshed copy as soon as the refresh ends.
+const settle = 500 * time.Millisecond
 
 // Report is what a run measured.
 type Report struct {
@@ -431,9 +431,9 @@ func measure(ctx context.Context, cfg Config, bin string, env []string, sim *sim
 		fmt.Fprintf(progress, "streams: %s: change %d: /readyz at %s, first subscriber at %s, last at %s, fan-out %s, %d/%d got it\n",
 			transport, k, durText(c.Visible), durText(c.First), durText(c.Last), durText(c.FanOut), c.Received, cfg.Clients)
 	}
-	// A duplicate would come at one of the feed's next ticks, a
-	// refresh's at the next TTL.
-	if err := sleep(ctx, cfg.CacheTTL+2*feedTick); err != nil {
+	// A duplicate would come just after a refresh, a refresh's at the
+	// next TTL.
+	if err := sleep(ctx, cfg.CacheTTL+settle); err != nil {
 		return nil, err
 	}
 	t.freeze()
@@ -518,7 +518,7 @@ func measureChange(ctx context.Context, client *http.Client, p *proc.Process, si
 		close(visible)
 	}()
 	// The service sees the change at its next refresh, within a TTL, and
-	// publishes it at the feed's next tick; far more than that is a loss.
+	// publishes it when the refresh ends; far more than that is a loss.
 	_, complete := t.waitEvents(ctx, k+1, 2*ttl+10*time.Second)
 	cpu1 := proc.CPUTime(p.PID())
 	c := ChangeResult{Visible: -1, Arrival: t.arrival(k, start), Complete: complete}
