@@ -193,7 +193,7 @@ func (e *Endpoint) admitStream(w http.ResponseWriter, r *http.Request, ws bool) 
 }
 
 // streamBody reads an SSE request's body as every POST's is read
-// (readBody: JSON, within MaxBodyBytes) and checks it is one JSON request
+// (readBody: JSON, within MaxBodyBytes) and checks it is one GraphQL request
 // object: gqlgen's SSE transport would log a body it cannot decode, and
 // answers a batch with an error event. The body is the stream's own buffer,
 // not a pooled one: the transport reads it after this returns.
@@ -211,6 +211,13 @@ func (e *Endpoint) streamBody(w http.ResponseWriter, q *request) ([]byte, apierr
 		return nil, apierror.BadRequest, "the request body is not a JSON object"
 	case jsonDepth(trimmed) > e.opts.Limits.MaxJSONDepth && e.opts.Limits.MaxJSONDepth > 0:
 		return nil, apierror.JSONTooDeep, "the request body nests deeper than MAX_JSON_DEPTH"
+	}
+	// Decoded as the transport will decode it, so that a body of the wrong
+	// shape ({"query": 5}) is refused here: the stream's header has gone
+	// out by the time the transport reads it.
+	var p graphql.RawParams
+	if err := json.Unmarshal(trimmed, &p); err != nil {
+		return nil, apierror.BadRequest, "the request body is not a GraphQL request: query and operationName are strings, variables and extensions objects"
 	}
 	return body, "", ""
 }

@@ -585,6 +585,8 @@ func TestStreamRequestsRefused(t *testing.T) {
 		{"not JSON", "text/plain", `{"query":"subscription { opportunityConfigChanged { version } }"}`, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
 		{"a batch", "application/json", `[{"query":"subscription { opportunityConfigChanged { version } }"}]`, http.StatusBadRequest, "BATCHING_DISABLED"},
 		{"malformed", "application/json", `{"query":`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"a query that is not a string", "application/json", `{"query":5}`, http.StatusBadRequest, "BAD_REQUEST"},
+		{"variables that are not an object", "application/json", `{"query":"subscription { opportunityConfigChanged { version } }","variables":[1]}`, http.StatusBadRequest, "BAD_REQUEST"},
 		{"too deep", "application/json", `{"query":"{ __typename }","variables":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}`, http.StatusBadRequest, "JSON_TOO_DEEP"},
 	}
 	for _, tt := range tests {
