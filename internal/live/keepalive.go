@@ -18,8 +18,8 @@ import (
 //   - CPU: each ticker wakes the idle process on its own, and a wake-up
 //     costs this machine several hundred microseconds; a keep-alive sent
 //     with hundreds of others in one wake-up costs what its write costs.
-//     Measured on loopback, 10 000 streams every 15 s: a ticker per stream
-//     8 % of a core, one wake-up every 100 ms 2.0 %, every second 1.45 %.
+//     10 000 idle streams at 15 s took 3.5 % of a core with gqlgen's, 1.8–
+//     2.1 % with this and the feed's and the log's own wake-ups gone.
 //   - Memory: the goroutine, its stack and its ticker, 2–4 KiB per stream.
 //
 // The protocol stays gqlgen's: the transport writes every event, and a
