@@ -61,10 +61,11 @@ func TestRunSmoke(t *testing.T) {
 			// An idle SSE stream: net/http's connection goroutine in 8 KiB
 			// of stack and its background reader; no goroutine of
 			// gqlgen's (internal/live's KeepAlives sends the keep-alives).
-			// 14 KiB, not 12: stacks are counted by span, 50 streams
-			// are few.
+			// 14 KiB, not 12, and 2.2 goroutines, not 2: stacks are
+			// counted by span, and a refresh may be running (its
+			// goroutines), which 50 streams are too few to average out.
 			n := float64(cfg.Clients)
-			if g := float64(r.After.Goroutines-r.Before.Goroutines) / n; g > 2.1 {
+			if g := float64(r.After.Goroutines-r.Before.Goroutines) / n; g > 2.2 {
 				t.Errorf("sse: %.2f goroutines per stream, want 2", g)
 			}
 			if kb := float64(r.After.StackInuse-r.Before.StackInuse) / 1024 / n; kb > 14 {
