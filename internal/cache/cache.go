@@ -225,7 +225,8 @@ func (c *Cache[T]) Due() (time.Duration, bool) {
 	if e == nil {
 		return 0, false
 	}
-	age := c.now().Sub(e.fetchedAt)
+	now := c.now()
+	age := now.Sub(e.fetchedAt)
 	if age < c.ttl {
 		return c.ttl - age, true
 	}
@@ -234,7 +235,7 @@ func (c *Cache[T]) Due() (time.Duration, bool) {
 		return 0, false
 	}
 	if f := c.failed.Load(); f != nil {
-		if retry := c.retryInterval - c.now().Sub(f.at); retry > 0 && retry < left {
+		if retry := c.retryInterval - now.Sub(f.at); retry > 0 && retry < left {
 			return retry, true
 		}
 	}

@@ -63,6 +63,13 @@ func (s *stream) setFail() {
 
 const ping = ": ping\n\n"
 
+// wrap opens a stream under k that must not be cancelled.
+func wrap(t *testing.T, k *live.KeepAlives) (*stream, http.ResponseWriter, func()) {
+	s := newStream()
+	w, end := k.Wrap(s, func() { t.Error("stream cancelled") })
+	return s, w, end
+}
+
 // event writes one event as gqlgen's SSE transport does: in pieces, then a
 // flush.
 func event(w http.ResponseWriter, data string) {
@@ -85,8 +92,7 @@ func TestKeepAlives(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			k, stop := start(t)
 			defer stop()
-			s := newStream()
-			w, end := k.Wrap(s, func() { t.Error("stream cancelled") })
+			s, w, end := wrap(t, k)
 			defer end()
 			time.Sleep(2 * interval)
 			synctest.Wait()
@@ -107,8 +113,7 @@ func TestKeepAlives(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			k, stop := start(t)
 			defer stop()
-			s := newStream()
-			w, end := k.Wrap(s, func() { t.Error("stream cancelled") })
+			s, w, end := wrap(t, k)
 			defer end()
 			event(w, "1")
 			_, _ = w.Write([]byte("event: next\ndata: ")) // an event under way
@@ -147,8 +152,7 @@ func TestKeepAlives(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			k, stop := start(t)
 			defer stop()
-			s := newStream()
-			w, end := k.Wrap(s, func() { t.Error("stream cancelled") })
+			s, w, end := wrap(t, k)
 			event(w, "1")
 			end()
 			time.Sleep(3 * interval)
@@ -190,8 +194,7 @@ func TestKeepAlives(t *testing.T) {
 			ctx, stop := context.WithCancel(t.Context())
 			defer stop()
 			go k.Run(ctx)
-			s := newStream()
-			w, end := k.Wrap(s, func() { t.Error("stream cancelled") })
+			s, w, end := wrap(t, k)
 			defer end()
 			event(w, "1")
 			time.Sleep(time.Second)
