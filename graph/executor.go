@@ -205,7 +205,7 @@ func (e *Executor) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 // dispatchQuery is DispatchOperation for a query. It is a function of its
 // own so that a subscription's stream, which stays in DispatchOperation for
 // its whole life, does not hold this frame (half a kilobyte) on its stack
-// (TestStreamStack, internal/server).
+// (TestStreamMemory, internal/server).
 func (e *Executor) dispatchQuery(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	if err := e.federationGate(ctx, rc); err != nil {
 		return refusal(err), ctx

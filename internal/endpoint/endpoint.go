@@ -237,7 +237,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // its own so that ServeHTTP's frame stays a few words: a stream's goroutine
 // holds every frame above gqlgen's transport for the stream's life, and
 // serveRequest's (the request learnt before execution, on the stack) is
-// most of a kilobyte (TestStreamStack, internal/server).
+// most of a kilobyte (TestStreamMemory, internal/server).
 func (e *Endpoint) serveRequest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// What is learnt before execution stays on the stack: a stored answer

@@ -70,7 +70,7 @@ type StreamOptions struct {
 // net/http's down to gqlgen's transport for as long as the stream is open,
 // so what is only needed to admit the stream is done in admitStream, whose
 // frame is gone before the transport runs: each stream's stack then fits
-// in 8 KiB instead of 16 (TestStreamStack, internal/server).
+// in 8 KiB instead of 16 (TestStreamMemory, internal/server).
 func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 	so := e.opts.Stream
 	ws := live.IsWebSocket(r)
@@ -114,6 +114,9 @@ func (e *Endpoint) serveStream(w http.ResponseWriter, r *http.Request) {
 func (e *Endpoint) serveSSE(w http.ResponseWriter, r *http.Request, body []byte, cancel context.CancelFunc) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	startSSE(w)
+	// The header has gone out: net/http's connection goroutine and buffers
+	// are let go (live.Detacher, when the routes run under one).
+	live.Detach(w)
 	w, end := e.opts.Stream.KeepAlives.Wrap(w, cancel)
 	defer end()
 	transport.SSE{}.Do(w, r, e.exec)
@@ -129,7 +132,7 @@ func (e *Endpoint) serveSSE(w http.ResponseWriter, r *http.Request, body []byte,
 // middleware's and the transport's, would double the connection
 // goroutine's stack to 16 KiB, for the whole life of the stream, since a
 // stack only shrinks to a quarter of it in use. That goroutine's stack is
-// freed when it ends; a stream then keeps an 8 KiB stack (TestStreamStack,
+// freed when it ends; a stream then keeps an 8 KiB stack (TestStreamMemory,
 // internal/server).
 func startSSE(w http.ResponseWriter) {
 	h := w.Header()

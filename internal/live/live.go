@@ -250,7 +250,7 @@ func (f *Feed) Subscribe(ctx context.Context) (<-chan *Change, error) {
 // subscribe adds a subscriber with its first event. Apart from Subscribe so
 // that its frame is gone from the stream's stack before AfterFunc, the
 // deepest call a stream makes on its way in (internal/server's
-// TestStreamStack).
+// TestStreamMemory).
 func (f *Feed) subscribe(ctx context.Context) (*subscriber, error) {
 	s := &subscriber{ch: make(chan *Change, 1)}
 	if sl, ok := ctx.Value(slotsKey{}).(*slots); ok {
@@ -378,5 +378,11 @@ func IsWebSocket(r *http.Request) bool {
 // POST that accepts text/event-stream (GraphQL over SSE). Streams are counted
 // by Streams, not by the request rate limit.
 func IsStream(r *http.Request) bool {
-	return IsWebSocket(r) || (r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+	return IsWebSocket(r) || IsSSE(r)
+}
+
+// IsSSE tells a request that opens a GraphQL-over-SSE stream if it is
+// admitted: a POST that accepts text/event-stream.
+func IsSSE(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oppconfig/oppconfig-graphql/internal/apierror"
 	"github.com/oppconfig/oppconfig-graphql/internal/auth"
+	"github.com/oppconfig/oppconfig-graphql/internal/live"
 	"github.com/oppconfig/oppconfig-graphql/internal/origin"
 	"github.com/oppconfig/oppconfig-graphql/internal/playground"
 	"github.com/oppconfig/oppconfig-graphql/internal/ratelimit"
@@ -35,6 +36,9 @@ type routeDeps struct {
 	rateLimit   *ratelimit.Limiter // requests per client (RATE_LIMIT), and the client's name for the execution limit
 	origins     *origin.List       // origins allowed to call from browsers (CORS_ALLOWED_ORIGINS)
 	graphQL     http.Handler       // the /query endpoint (internal/endpoint)
+	// detacher runs each SSE stream request on a goroutine of its own, so
+	// that net/http's can be let go once the stream is open.
+	detacher *live.Detacher
 }
 
 // routes returns the service's routes:
@@ -124,7 +128,7 @@ func routes(d routeDeps) http.Handler {
 	// Every method goes to the endpoint, which answers GET and POST and
 	// refuses the rest itself, GraphQL-shaped (405 with Allow: GET, POST).
 	q.Handle("/query", d.graphQL)
-	return r
+	return d.detacher.Handler(r)
 }
 
 // crossOrigin refuses cross-site requests that are not safe (POSTs from a

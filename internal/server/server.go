@@ -82,6 +82,9 @@ type Service struct {
 	// keepAlives sends the SSE streams' keep-alives until the streams
 	// are closed.
 	keepAlives *live.KeepAlives
+	// detacher holds the SSE streams taken off net/http's goroutines;
+	// endStreams waits for them.
+	detacher *live.Detacher
 	// feedDone is closed when the feed has stopped and completed every
 	// subscription; closeStreams then closes what is still open.
 	stopFeed     context.CancelFunc
@@ -369,6 +372,7 @@ func (s *Service) newHandler(ctx context.Context, d Deps) (http.Handler, error) 
 		rateLimit: limiter,
 		origins:   origins,
 		graphQL:   gql,
+		detacher:  s.detacher,
 	}
 	if cfg.Playground {
 		rd.playground = playground.Handler(playground.Options{Title: "Opportunity configuration", Endpoint: "/query"})
@@ -428,6 +432,7 @@ func (s *Service) startFeed(metrics *telemetry.Metrics, streamsOpen func(n int))
 	}()
 	s.keepAlives = live.NewKeepAlives(s.cfg.StreamKeepAlive)
 	go s.keepAlives.Run(s.streamsCtx)
+	s.detacher = live.NewDetacher(s.logger)
 	s.closers = append(s.closers, func() { s.endStreams(context.Background()) })
 }
 
@@ -483,6 +488,12 @@ func (s *Service) endStreams(ctx context.Context) {
 		}
 	}
 	s.closeStreams()
+	// The SSE streams taken off net/http's goroutines are not
+	// http.Server.Shutdown's to wait for: each writes the end of its body
+	// and closes its connection once its transport has returned.
+	ctx, cancel := context.WithTimeout(ctx, streamGrace)
+	defer cancel()
+	s.detacher.Shutdown(ctx)
 }
 
 // startSimulator serves the demo endpoint on a loopback port, checking the
