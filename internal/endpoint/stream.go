@@ -28,7 +28,8 @@ import (
 // graphql-transport-ws over WebSocket (the graphql-ws client; the older
 // subscriptions-transport-ws protocol too). The transports are gqlgen's
 // (transport.SSE, transport.Websocket), configured here; nothing of the
-// protocols is written by hand.
+// protocols is written by hand (an open SSE stream's HTTP/1.1 chunks are,
+// by live.Detacher, for the memory it saves).
 type StreamOptions struct {
 	// Streams bounds the open streams, in all (503 OVERLOADED) and per
 	// client (429 RATE_LIMITED); required.
@@ -125,7 +126,8 @@ func (e *Endpoint) serveSSE(w http.ResponseWriter, r *http.Request, body []byte,
 // startSSE sends an SSE stream's header as gqlgen's transport would send it
 // at its first flush (it answers every admitted stream 200 with these
 // three), and X-Accel-Buffering: no (nginx buffers responses unless told
-// not to; an event must go out now).
+// not to; an event must go out now). Under live.Detacher, Connection says
+// close instead: the connection ends with the stream.
 //
 // It is sent from a goroutine of its own, while this one waits: net/http
 // writes a header in frames of more than 3 KiB, which, below the

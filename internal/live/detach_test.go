@@ -97,7 +97,8 @@ func startEvents(w http.ResponseWriter) bool {
 }
 
 // TestDetachedStreamBody: a detached stream's writes reach its client as a
-// well-formed chunked body that ends when the handler returns, the
+// well-formed chunked body that ends when the handler returns (its
+// connection announced as closed with it: Connection: close), the
 // connection is hijacked (net/http's goroutine let go), and what wraps the
 // handler runs at the stream's end, not its detaching.
 func TestDetachedStreamBody(t *testing.T) {
@@ -119,7 +120,7 @@ func TestDetachedStreamBody(t *testing.T) {
 		after <- time.Now() // a middleware's work after the request
 	})
 	resp := openStream(t, s.URL)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" || !resp.Close {
 		t.Fatalf("status %d, header %v", resp.StatusCode, resp.Header)
 	}
 	br := bufio.NewReader(resp.Body)
