@@ -6268,7 +6268,7 @@ func (ec *executionContext) marshalNOpportunityConfigChange2ᚖgithubᚗcomᚋop
 		graphql.AddInvalidNullError(ctx, "OpportunityConfigChange!")
 		return graphql.Null
 	}
-	return ec._OpportunityConfigChange(ctx, sel, v)
+	return encodedOnce(ctx, ec.OperationContext, sel, v, func() graphql.Marshaler { return ec._OpportunityConfigChange(ctx, sel, v) })
 }
 
 func (ec *executionContext) marshalNOpportunityType2ᚕᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋopportunityᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*opportunity.Type) graphql.Marshaler {

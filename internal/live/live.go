@@ -32,6 +32,71 @@ type Change struct {
 	// stream's first event and when only Stale changed.
 	ChangedTypeIDs []int
 	Stale          bool
+
+	// encoded holds the change's encodings for the subscribers it goes to
+	// (Encoded); nil on a stream's first event, which is its own.
+	encoded *encodings
+}
+
+// encodings are one change's encodings, one per key (a subscription's
+// selection), at most maxEncodings of them.
+type encodings struct {
+	mu   sync.Mutex
+	keys []any
+	vals [][]byte
+}
+
+// maxEncodings bounds the encodings a change keeps: one per distinct
+// subscription document its subscribers sent (the explorer's, the
+// playground's, an app's few), each the size of one event. A change with
+// subscribers of more documents encodes the rest once per subscriber, as
+// every change did before.
+const maxEncodings = 64
+
+// Encoded returns encode's bytes for key, made once for every subscriber of
+// the change that asks with the same key: a change that goes to 10 000
+// streams is encoded once per subscription document, not 10 000 times. An
+// encoding that encode reports as its caller's alone (false: it carries that
+// subscriber's errors) is returned to it and not kept. key must be
+// comparable.
+func (c *Change) Encoded(key any, encode func() ([]byte, bool)) []byte {
+	e := c.encoded
+	if e == nil {
+		b, _ := encode()
+		return b
+	}
+	if b, ok := e.lookup(key); ok {
+		return b
+	}
+	b, shared := encode()
+	if !shared {
+		return b
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if kept, ok := e.find(key); ok {
+		return kept // made meanwhile by another subscriber: the same bytes
+	}
+	if len(e.keys) < maxEncodings {
+		e.keys, e.vals = append(e.keys, key), append(e.vals, b)
+	}
+	return b
+}
+
+func (e *encodings) lookup(key any) ([]byte, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.find(key)
+}
+
+// find is lookup with e.mu held.
+func (e *encodings) find(key any) ([]byte, bool) {
+	for i, k := range e.keys {
+		if k == key {
+			return e.vals[i], true
+		}
+	}
+	return nil, false
 }
 
 // Source is the configuration as internal/configsource holds it.
@@ -202,7 +267,7 @@ func (f *Feed) Publish(snap *opportunity.Snapshot, fetchedAt time.Time, stale bo
 	if cur != nil && cur.Version == snap.Version() && cur.Stale == stale {
 		return
 	}
-	next := &Change{Version: snap.Version(), FetchedAt: fetchedAt.UTC().Format(time.RFC3339), Stale: stale, ChangedTypeIDs: []int{}}
+	next := &Change{Version: snap.Version(), FetchedAt: fetchedAt.UTC().Format(time.RFC3339), Stale: stale, ChangedTypeIDs: []int{}, encoded: &encodings{}}
 	if cur != nil && cur.Version == snap.Version() {
 		next.FetchedAt = cur.FetchedAt // only staleness changed: the same fetch
 	} else {
@@ -284,9 +349,8 @@ func (f *Feed) subscribe(ctx context.Context) (*subscriber, error) {
 		}
 	}
 	if f.current != nil {
-		first := *f.current
-		first.ChangedTypeIDs = []int{}
-		s.ch <- &first
+		cur := f.current
+		s.ch <- &Change{Version: cur.Version, FetchedAt: cur.FetchedAt, ChangedTypeIDs: []int{}, Stale: cur.Stale}
 	}
 	f.subs[s] = struct{}{}
 	subscribed = true

@@ -89,6 +89,83 @@ func assertNone(t *testing.T, ch <-chan *live.Change) {
 // the types that changed; none for the same version; a stale flip is an
 // event of the same fetch; a slow reader gets the latest; the stream closes
 // when its context ends and every stream when the feed stops.
+// exported is c's exported fields: what a subscriber reads.
+func exported(c *live.Change) live.Change {
+	return live.Change{Version: c.Version, FetchedAt: c.FetchedAt, ChangedTypeIDs: c.ChangedTypeIDs, Stale: c.Stale}
+}
+
+// TestEncodedOncePerChange: a change that goes to several subscribers is
+// encoded once per key for all of them; a stream's first event, its own, is
+// encoded each time asked; an encoding its caller keeps to itself is not
+// kept; a change keeps at most 64 encodings.
+func TestEncodedOncePerChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		src := &source{}
+		src.set(snapshot("v1", map[int]string{1: "a"}), at, false)
+		f := live.New(src, 250*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go f.Run(ctx)
+		a, err := f.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		encodes := 0
+		encode := func(text string, shared bool) func() ([]byte, bool) {
+			return func() ([]byte, bool) { encodes++; return []byte(text), shared }
+		}
+		firstA, firstB := receive(t, a), receive(t, b)
+		for _, first := range []*live.Change{firstA, firstB, firstA} {
+			first.Encoded("q", encode("first", true))
+		}
+		if encodes != 3 {
+			t.Fatalf("first events encoded %d times for 3 asks, want 3: a first event is its stream's own", encodes)
+		}
+
+		src.set(snapshot("v2", map[int]string{1: "b"}), at.Add(time.Minute), false)
+		changeA, changeB := receive(t, a), receive(t, b)
+		if changeA != changeB {
+			t.Fatal("the subscribers got two copies of one change")
+		}
+		encodes = 0
+		tests := []struct {
+			name        string
+			key         string
+			encode      func() ([]byte, bool)
+			want        string
+			wantEncodes int
+		}{
+			{"the first subscriber of key q", "q", encode("q1", true), "q1", 1},
+			{"the second", "q", encode("q2", true), "q1", 1},
+			{"another key", "r", encode("r1", true), "r1", 2},
+			{"q again", "q", encode("q3", true), "q1", 2},
+			{"a caller's own encoding", "s", encode("s1", false), "s1", 3},
+			{"not kept", "s", encode("s2", true), "s2", 4},
+			{"then kept", "s", encode("s3", true), "s2", 4},
+		}
+		for _, tt := range tests {
+			if got := string(changeB.Encoded(tt.key, tt.encode)); got != tt.want || encodes != tt.wantEncodes {
+				t.Fatalf("%s: %q after %d encodings, want %q after %d", tt.name, got, encodes, tt.want, tt.wantEncodes)
+			}
+		}
+		for i := range 64 { // 3 kept: 61 more fill the change's encodings
+			changeA.Encoded(i, encode("n", true))
+		}
+		encodes = 0
+		changeA.Encoded(60, encode("n", true))
+		changeA.Encoded(61, encode("n", true))
+		changeA.Encoded(61, encode("n", true))
+		if encodes != 2 {
+			t.Fatalf("%d encodings past 64 keys, want 2: key 60 kept, 61 never", encodes)
+		}
+	})
+}
+
 func TestFeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -104,7 +181,7 @@ func TestFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := receive(t, ch); !reflect.DeepEqual(*got, live.Change{Version: "v1", FetchedAt: "2026-12-01T09:00:00Z", ChangedTypeIDs: []int{}}) {
+		if got := receive(t, ch); !reflect.DeepEqual(exported(got), live.Change{Version: "v1", FetchedAt: "2026-12-01T09:00:00Z", ChangedTypeIDs: []int{}}) {
 			t.Fatalf("first event %+v", got)
 		}
 
@@ -115,7 +192,7 @@ func TestFeed(t *testing.T) {
 		// Type 2 renamed, 3 removed, 4 added; 1 unchanged.
 		src.set(snapshot("v2", map[int]string{1: "a", 2: "B", 4: "d"}), at.Add(60*time.Second), false)
 		got := receive(t, ch)
-		if want := (live.Change{Version: "v2", FetchedAt: "2026-12-01T09:01:00Z", ChangedTypeIDs: []int{2, 3, 4}}); !reflect.DeepEqual(*got, want) {
+		if want := (live.Change{Version: "v2", FetchedAt: "2026-12-01T09:01:00Z", ChangedTypeIDs: []int{2, 3, 4}}); !reflect.DeepEqual(exported(got), want) {
 			t.Fatalf("change event %+v, want %+v", got, want)
 		}
 

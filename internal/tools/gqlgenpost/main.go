@@ -25,6 +25,10 @@
 // gqlgen upgrade that changes the generated code stops `go generate`, and
 // CI's freshness check with it, instead of silently leaving the goroutines in.
 //
+// The subscription's event marshaler is rewritten too (RewriteEvents): its
+// call to the event object's marshal goes through graph's encodedOnce, so
+// that a change is encoded once per selection for all its subscribers.
+//
 // With -federation, the federation plugin's file (graph/federation.go) is
 // rewritten too: its two goroutines, one per entity type of a gateway's
 // _entities batch and one per entity of a type without a batch resolver,
@@ -77,7 +81,13 @@ func run(args []string) error {
 		rewrite func(string, []byte) ([]byte, error)
 		out     []byte
 	}
-	files := []*file{{path: fs.Arg(0), rewrite: Rewrite}}
+	files := []*file{{path: fs.Arg(0), rewrite: func(name string, src []byte) ([]byte, error) {
+		out, err := Rewrite(name, src)
+		if err != nil {
+			return nil, err
+		}
+		return RewriteEvents(name, out)
+	}}}
 	if *federation != "" {
 		files = append(files, &file{path: *federation, rewrite: RewriteFederation})
 	}

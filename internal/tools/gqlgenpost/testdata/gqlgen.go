@@ -187,3 +187,11 @@ func (ec *executionContext) marshalNFieldOption2ᚕᚖgithubᚗcomᚋoppconfig�
 
 	return ret
 }
+
+func (ec *executionContext) marshalNOpportunityConfigChange2ᚖgithubᚗcomᚋoppconfigᚋoppconfigᚑgraphqlᚋinternalᚋliveᚐChange(ctx context.Context, sel ast.SelectionSet, v *live.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OpportunityConfigChange!")
+		return graphql.Null
+	}
+	return ec._OpportunityConfigChange(ctx, sel, v)
+}
