@@ -556,12 +556,14 @@ func TestStreamOutlivesTheWriteTimeout(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	lines := make(chan string, 64)
+	bodyErr := make(chan error, 1) // how the body ended: nil when with its last chunk
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
+		bodyErr <- sc.Err()
 	}()
 	pings, nexts := 0, 0
 	timeout := time.After(3500 * time.Millisecond)
@@ -593,6 +595,9 @@ read:
 	}
 	if !complete {
 		t.Fatal("the stream ended at shutdown without complete")
+	}
+	if err := <-bodyErr; err != nil {
+		t.Fatalf("the stream's body ended at shutdown with %v, not with its last chunk", err)
 	}
 	select {
 	case err := <-served:
