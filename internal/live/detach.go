@@ -33,6 +33,12 @@ import (
 type Detacher struct {
 	logger *slog.Logger
 
+	// hangups watches the detached connections for their clients' close,
+	// started with the first (nil where it cannot be: each stream then
+	// watches its own, see watch).
+	hangupsOnce sync.Once
+	hangups     *hangups
+
 	mu sync.Mutex
 	// open are the detached streams: net/http's Shutdown no longer sees
 	// them, Shutdown does.
@@ -128,6 +134,9 @@ func (d *Detacher) end(dw *detachWriter, panicked any) {
 		// data (internal/server's recoverer does the same).
 		d.logger.Error("panic in a stream", "type", fmt.Sprintf("%T", panicked), "stack", string(debug.Stack()))
 	}
+	if dw.unwatch != nil {
+		dw.unwatch() // before the close: its descriptor may be another's after
+	}
 	_ = dw.conn.Close()
 	d.mu.Lock()
 	delete(d.open, dw)
@@ -143,6 +152,7 @@ func (d *Detacher) end(dw *detachWriter, panicked any) {
 // connections of those still open. Streams detached from then on are
 // closed at once.
 func (d *Detacher) Shutdown(ctx context.Context) {
+	defer d.stopWatching()
 	d.mu.Lock()
 	d.closing = true
 	if len(d.open) == 0 {
@@ -164,6 +174,34 @@ func (d *Detacher) Shutdown(ctx context.Context) {
 		_ = dw.conn.Close()
 	}
 	d.mu.Unlock()
+}
+
+// watchHangup calls cancel when conn's client closes it, and returns what
+// ends the watch: by the shared watcher where there is one, else by a
+// goroutine for conn.
+func (d *Detacher) watchHangup(conn net.Conn, cancel context.CancelFunc) (unwatch func()) {
+	d.hangupsOnce.Do(func() {
+		if h, err := newHangups(); err == nil {
+			d.hangups = h
+		} else {
+			d.logger.Debug("streams watch their connections one goroutine each", "err", err)
+		}
+	})
+	if d.hangups != nil {
+		if unwatch, err := d.hangups.watch(conn, cancel); err == nil {
+			return unwatch
+		}
+	}
+	go watch(conn, cancel)
+	return nil
+}
+
+// stopWatching ends the shared watcher, if it was started.
+func (d *Detacher) stopWatching() {
+	d.hangupsOnce.Do(func() {}) // none is started from now on
+	if d.hangups != nil {
+		d.hangups.close()
+	}
 }
 
 // Detach takes the connection of the stream w writes from net/http, once
@@ -200,6 +238,9 @@ type detachWriter struct {
 	// conn is the hijacked connection, set by detach on the handler's
 	// goroutine before the writer is shared (KeepAlives.Wrap).
 	conn net.Conn
+	// unwatch ends the watch of conn for its client's close, when the
+	// shared watcher has it (nil: a goroutine of its own).
+	unwatch func()
 }
 
 // releasableBody is a request's body that can let go of net/http's, which
@@ -231,14 +272,15 @@ func (w *detachWriter) detach() bool {
 	if closing {
 		_ = conn.Close()
 	}
-	go watch(conn, w.cancel)
+	w.unwatch = w.d.watchHangup(conn, w.cancel)
 	close(w.detached)
 	return true
 }
 
 // watch ends a detached stream when its client closes the connection, as
-// net/http's background reader did for the request's context. A stream's
-// client sends nothing; whatever it sends is discarded.
+// net/http's background reader did for the request's context, where no
+// shared watcher does (hangups). A stream's client sends nothing; whatever
+// it sends is discarded.
 func watch(conn net.Conn, cancel context.CancelFunc) {
 	var b [64]byte
 	for {

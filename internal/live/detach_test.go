@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +309,63 @@ func TestDetacherShutdown(t *testing.T) {
 	idle.Shutdown(context.Background()) // nothing open: returns at once
 	if time.Since(start) > time.Second {
 		t.Fatal("Shutdown with no stream open waited")
+	}
+}
+
+// TestHangupsEndTheirOwnStream: of several detached streams, the one whose
+// client closes its connection ends, and only it; on Linux no goroutine is
+// left per stream but the stream's own (one epoll goroutine watches them
+// all). The clients are raw connections, which start no goroutine here.
+func TestHangupsEndTheirOwnStream(t *testing.T) {
+	const n = 20
+	var mu sync.Mutex
+	ended := map[string]bool{}
+	endedc := make(chan string, n)
+	s := newDetachServer(t, func(w http.ResponseWriter, r *http.Request) {
+		startEvents(w)
+		_, _ = io.WriteString(w, ": hello\n\n")
+		<-r.Context().Done()
+		mu.Lock()
+		ended[r.URL.Path] = true
+		mu.Unlock()
+		endedc <- r.URL.Path
+	})
+	before := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", s.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		_, _ = fmt.Fprintf(c, "POST /%d HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", i)
+		if _, err := bufio.NewReader(c).ReadString(':'); err != nil { // the header's first line, and on
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.hijacked() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // net/http's goroutines return after the hijack
+	perStream := float64(runtime.NumGoroutine()-before) / n
+	if want := 1.2; runtime.GOOS == "linux" && perStream > want {
+		t.Errorf("%.2f goroutines per detached stream, want at most %.1f: one watches them all", perStream, want)
+	}
+	_ = conns[7].Close()
+	select {
+	case path := <-endedc:
+		if path != "/7" {
+			t.Fatalf("stream %s ended when stream /7's client closed its connection", path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a client's close did not end its stream")
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ended) != 1 {
+		t.Fatalf("streams ended: %v, want /7 alone", ended)
 	}
 }
