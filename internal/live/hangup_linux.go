@@ -15,7 +15,11 @@ import (
 // connection, with one epoll instance and one goroutine for all of them,
 // where a goroutine per stream blocked in a read cost 4 KiB of stack each
 // (the runtime starts goroutines with its average stack size): 10 000 idle
-// streams, 32 → 28 KiB of RSS each (internal/tools/streams).
+// streams, 30–32 → 25–27 KiB of RSS each (internal/tools/streams,
+// BENCHMARKS.md). Written on golang.org/x/sys rather than an epoll library
+// (smallnest/epoller, mailru/easygo's netpoll): those register a connection
+// by its descriptor and hand it back for reading, where here nothing reads
+// and a late event must not reach a stream that reuses the descriptor.
 //
 // Only the hang-up is watched (EPOLLRDHUP; EPOLLHUP and EPOLLERR come
 // anyway), never data: the Go runtime's own poller keeps the connection, and

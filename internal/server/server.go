@@ -228,10 +228,10 @@ func (s *Service) hearVersions(shared *redis.SharedConfig, src *configsource.Sou
 const memoryHeadroom = 96 << 20
 
 // StreamMemory is what one open stream holds: measured by
-// internal/tools/streams with 10 000 idle streams, 30 KiB of RSS per SSE
-// stream (its goroutine and its connection's watcher, the middleware's and
-// gqlgen's records, the subscription) and 56.2 KiB per WebSocket (net/http's
-// connection and buffers too, gqlgen's transport goroutines). The soft memory limit
+// internal/tools/streams with 10 000 idle streams, 25–27 KiB of RSS per SSE
+// stream (its goroutine, the middleware's and gqlgen's records, the
+// subscription) and 59 KiB per WebSocket (net/http's connection and buffers
+// too, gqlgen's transport goroutines). The soft memory limit
 // grows by it for each stream open (Deps.StreamsOpen): without it, 10 000
 // streams held more than the limit and the collector ran without pause,
 // 27 % of a core with nothing to do.
