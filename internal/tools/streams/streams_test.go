@@ -64,13 +64,18 @@ func TestRunSmoke(t *testing.T) {
 			// every connection), elsewhere the goroutine watching its
 			// connection; no goroutine of gqlgen's (internal/live's
 			// KeepAlives sends the keep-alives) nor of net/http's. The
-			// bounds leave 2 KiB and 0.2 goroutines: stacks are counted by
-			// span, and a refresh may be running (its goroutines), which 50
-			// streams are too few to average out.
+			// goroutine bound leaves 0.2 for a refresh that may be running.
+			// The stack bound leaves 8 KiB: the stacks in use are counted
+			// by span, and a span keeps the freed stacks of the goroutines
+			// that wrote the 50 streams' headers at once (8 KiB each) until
+			// the collector finds it empty, which 50 streams are too few to
+			// average out (8.3 to 14.1 KiB in runs of the same code). Stacks
+			// are held to 8 KiB exactly by TestStreamMemory (internal/server),
+			// which opens its streams one at a time.
 			n := float64(cfg.Clients)
-			goroutines, stack := 1.2, 10.0
+			goroutines, stack := 1.2, 16.0
 			if runtime.GOOS != "linux" {
-				goroutines, stack = 2.2, 14.0
+				goroutines, stack = 2.2, 20.0
 			}
 			if g := float64(r.After.Goroutines-r.Before.Goroutines) / n; g > goroutines {
 				t.Errorf("sse: %.2f goroutines per stream, want at most %.1f", g, goroutines)
