@@ -21,11 +21,10 @@ import (
 //
 // The selection is the key (selectionKey): gqlgen parses a document once
 // (its query cache) and every subscription of that document and operation
-// shares its AST. An
-// encoding is shared only when nothing but the change and the selection
-// shaped it: no variables (a directive's condition may read them), and no
-// error on the way (a subscriber whose context ended gets nulls and errors
-// of its own).
+// shares its AST. An encoding is shared only when nothing but the change
+// and the selection shaped it: no variables (a directive's condition may
+// read them), and no error on the way (a subscriber whose context ended
+// gets nulls and errors of its own).
 func encodedOnce(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, v *live.Change, marshal func() graphql.Marshaler) graphql.Marshaler {
 	if len(sel) == 0 || len(oc.Variables) > 0 {
 		return marshal()

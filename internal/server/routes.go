@@ -67,7 +67,10 @@ type routeDeps struct {
 // executor (EXECUTION_RATE), never its stored answers. Streams
 // (subscriptions over SSE and WebSocket) are counted by MAX_STREAMS and
 // MAX_STREAMS_PER_CLIENT instead of the request rate (internal/live).
-// Every refusal is written by apierror.Write.
+// Every refusal is written by apierror.Write. A request that may open an SSE
+// stream runs, router and middleware included, on a goroutine of its own
+// (live.Detacher, outside the router), so that net/http's connection
+// goroutine and buffers can be let go once the stream is open.
 func routes(d routeDeps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(telemetry.AccessLog(d.logger)) // request id first: every later log line carries it
