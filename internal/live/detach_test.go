@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/live"
+	"github.com/oppconfig/oppconfig-graphql/internal/testkit"
 )
 
 // detachServer serves h under a Detacher over real HTTP and records the
@@ -24,14 +25,14 @@ import (
 type detachServer struct {
 	*httptest.Server
 	detacher *live.Detacher
-	log      *lockedBuffer
+	log      *testkit.LogBuffer
 	mu       sync.Mutex
 	states   []http.ConnState
 }
 
 func newDetachServer(t *testing.T, h http.HandlerFunc) *detachServer {
 	t.Helper()
-	s := &detachServer{log: &lockedBuffer{}}
+	s := &detachServer{log: &testkit.LogBuffer{}}
 	s.detacher = live.NewDetacher(slog.New(slog.NewTextHandler(s.log, nil)))
 	s.Server = httptest.NewUnstartedServer(s.detacher.Handler(h))
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -53,23 +54,6 @@ func (s *detachServer) hijacked() bool {
 		}
 	}
 	return false
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // openStream POSTs as graphql-sse does and returns the response.
