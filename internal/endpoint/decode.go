@@ -107,7 +107,11 @@ func (e *Endpoint) decodePOST(body []byte) (batch []*graphql.RawParams, isBatch 
 		return nil, false, refuse(apierror.BadRequest, "the request body is empty; send a JSON object with a query")
 	}
 	if trimmed[0] != '[' {
+		if p, ok := e.decoded.get(body); ok {
+			return []*graphql.RawParams{p}, false, nil
+		}
 		if p, ok := e.decodeCommon(body); ok {
+			e.decoded.put(body, p)
 			return []*graphql.RawParams{p}, false, nil
 		}
 		var one wireParams

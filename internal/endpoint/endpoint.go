@@ -119,6 +119,7 @@ type Endpoint struct {
 	tracer     trace.Tracer   // nil: no spans
 	bodies     sync.Pool      // of *bytes.Buffer: request bodies and raw answer keys
 	strict     jsonv2.Options // decodeCommon's (strictV2)
+	decoded    decodedBodies  // what bodies seen lately decoded to
 	// lengths are Content-Length values made before (contentLength).
 	lengths [64]atomic.Pointer[lengthHeader]
 	// flights coalesces executions: identical requests for one
