@@ -76,8 +76,11 @@ func NewExecutions(perMinute, burst int, now func() time.Time, shared SharedBudg
 // whole burst is admitted when the bucket is full, and empties it. A nil
 // limiter, or a context without a client, admits everything.
 func (x *Executions) Admit(ctx context.Context, weight int) (retryAfter time.Duration, ok bool) {
+	if x == nil || weight <= 0 {
+		return 0, true // before ctx.Value, which walks the request's whole context chain
+	}
 	key, _ := ctx.Value(clientKey{}).(string)
-	if x == nil || key == "" || weight <= 0 {
+	if key == "" {
 		return 0, true
 	}
 	weight = min(weight, x.burst)

@@ -82,3 +82,24 @@ func grepOperations(metrics string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestObserveCache: each configuration lookup is counted under its result,
+// the results configsource reports (counted by series made once) and any
+// other alike.
+func TestObserveCache(t *testing.T) {
+	m := telemetry.NewMetrics()
+	observed := map[string]int{"hit": 3, "miss": 1, "revalidating": 2, "stale": 1, "error": 1, "other": 2}
+	for result, n := range observed {
+		for range n {
+			m.ObserveCache(result)
+		}
+	}
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body := w.Body.String()
+	for result, n := range observed {
+		if line := fmt.Sprintf("config_cache_requests_total{result=%q} %d\n", result, n); !strings.Contains(body, line) {
+			t.Errorf("no %q in /metrics", strings.TrimSpace(line))
+		}
+	}
+}
