@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/limits"
@@ -110,6 +114,49 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 		if got := marshal(resp); !bytes.Equal(got, want) {
 			t.Errorf("marshal(%s) = %s, want %s", data, got, want)
 		}
+	}
+}
+
+// TestEncodedIsMarshal: an executed answer is written as the bytes marshal
+// makes, whether in pieces (a clean answer) or whole (escaping, errors,
+// extensions), with their length as its Content-Length.
+func TestEncodedIsMarshal(t *testing.T) {
+	tests := []struct {
+		name   string
+		resp   *graphql.Response
+		pieces int
+	}{
+		{"clean", &graphql.Response{Data: json.RawMessage(`{"a":"plain"}`)}, 3},
+		{"null data", &graphql.Response{Data: json.RawMessage(`null`)}, 3},
+		{"to escape", &graphql.Response{Data: json.RawMessage(`{"a":"<b>&"}`)}, 1},
+		{"line separator", &graphql.Response{Data: json.RawMessage("{\"a\":\"x\u2028\"}")}, 1},
+		{"stale marker", &graphql.Response{Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"opportunityConfig": map[string]any{"stale": true}}}, 1},
+		{"errors", &graphql.Response{Errors: gqlerror.List{{Message: "no"}}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pieces := encoded(tt.resp)
+			n := 0
+			for _, p := range pieces {
+				if len(p) > 0 {
+					n++
+				}
+			}
+			if n != tt.pieces {
+				t.Errorf("%d pieces, want %d", n, tt.pieces)
+			}
+			want := marshal(tt.resp)
+			w := httptest.NewRecorder()
+			e := &Endpoint{validators: &validators{}}
+			q := &request{r: httptest.NewRequest(http.MethodPost, "/query", nil), media: mediaJSON}
+			e.writeExecuted(w, q, http.StatusOK, len(tt.resp.Errors) > 0, "", 0, pieces[:]...)
+			if got := w.Body.Bytes(); !bytes.Equal(got, want) {
+				t.Errorf("wrote %s, marshal makes %s", got, want)
+			}
+			if got := w.Header().Get("Content-Length"); got != strconv.Itoa(len(want)) {
+				t.Errorf("Content-Length %s, want %d", got, len(want))
+			}
+		})
 	}
 }
 

@@ -120,15 +120,31 @@ func (e *Endpoint) learnVersion(q *request) bool {
 func (e *Endpoint) serveExecuted(w http.ResponseWriter, q *request, p *graphql.RawParams, key string) {
 	status, resp, name := e.execute(q.ctx, q, p)
 	version, age := builtFrom(q.ctx)
-	b := marshal(resp)
 	failed := len(resp.Errors) > 0
 	if key != "" {
 		if v, body, ok := storableAnswer(q.ctx, status, resp); ok {
 			e.keep(v, key, rawOf(q), p, q.media, body, name)
 		}
 	}
-	e.writeExecuted(w, q, status, b, failed, version, age)
+	pieces := encoded(resp)
+	e.writeExecuted(w, q, status, failed, version, age, pieces[:]...)
 }
+
+// encoded is resp as marshal encodes it, in up to three pieces: a clean
+// answer is written as its envelope's head, the data where execution left
+// it, and the envelope's tail, not copied into a buffer of its own first
+// (for the full query, a 24 KiB allocation and copy: 3 % of its CPU time
+// with the response cache off, a CPU profile under load). The pieces
+// joined are marshal's bytes (TestEncodedIsMarshal).
+func encoded(resp *graphql.Response) [3][]byte {
+	if len(resp.Errors) == 0 && resp.Data != nil && len(resp.Extensions) == 0 && !needsEscaping(resp.Data) {
+		return [3][]byte{dataHead, resp.Data, dataTail}
+	}
+	return [3][]byte{marshal(resp)}
+}
+
+// The envelope of a clean answer, as marshal writes it.
+var dataHead, dataTail = []byte(`{"data":`), []byte(`}`)
 
 // storableAnswer returns what of an executed answer may be kept, and under
 // which version: a clean answer ({"data":…}, no errors, no extensions but
@@ -153,16 +169,27 @@ func storableAnswer(ctx context.Context, status int, resp *graphql.Response) (ve
 	return res.Value.Version(), marshal(&graphql.Response{Data: resp.Data}), true
 }
 
-func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, body []byte, failed bool, version string, age time.Duration) {
+// writeExecuted writes an executed answer, the concatenation of body's
+// pieces.
+func (e *Endpoint) writeExecuted(w http.ResponseWriter, q *request, status int, failed bool, version string, age time.Duration, body ...[]byte) {
 	h := w.Header()
 	h["Content-Type"] = contentTypes[q.media]
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		h["Retry-After"] = []string{retryAfter(body)}
+		// A refusal: marshal's bytes, in one piece.
+		h["Retry-After"] = []string{retryAfter(body[0])}
 	}
 	e.validators.mark(w, q.r, failed, version, age, q.media)
-	h["Content-Length"] = e.contentLength(len(body))
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
+	h["Content-Length"] = e.contentLength(n)
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	for _, b := range body {
+		if len(b) > 0 {
+			_, _ = w.Write(b)
+		}
+	}
 }
 
 // contentLength returns n as a Content-Length header value, made once for
@@ -255,7 +282,7 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 		resp := &graphql.Response{Errors: gqlerror.List{apierror.GraphQL(apierror.RequestCancelled,
 			"the request was cancelled or ran out of time before its answer was ready")}}
 		e.observer.ObserveOperation(ctx, p.OperationName, OutcomeError, time.Since(q.start))
-		e.writeExecuted(w, q, http.StatusOK, marshal(resp), true, "", 0)
+		e.writeExecuted(w, q, http.StatusOK, true, "", 0, marshal(resp))
 		return
 	}
 	// led is written by the flight's goroutine before the flight ends, and
@@ -280,7 +307,7 @@ func (e *Endpoint) serveShared(w http.ResponseWriter, q *request, p *graphql.Raw
 	if shared && a.kept.Body != nil && raw != "" {
 		e.opts.Responses.Put(a.keptIn, raw, a.kept) // this spelling too
 	}
-	e.writeExecuted(w, q, a.status, a.body, a.failed, a.version, a.age)
+	e.writeExecuted(w, q, a.status, a.failed, a.version, a.age, a.body)
 }
 
 // recoverInto turns a panic in an execution off a request's goroutine into
