@@ -173,6 +173,9 @@ type Row struct {
 	// Life is how long the target had been running at the end of its last
 	// round: a service refreshes at most once per CACHE_TTL of it.
 	Life time.Duration
+	// Overloaded counts the requests the service refused with 503
+	// OVERLOADED (EXECUTION_MEMORY), not in Requests, rates or latencies.
+	Overloaded int64
 }
 
 // BytesPerSec is the response bytes served per second.
@@ -626,7 +629,7 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 				if !ok {
 					continue
 				}
-				if _, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Warmup}); err != nil {
+				if _, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Warmup, countOverloaded: slices.Contains(services, t)}); err != nil {
 					return nil, nil, 0, fmt.Errorf("warm-up of %s: %w", t.name, err)
 				}
 			}
@@ -656,13 +659,14 @@ func (m *measurer) measure(ctx context.Context, label string, sim *simulator.Sim
 					continue
 				}
 				calls := sim.Calls()
-				s, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Duration})
+				s, err := drive(ctx, loop{base: t.p.Base, pid: t.p.PID(), req: r, want: want, conns: cfg.Clients, d: cfg.Duration, countOverloaded: slices.Contains(services, t)})
 				if err != nil {
 					return nil, nil, 0, fmt.Errorf("%s, round %d: %w\n%s", t.name, round+1, err, t.p.Tail())
 				}
 				a := accs[[2]string{r.name, t.name}]
 				a.row.UpstreamCalls += sim.Calls() - calls
 				a.row.Requests += s.requests
+				a.row.Overloaded += s.overloaded
 				rate := float64(s.requests) / s.elapsed.Seconds()
 				a.row.RoundRates = append(a.row.RoundRates, rate)
 				a.lat = append(a.lat, s.latencies...)

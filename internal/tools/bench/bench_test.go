@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,5 +288,54 @@ func TestUpstreamWithinTTL(t *testing.T) {
 	}
 	if got := refreshesAllowed(2500*time.Millisecond, time.Second); got != 3 {
 		t.Errorf("refreshesAllowed(2.5s, 1s) = %d, want 3", got)
+	}
+}
+
+// TestDriveCountsOverloaded: with countOverloaded, a 503 OVERLOADED is
+// counted apart from the answers (not in requests or latencies); without
+// it, or for any other refusal, the run fails.
+func TestDriveCountsOverloaded(t *testing.T) {
+	const good = `{"data":{"a":1}}`
+	tests := []struct {
+		name      string
+		refusal   string
+		count     bool
+		wantError bool
+	}{
+		{"overloaded, counted", `{"errors":[{"message":"busy","extensions":{"code":"OVERLOADED"}}]}`, true, false},
+		{"overloaded, not counted", `{"errors":[{"message":"busy","extensions":{"code":"OVERLOADED"}}]}`, false, true},
+		{"another 503", `{"errors":[{"message":"down","extensions":{"code":"UPSTREAM_UNAVAILABLE"}}]}`, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				if n.Add(1)%2 == 0 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = io.WriteString(w, tt.refusal)
+					return
+				}
+				_, _ = io.WriteString(w, good)
+			}))
+			defer srv.Close()
+			s, err := drive(context.Background(), loop{base: srv.URL, pid: os.Getpid(), req: request{name: "q", method: http.MethodPost, body: `{"query":"{ a }"}`},
+				want: []answer{{status: http.StatusOK, body: []byte(good)}}, conns: 2, d: 200 * time.Millisecond, countOverloaded: tt.count})
+			if tt.wantError {
+				if err == nil {
+					t.Fatalf("no error; %d requests, %d overloaded", s.requests, s.overloaded)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.overloaded == 0 || s.requests == 0 || int64(len(s.latencies)) != s.requests || s.matched[0] != s.requests {
+				t.Errorf("%d requests (%d latencies, %d matched), %d overloaded: want both, and latencies for the answers only", s.requests, len(s.latencies), s.matched[0], s.overloaded)
+			}
+			if d := s.overloaded - s.requests; d < -2 || d > 2 {
+				t.Errorf("%d overloaded against %d answers, want about as many (every other request)", s.overloaded, s.requests)
+			}
+		})
 	}
 }

@@ -300,6 +300,12 @@ func printRows(w io.Writer, rows []Row, withBytes bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, row := range rows {
+		if row.Overloaded > 0 {
+			fmt.Fprintf(w, "\n%s, %s: %d more requests were refused with 503 OVERLOADED (EXECUTION_MEMORY: the executions running at once hold what each will build), left out of its req/s and latencies.\n",
+				row.Query, row.Target, row.Overloaded)
+		}
+	}
 }
 
 // roundLatency keeps three significant digits or so.
