@@ -11,9 +11,10 @@ import (
 // decoding one (decodeCommon) was a twentieth of an executed dropdown
 // request's CPU time under load (2 of 36 µs, a CPU profile of the service
 // with its response cache off). Only a body without variables or extensions
-// is kept: its RawParams is two strings, copied out to each request, so no
-// request can change what another reads (variables and extensions are maps,
-// and the persisted-query extensions rewrite a request's Query).
+// is kept: its RawParams is two strings (and empty maps made afresh),
+// copied out to each request, so no request can change what another reads
+// (variables and extensions are maps, and the persisted-query extensions
+// rewrite a request's Query).
 //
 // A map under a read-write lock, not an LRU library: a lookup by
 // m[string(body)] does not copy the body, where a generic cache's Get(key
@@ -26,8 +27,12 @@ type decodedBodies struct {
 	bytes int // of the keys and queries held
 }
 
+// decodedBody is what a body decoded to: its two strings, and whether it
+// gave variables or extensions as an empty object, which decodes to an
+// empty map, not nil (FuzzDecodeCommon holds the two decodings equal).
 type decodedBody struct {
-	query, operationName string
+	query, operationName            string
+	emptyVariables, emptyExtensions bool
 }
 
 // Bounds of decodedBodies: as many bodies as gqlgen's query cache keeps
@@ -48,7 +53,14 @@ func (d *decodedBodies) get(body []byte) (*graphql.RawParams, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &graphql.RawParams{Query: b.query, OperationName: b.operationName}, true
+	p := &graphql.RawParams{Query: b.query, OperationName: b.operationName}
+	if b.emptyVariables {
+		p.Variables = map[string]any{}
+	}
+	if b.emptyExtensions {
+		p.Extensions = map[string]any{}
+	}
+	return p, true
 }
 
 // put remembers what body decoded to, if it may be kept.
@@ -65,6 +77,7 @@ func (d *decodedBodies) put(body []byte, p *graphql.RawParams) {
 	if d.m == nil || len(d.m) >= maxDecodedBodies || d.bytes+size > maxDecodedBytes {
 		d.m, d.bytes = make(map[string]decodedBody), 0
 	}
-	d.m[string(body)] = decodedBody{query: p.Query, operationName: p.OperationName}
+	d.m[string(body)] = decodedBody{query: p.Query, operationName: p.OperationName,
+		emptyVariables: p.Variables != nil, emptyExtensions: p.Extensions != nil}
 	d.bytes += size
 }

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -20,6 +21,8 @@ func TestDecodedBodies(t *testing.T) {
 		{"query alone", `{"query":"{ a }"}`, true},
 		{"with an operation name", `{"query":"query Q { a }","operationName":"Q"}`, true},
 		{"empty variables", `{"query":"{ a }","variables":{}}`, true},
+		{"empty extensions", `{"query":"{ a }","extensions":{}}`, true},
+		{"null variables", `{"query":"{ a }","variables":null}`, true},
 		{"variables", `{"query":"query($x: Int) { a(x: $x) }","variables":{"x":1}}`, false},
 		{"extensions", `{"query":"{ a }","extensions":{"k":"v"}}`, false},
 		{"document id", `{"documentId":"sha256:abc"}`, false},
@@ -41,8 +44,8 @@ func TestDecodedBodies(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, b := first[0], again[0]
-			if a.Query != b.Query || a.OperationName != b.OperationName || len(a.Variables) != len(b.Variables) || len(a.Extensions) != len(b.Extensions) {
-				t.Errorf("decoded again: %+v, first %+v", b, a)
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("decoded again: %#v, first %#v", b, a)
 			}
 			if a == b {
 				t.Error("two requests share one RawParams")
