@@ -66,7 +66,7 @@ func (d *decodedBodies) get(body []byte) (*graphql.RawParams, bool) {
 // put remembers what body decoded to, if it may be kept.
 func (d *decodedBodies) put(body []byte, p *graphql.RawParams) {
 	size := len(body) + len(p.Query) + len(p.OperationName)
-	if len(p.Variables) > 0 || len(p.Extensions) > 0 || len(body) > maxRawKey || size > maxDecodedBytes {
+	if len(p.Variables) > 0 || len(p.Extensions) > 0 || len(body) > maxRawKey {
 		return
 	}
 	d.mu.Lock()
