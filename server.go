@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/oppconfig/oppconfig-graphql/internal/config"
+	"github.com/oppconfig/oppconfig-graphql/internal/gcfloor"
 	"github.com/oppconfig/oppconfig-graphql/internal/server"
 	"github.com/oppconfig/oppconfig-graphql/internal/telemetry"
 )
@@ -76,6 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Warn("flushing traces failed", "err", err)
 		}
 	}()
+	if getenv("GOGC") == "" && cfg.GCHeapFloor > 0 {
+		// GOGC, when set, is the operator's, as GOMEMLIMIT is below.
+		floor := gcfloor.Start(uint64(cfg.GCHeapFloor))
+		defer floor.Stop()
+	}
 	var streamsOpen func(int)
 	if getenv("GOMEMLIMIT") == "" {
 		// Go's soft memory limit, from what the configuration lets the

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -323,6 +326,48 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("help does not mention %s:\n%s", name, out.String())
 		}
+	}
+}
+
+// TestRunSetsAHeapFloor checks that run raises GOGC for its small live heap
+// (internal/gcfloor) unless GC_HEAP_FLOOR is 0 or the operator set GOGC.
+func TestRunSetsAHeapFloor(t *testing.T) {
+	gogc := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		raised bool
+	}{
+		{"by default", map[string]string{}, true},
+		{"GC_HEAP_FLOOR=0", map[string]string{"GC_HEAP_FLOOR": "0"}, false},
+		{"GOGC set", map[string]string{"GOGC": "100"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := debug.SetGCPercent(100)
+			t.Cleanup(func() { debug.SetGCPercent(old) })
+			s := start(t, tt.env)
+			if status, body := s.post(t, "{ opportunityTypes { id } }"); status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			// The floor tunes after each collection, on a goroutine of its
+			// own: collect until it has, or for long enough that it would have.
+			var p uint64
+			for range 50 {
+				runtime.GC()
+				runtime.Gosched()
+				if p = gogc(); p > 100 {
+					break
+				}
+			}
+			if raised := p > 100; raised != tt.raised {
+				t.Errorf("GOGC after 50 collections = %d, want raised above 100: %v", p, tt.raised)
+			}
+		})
 	}
 }
 

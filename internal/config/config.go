@@ -63,6 +63,9 @@ type Config struct {
 	// once by the memory their answers will take (graph.Options).
 	ExecutionMemory int64
 	ExecutionWait   time.Duration
+	// GCHeapFloor is the fewest bytes of new heap between two garbage
+	// collections (internal/gcfloor); 0 turns the floor off.
+	GCHeapFloor int64
 
 	// Against slow clients: see http.Server.
 	ReadHeaderTimeout time.Duration
@@ -184,6 +187,7 @@ var Variables = []Variable{
 	{"MAX_RESPONSE_BYTES", "8388608", "largest answer in bytes, counted before execution (the large dataset's full query is 1.9 MB)"},
 	{"EXECUTION_MEMORY", "134217728", "memory the executions running at once may hold, each weighed by the answer it will build; over it a request waits EXECUTION_WAIT, then gets 503"},
 	{"EXECUTION_WAIT", "1s", "longest a request waits for EXECUTION_MEMORY before it gets 503 with Retry-After"},
+	{"GC_HEAP_FLOOR", "33554432", "fewest bytes of garbage between two collections: GOGC is raised for a small live heap so that collections are rarer, never lowered (0 leaves Go's GOGC alone; so does GOGC set)"},
 	{"MAX_BATCH", "0", "most operations in one batched POST; 0 refuses batches"},
 	{"REQUEST_TIMEOUT", "15s", "deadline of one request, upstream work included"},
 	{"SERVER_READ_HEADER_TIMEOUT", "5s", "time a client has to send its request headers"},
@@ -416,6 +420,10 @@ func readLimits(r *reader, c *Config) {
 	}
 	c.ExecutionMemory = r.bytes("EXECUTION_MEMORY")
 	c.ExecutionWait = r.duration("EXECUTION_WAIT")
+	// "0" turns the floor off; any other value is a positive byte count.
+	if r.get("GC_HEAP_FLOOR") != "0" {
+		c.GCHeapFloor = r.bytes("GC_HEAP_FLOOR")
+	}
 	c.MaxBatch = r.integer("MAX_BATCH", 0)
 }
 
