@@ -34,14 +34,23 @@ import (
 // this is what the runtime would use without it.
 const basePercent = 100
 
+// runtimeHeapMinimum is the Go runtime's smallest heap goal at GOGC=100
+// (defaultHeapMinimum in runtime/mgcpacer.go); the runtime scales it by
+// GOGC/100.
+const runtimeHeapMinimum = 4 << 20
+
 // maxPercent bounds the percent, so that a near-empty heap (tests, the first
 // moments after start) does not ask for an absurd multiple; with a live heap
 // of at least 1/100th of the floor the bound is not reached.
 const maxPercent = 10000
 
-// liveHeap is the runtime/metrics name of the heap the last collection
-// marked live.
-const liveHeap = "/gc/heap/live:bytes"
+// The runtime/metrics names of what the heap goal is made of: the heap the
+// last collection marked live, and the goroutine stacks and globals it
+// scanned. GOGC applies to all three (goal = live + (live + stacks +
+// globals) × GOGC/100), so all three are read: an idle keep-alive
+// connection's goroutine holds 8–32 KiB of stack, and a few hundred of them
+// beside a 3 MiB heap would otherwise multiply the floor several times over.
+var goalParts = [...]string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
 // Floor is a started heap floor; Stop ends it.
 type Floor struct {
@@ -57,7 +66,10 @@ type Floor struct {
 // collection's goal until Stop. Only one Floor should run in a process: GOGC
 // is the process's.
 func Start(floor uint64) *Floor {
-	f := &Floor{bytes: floor, sample: []metrics.Sample{{Name: liveHeap}}, percent: basePercent}
+	f := &Floor{bytes: floor, percent: basePercent}
+	for _, name := range goalParts {
+		f.sample = append(f.sample, metrics.Sample{Name: name})
+	}
 	f.arm()
 	return f
 }
@@ -90,23 +102,31 @@ func (f *Floor) collected() {
 		return
 	}
 	metrics.Read(f.sample)
-	if f.sample[0].Value.Kind() == metrics.KindUint64 {
-		if p := percent(f.sample[0].Value.Uint64(), f.bytes); p != f.percent {
-			debug.SetGCPercent(p)
-			f.percent = p
+	var parts [len(goalParts)]uint64
+	for i, s := range f.sample {
+		if s.Value.Kind() == metrics.KindUint64 { // KindBad: a runtime without it
+			parts[i] = s.Value.Uint64()
 		}
+	}
+	if p := percent(parts[0], parts[0]+parts[1]+parts[2], f.bytes); p != f.percent {
+		debug.SetGCPercent(p)
+		f.percent = p
 	}
 	f.arm()
 }
 
-// percent is the GOGC whose heap goal, live × (1 + GOGC/100), is at least
-// live + floor, and never below the default; the runtime adds the goroutine
-// stacks and globals to live when it applies it, which only raises the goal.
-func percent(live, floor uint64) int {
-	if live == 0 {
-		return maxPercent
+// percent is the GOGC whose heap goal is live + floor, and never below the
+// default. The runtime's goal is the larger of two: live + scanned ×
+// GOGC/100, where scanned is what GOGC applies to (the live heap with the
+// stacks and globals), and its minimum heap, 4 MiB × GOGC/100, which matters
+// for the small heaps the floor is for (with 2 MiB live, the percent the
+// first asks for would make the minimum 64 MiB).
+func percent(live, scanned, floor uint64) int {
+	if scanned == 0 { // not collected yet, or a runtime without these metrics
+		return basePercent
 	}
-	p := math.Ceil(float64(floor) * 100 / float64(live))
+	p := math.Ceil(float64(floor) * 100 / float64(scanned))
+	p = min(p, math.Floor(float64(live+floor)*100/runtimeHeapMinimum))
 	switch {
 	case p < basePercent:
 		return basePercent

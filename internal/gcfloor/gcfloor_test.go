@@ -57,6 +57,17 @@ func waitGOGC(t *testing.T, ok func(uint64) bool) uint64 {
 	return 0
 }
 
+// checkHeadroom fails unless the heap goal is about floor above the live
+// heap, as the floor means it to be.
+func checkHeadroom(t *testing.T, floor uint64) {
+	t.Helper()
+	live, goal := readMetric(t, "/gc/heap/live:bytes"), readMetric(t, "/gc/heap/goal:bytes")
+	if headroom := goal - live; headroom < floor*9/10 || headroom > floor*13/10 {
+		t.Errorf("heap goal %d MiB over %d MiB live (stacks %d MiB): %d MiB of headroom, want about the %d MiB floor",
+			goal>>20, live>>20, readMetric(t, "/gc/scan/stack:bytes")>>20, headroom>>20, floor>>20)
+	}
+}
+
 func reset(t *testing.T) {
 	t.Helper()
 	old := debug.SetGCPercent(100)
@@ -72,6 +83,9 @@ func TestFloorMakesCollectionsRarer(t *testing.T) {
 
 	f := gcfloor.Start(floor)
 	p := waitGOGC(t, func(p uint64) bool { return p > 100 })
+	// A heap this small sets the goal by the runtime's minimum heap, which
+	// GOGC scales too.
+	checkHeadroom(t, floor)
 	with := churn(t, garbage)
 	f.Stop()
 
@@ -112,4 +126,38 @@ func TestFloorReturnsToTheDefaultWhenTheHeapGrows(t *testing.T) {
 		t.Errorf("GOGC with 48 MiB live and a 16 MiB floor = %d, want 100", p)
 	}
 	runtime.KeepAlive(live)
+}
+
+// deep grows its goroutine's stack by about depth KiB, then waits for
+// release.
+func deep(depth int, ready chan<- struct{}, release <-chan struct{}) byte {
+	var frame [1 << 10]byte
+	frame[depth%len(frame)] = byte(depth)
+	if depth > 0 {
+		return deep(depth-1, ready, release) + frame[0]
+	}
+	ready <- struct{}{}
+	<-release
+	return frame[1]
+}
+
+func TestFloorCountsStacksInTheGoal(t *testing.T) {
+	reset(t)
+	// 300 goroutines with 64 KiB stacks each, as idle keep-alive
+	// connections have: about 19 MiB of stacks beside a heap of a few MiB.
+	// GOGC applies to the stacks too, so a percent computed from the heap
+	// alone would set the goal several floors above the heap.
+	ready, release := make(chan struct{}), make(chan struct{})
+	for range 300 {
+		go deep(60, ready, release)
+		<-ready
+	}
+	defer close(release)
+	// More than the stacks, so that the floor raises GOGC at all (with
+	// 19 MiB scanned, GOGC=100 leaves 19 MiB already).
+	const floor = 64 << 20
+	f := gcfloor.Start(floor)
+	defer f.Stop()
+	waitGOGC(t, func(p uint64) bool { return p > 100 })
+	checkHeadroom(t, floor)
 }
