@@ -3,13 +3,13 @@
 // comes no sooner than a given number of bytes of new garbage.
 //
 // Why: the service's live heap is a few MiB (a snapshot and its indexes), and
-// with GOGC's default of 100 the heap goal is twice that, so under load a
-// collection starts every few MiB allocated, 25 times a second on one core
-// serving cached answers. Each mark phase takes a quarter of that core for
-// about 2.5 ms and slows the requests it overlaps; those are the p99. A floor
+// with GOGC's default of 100 the heap goal is twice that (at least 4 MiB), so
+// under load a collection starts every few MiB allocated, 25 times a second on
+// one core serving cached answers. Each mark phase takes 2–3 ms of wall time
+// on that core and slows the requests it overlaps; those are the p99. A floor
 // of 32 MiB makes collections about ten times rarer there and leaves large
-// heaps (the large dataset's concurrent executions, 70 MiB live) exactly as
-// GOGC=100 would: the percent never goes below 100.
+// heaps (the large dataset's concurrent executions) exactly as GOGC=100
+// would: the percent never goes below 100.
 //
 // Go has no setting for this: GOGC scales with the live heap and GOMEMLIMIT
 // only ever makes the collector run sooner. A higher fixed GOGC would make
