@@ -39,9 +39,8 @@ const basePercent = 100
 // GOGC/100.
 const runtimeHeapMinimum = 4 << 20
 
-// maxPercent bounds the percent, so that a near-empty heap (tests, the first
-// moments after start) does not ask for an absurd multiple; with a live heap
-// of at least 1/100th of the floor the bound is not reached.
+// maxPercent bounds the percent against an absurd multiple; the minimum-heap
+// bound in percent keeps every floor under about 400 MiB below it.
 const maxPercent = 10000
 
 // The runtime/metrics names of what the heap goal is made of: the heap the
